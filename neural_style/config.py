@@ -1,0 +1,233 @@
+"""The one configuration object that every pipeline stage receives, and its validation."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from typing import Any, Optional, Sequence, Tuple, Union
+
+from .errors import NeuralStyleError
+
+# Names of the convolution layers of Keras's VGG19 (keras/src/applications/vgg19.py), in order.
+# Each Keras conv layer includes its ReLU, so block4_conv2 is Caffe's relu4_2.
+VGG19_CONV_LAYERS: Tuple[str, ...] = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3", "block3_conv4",
+    "block4_conv1", "block4_conv2", "block4_conv3", "block4_conv4",
+    "block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4",
+)  # fmt: skip
+
+DEFAULT_CONTENT_LAYERS: Tuple[str, ...] = ("block4_conv2",)
+DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
+    "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1",
+)  # fmt: skip
+
+WEIGHT_SOURCES = ("gatys", "imagenet")
+OPTIMIZERS = ("lbfgs", "adam")
+POOLINGS = ("max", "avg")
+
+# A path, a Pillow image or an H x W x 3 uint8 array.
+ImageSource = Union[str, "os.PathLike[str]", Any]
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the three terms of the objective."""
+
+    content: float
+    style: float
+    tv: float
+
+
+# Defaults belong to the weight source, because the networks' activations differ in scale:
+# Gatys' normalised VGG19 has mean activation one per filter, the ImageNet Caffe weights that
+# Keras ships do not. The `gatys` numbers were tuned on this tool's sample images (README);
+# the `imagenet` ones are jcjohnson/neural-style's defaults (content 5, style 100) with its
+# TV weight rescaled to this tool's mean-based TV term at 512 x 384.
+DEFAULT_LOSS_WEIGHTS = {
+    "gatys": LossWeights(content=1.0, style=1e5, tv=1e-3),
+    "imagenet": LossWeights(content=5.0, style=100.0, tv=3e-2),
+}
+
+
+@dataclass
+class StyleConfig:
+    """Everything one style transfer run needs; the CLI builds it from flags, a notebook directly.
+
+    Loss weights left as None take the defaults of the chosen weight source
+    (see `DEFAULT_LOSS_WEIGHTS` and `resolved_loss_weights`).
+    """
+
+    content: ImageSource = None
+    styles: Sequence[ImageSource] = ()
+    output: Optional[str] = None
+
+    # Images in
+    size: int = 512
+    style_scale: float = 1.0
+    style_blend_weights: Optional[Sequence[float]] = None
+
+    # Features
+    weights: str = "gatys"
+    pooling: str = "max"
+    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS
+    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS
+    style_layer_weights: Optional[Sequence[float]] = None
+
+    # Losses
+    content_weight: Optional[float] = None
+    style_weight: Optional[float] = None
+    tv_weight: Optional[float] = None
+
+    # Optimiser
+    optimizer: str = "lbfgs"
+    iterations: int = 500
+    learning_rate: float = 10.0
+    lbfgs_history: int = 10
+    init: str = "content"
+    seed: Optional[int] = None
+
+    # Outputs
+    original_colors: bool = False
+    snapshot_every: int = 100
+    log: bool = True
+    print_every: int = 10
+    quiet: bool = False
+    device: Optional[str] = None
+
+    # Where converted weights are cached; None means $NEURAL_STYLE_CACHE or the user cache folder.
+    cache_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.styles, (str, os.PathLike)):
+            self.styles = [self.styles]
+        self.styles = list(self.styles)
+        self.content_layers = tuple(self.content_layers)
+        self.style_layers = tuple(self.style_layers)
+
+    @property
+    def weight_source(self) -> str:
+        """'gatys', 'imagenet' or 'file' (a path to a Keras weights file)."""
+        return self.weights if self.weights in WEIGHT_SOURCES else "file"
+
+    def resolved_loss_weights(self) -> LossWeights:
+        """The loss weights in force: the user's, else the weight source's defaults."""
+        # A user's Keras VGG19 file is almost always the Caffe ImageNet network.
+        defaults = DEFAULT_LOSS_WEIGHTS["gatys" if self.weight_source == "gatys" else "imagenet"]
+        return LossWeights(
+            content=defaults.content if self.content_weight is None else self.content_weight,
+            style=defaults.style if self.style_weight is None else self.style_weight,
+            tv=defaults.tv if self.tv_weight is None else self.tv_weight,
+        )
+
+    def resolved_style_layer_weights(self) -> Tuple[float, ...]:
+        if self.style_layer_weights is None:
+            return (1.0,) * len(self.style_layers)
+        return tuple(float(w) for w in self.style_layer_weights)
+
+    def resolved_blend_weights(self) -> Tuple[float, ...]:
+        """Blend weights of the style images, normalised to sum to one."""
+        raw = self.style_blend_weights or (1.0,) * len(self.styles)
+        total = float(sum(raw))
+        return tuple(float(w) / total for w in raw)
+
+    def with_options(self, **changes: Any) -> "StyleConfig":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def _check_number(name: str, value: Any, *, minimum: float, strict: bool, flag: str) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        relation = ">" if strict else ">="
+        raise NeuralStyleError(
+            f"{name} must be a finite number {relation} {minimum:g}, got {value!r}: pass {flag} with such a value"
+        )
+
+
+def _check_int(name: str, value: Any, *, minimum: int, flag: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise NeuralStyleError(f"{name} must be an integer >= {minimum}, got {value!r}: pass {flag} with such a value")
+
+
+def _check_layers(kind: str, layers: Sequence[str], flag: str) -> None:
+    if not layers:
+        raise NeuralStyleError(f"no {kind} layers given: pass {flag} with one or more of {', '.join(VGG19_CONV_LAYERS)}")
+    for layer in layers:
+        if layer not in VGG19_CONV_LAYERS:
+            raise NeuralStyleError(
+                f"unknown {kind} layer {layer!r}: valid VGG19 layers are {', '.join(VGG19_CONV_LAYERS)}"
+            )
+
+
+def validate(config: StyleConfig) -> None:
+    """Raise NeuralStyleError naming the first option that cannot work, and how to fix it."""
+    if config.content is None:
+        raise NeuralStyleError("no content image given: pass the path of a photo as the first argument")
+    if not config.styles:
+        raise NeuralStyleError("no style image given: pass the path of a painting as the second argument")
+    _check_int("--size", config.size, minimum=1, flag="--size")
+    _check_number("--style-scale", config.style_scale, minimum=0, strict=True, flag="--style-scale")
+    _check_int("--iterations", config.iterations, minimum=1, flag="--iterations")
+    _check_int("--snapshot-every", config.snapshot_every, minimum=0, flag="--snapshot-every (0 turns snapshots off)")
+    _check_int("--print-every", config.print_every, minimum=1, flag="--print-every")
+    _check_int("--lbfgs-history", config.lbfgs_history, minimum=1, flag="--lbfgs-history")
+    _check_number("--learning-rate", config.learning_rate, minimum=0, strict=True, flag="--learning-rate")
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        value = getattr(config, name)
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            _check_number(flag, value, minimum=0, strict=False, flag=flag)
+    if config.optimizer not in OPTIMIZERS:
+        raise NeuralStyleError(f"unknown optimizer {config.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    if config.pooling not in POOLINGS:
+        raise NeuralStyleError(f"unknown pooling {config.pooling!r}: use one of {', '.join(POOLINGS)}")
+    if config.seed is not None:
+        _check_int("--seed", config.seed, minimum=0, flag="--seed")
+
+    _check_layers("content", config.content_layers, "--content-layers")
+    _check_layers("style", config.style_layers, "--style-layers")
+    if config.style_layer_weights is not None:
+        if len(config.style_layer_weights) != len(config.style_layers):
+            raise NeuralStyleError(
+                f"--style-layer-weights has {len(config.style_layer_weights)} values but there are "
+                f"{len(config.style_layers)} style layers: give one weight per layer"
+            )
+        for w in config.style_layer_weights:
+            _check_number("each style layer weight", w, minimum=0, strict=False, flag="--style-layer-weights")
+        if sum(config.style_layer_weights) <= 0:
+            raise NeuralStyleError("--style-layer-weights are all zero: give at least one positive weight")
+    if config.style_blend_weights is not None:
+        if len(config.style_blend_weights) != len(config.styles):
+            raise NeuralStyleError(
+                f"--style-blend-weights has {len(config.style_blend_weights)} values but "
+                f"{len(config.styles)} style images were given: give one weight per style image"
+            )
+        for w in config.style_blend_weights:
+            _check_number("each style blend weight", w, minimum=0, strict=False, flag="--style-blend-weights")
+        if sum(config.style_blend_weights) <= 0:
+            raise NeuralStyleError("--style-blend-weights are all zero: give at least one positive weight")
+    if config.weight_source == "file" and not os.path.isfile(config.weights):
+        raise NeuralStyleError(
+            f"--weights {config.weights!r} is neither 'gatys', 'imagenet' nor an existing file: "
+            "pass one of those or the path of a Keras VGG19 .h5/.weights.h5 file"
+        )
+    if config.init not in ("content", "random") and not os.path.isfile(str(config.init)):
+        raise NeuralStyleError(
+            f"--init {config.init!r} is neither 'content', 'random' nor an existing image file: pass one of those"
+        )
+
+
+__all__ = [
+    "StyleConfig",
+    "LossWeights",
+    "DEFAULT_LOSS_WEIGHTS",
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+    "VGG19_CONV_LAYERS",
+    "validate",
+]

@@ -1,0 +1,165 @@
+"""Images in and out: loading any common file as RGB, resizing, saving atomically, colour transfer.
+
+Only Pillow and numpy here; the network's own input convention lives in `model.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Any, Tuple
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import NeuralStyleError
+
+# Pillow's own decompression-bomb limit (about 89 megapixels) is what we refuse above.
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+
+def _open_path(path: str, role: str) -> Image.Image:
+    if not os.path.exists(path):
+        raise NeuralStyleError(f"{role} image {path!r} does not exist: check the path")
+    if os.path.isdir(path):
+        raise NeuralStyleError(f"{role} image {path!r} is a folder: pass the path of an image file")
+    if not os.access(path, os.R_OK):
+        raise NeuralStyleError(f"{role} image {path!r} cannot be read (permission denied): fix its permissions")
+    if os.path.getsize(path) == 0:
+        raise NeuralStyleError(f"{role} image {path!r} is empty (0 bytes): pass a real image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if getattr(image, "n_frames", 1) > 1:
+                # Animated GIF/WebP/PNG or multi-page TIFF: the first frame is used (documented).
+                image.seek(0)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise NeuralStyleError(
+            f"{role} image {path!r} has more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb guard): "
+            "downscale it first"
+        ) from None
+    except UnidentifiedImageError:
+        raise NeuralStyleError(
+            f"{role} image {path!r} is not an image Pillow can read: pass a JPEG, PNG, WebP, TIFF or BMP file"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise NeuralStyleError(
+            f"{role} image {path!r} is broken or truncated ({error}): re-export or re-download it"
+        ) from None
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow image as 8-bit RGB: EXIF orientation applied, alpha composited on white,
+    16-bit and float images rescaled rather than clipped, CMYK/palette/grey converted."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        high = 65535.0 if values.max(initial=0) > 255 else 255.0
+        if image.mode == "F" and values.max(initial=0) <= 1.0:
+            high = 1.0
+        grey = np.clip(np.round(values * (255.0 / high)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(grey)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def load_image(source: Any, role: str = "input") -> Image.Image:
+    """Load a path, a Pillow image or an H x W x 3 uint8 array as an RGB Pillow image."""
+    if isinstance(source, Image.Image):
+        return to_rgb(source)
+    if isinstance(source, np.ndarray):
+        array = source
+        if array.dtype != np.uint8:
+            raise NeuralStyleError(f"{role} image array must be uint8, got {array.dtype}: convert it first")
+        if array.ndim == 2:
+            return Image.fromarray(array).convert("RGB")
+        if array.ndim == 3 and array.shape[2] in (3, 4):
+            return to_rgb(Image.fromarray(array))
+        raise NeuralStyleError(f"{role} image array has shape {array.shape}: pass H x W or H x W x 3")
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        image = _open_path(path, role)
+        try:
+            return to_rgb(image)
+        except (OSError, ValueError) as error:
+            raise NeuralStyleError(f"{role} image {path!r} cannot be converted to RGB ({error}): re-export it") from None
+    raise NeuralStyleError(f"{role} image must be a path, a Pillow image or a uint8 array, got {type(source).__name__}")
+
+
+def scaled_size(width: int, height: int, longest_side: int) -> Tuple[int, int]:
+    """(width, height) scaled so the longer side is `longest_side`, keeping the aspect ratio."""
+    scale = longest_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_longest_side(image: Image.Image, longest_side: int) -> Image.Image:
+    """Resize so the longer side is `longest_side` pixels (Lanczos)."""
+    size = scaled_size(image.width, image.height, longest_side)
+    if size == image.size:
+        return image
+    return image.resize(size, Image.LANCZOS)
+
+
+def resize_to(image: Image.Image, size: Tuple[int, int]) -> Image.Image:
+    """Resize to exactly (width, height) (Lanczos)."""
+    return image if image.size == tuple(size) else image.resize(tuple(size), Image.LANCZOS)
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """RGB Pillow image as an H x W x 3 uint8 array."""
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def transfer_luminance(stylised: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Keep the content's colours: the stylised image's luminance with the content's chroma
+    (jcjohnson/neural-style's -original_colors), in Pillow's YCbCr space."""
+    y, _, _ = Image.fromarray(stylised).convert("YCbCr").split()
+    content_image = Image.fromarray(content).resize((stylised.shape[1], stylised.shape[0]), Image.LANCZOS)
+    _, cb, cr = content_image.convert("YCbCr").split()
+    return to_array(Image.merge("YCbCr", (y, cb, cr)).convert("RGB"))
+
+
+def check_writable_image_path(path: str, what: str = "output") -> None:
+    """Fail before any work if `path` cannot be written as an image."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in Image.registered_extensions():
+        raise NeuralStyleError(f"{what} path {path!r} has no image extension Pillow can write: use .png or .jpg")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise NeuralStyleError(f"{what} folder {folder!r} does not exist: create it or choose another path")
+    if not os.access(folder, os.W_OK):
+        raise NeuralStyleError(f"{what} folder {folder!r} is not writable: choose another path")
+    if os.path.isdir(path):
+        raise NeuralStyleError(f"{what} path {path!r} is a folder: give a file name such as out.png")
+
+
+def write_atomically(path: str, write: Any, suffix: str = "") -> None:
+    """Call write(temporary_path) for a file in the same folder, then rename it over `path`,
+    so a kill at any moment leaves either the old file or the new one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def save_image(path: str, pixels: np.ndarray) -> None:
+    """Save an H x W x 3 uint8 array atomically; the format follows the extension."""
+    extension = os.path.splitext(path)[1]
+    image = Image.fromarray(pixels)
+    image_format = Image.registered_extensions().get(extension.lower())
+    write_atomically(path, lambda temporary: image.save(temporary, format=image_format), suffix=extension)

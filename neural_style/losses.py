@@ -1,0 +1,114 @@
+"""Losses: content, style (Gram matrices) and total variation, and the objective that sums them.
+
+Normalisations follow jcjohnson/neural-style so that its well-tried weights carry over:
+the Gram matrix is divided by the number of activations (C*H*W), and the content and style terms
+are mean squared differences. The TV term is a mean too, so weights do not change with image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Mapping, Sequence, Tuple
+
+import tensorflow as tf
+
+from .config import LossWeights
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """C x C Gram matrix of 1 x H x W x C activations, divided by C*H*W."""
+    shape = tf.shape(features)
+    channels = shape[-1]
+    flat = tf.reshape(features, (-1, channels))  # (H*W) x C
+    count = tf.cast(tf.size(features), features.dtype)
+    return tf.matmul(flat, flat, transpose_a=True) / count
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference of activations."""
+    return tf.reduce_mean(tf.square(features - target))
+
+
+def style_loss(gram: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference of Gram matrices."""
+    return tf.reduce_mean(tf.square(gram - target_gram))
+
+
+def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference between horizontally and vertically adjacent pixel values."""
+    dx = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dy = image[:, 1:, :, :] - image[:, :-1, :, :]
+    return tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the image is pulled towards: content activations and (blended) style Gram matrices."""
+
+    content: Dict[str, tf.Tensor]
+    style_grams: Dict[str, tf.Tensor]
+
+
+def compute_targets(
+    extractor: tf.keras.Model,
+    content_image: tf.Tensor,
+    style_images: Sequence[tf.Tensor],
+    blend_weights: Sequence[float],
+    content_layers: Sequence[str],
+    style_layers: Sequence[str],
+) -> Targets:
+    """Run the network once on the content image and once per style image."""
+    content_features = extractor(content_image)
+    content = {name: tf.constant(content_features[name]) for name in content_layers}
+    grams: Dict[str, tf.Tensor] = {}
+    for image, weight in zip(style_images, blend_weights):
+        features = extractor(image)
+        for name in style_layers:
+            gram = weight * gram_matrix(features[name])
+            grams[name] = gram if name not in grams else grams[name] + gram
+    return Targets(content=content, style_grams={name: tf.constant(g) for name, g in grams.items()})
+
+
+class Objective:
+    """The weighted sum of the three terms, evaluated with its gradient in one compiled function."""
+
+    def __init__(
+        self,
+        extractor: tf.keras.Model,
+        targets: Targets,
+        loss_weights: LossWeights,
+        style_layer_weights: Mapping[str, float],
+    ) -> None:
+        self.extractor = extractor
+        self.targets = targets
+        self.loss_weights = loss_weights
+        self.style_layer_weights = dict(style_layer_weights)
+        self._loss_and_gradient = tf.function(self._loss_and_gradient_eager, reduce_retracing=True)
+
+    def terms(self, image: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Weighted (content, style, tv) terms for a 1 x H x W x 3 network image."""
+        features = self.extractor(image)
+        content = tf.add_n(
+            [content_loss(features[name], target) for name, target in self.targets.content.items()]
+        )
+        style = tf.add_n(
+            [
+                self.style_layer_weights[name] * style_loss(gram_matrix(features[name]), target)
+                for name, target in self.targets.style_grams.items()
+            ]
+        )
+        tv = total_variation_loss(image)
+        w = self.loss_weights
+        return w.content * content, w.style * style, w.tv * tv
+
+    def _loss_and_gradient_eager(self, image: tf.Tensor):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            content, style, tv = self.terms(image)
+            total = content + style + tv
+        return total, tf.stack([content, style, tv]), tape.gradient(total, image)
+
+    def loss_and_gradient(self, image: tf.Tensor):
+        """(total loss, [content, style, tv] weighted terms, gradient w.r.t. the image), from one
+        forward and one backward pass."""
+        return self._loss_and_gradient(image)

@@ -1,0 +1,181 @@
+"""Optimiser: one continuous L-BFGS-B run over the flattened image (scipy), or Adam (Keras).
+
+Both report every iteration through `on_iteration(Step)`; that callback may raise StopIteration
+to end the run early with the current image.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+from .errors import NeuralStyleError
+
+TERM_NAMES = ("content", "style", "tv")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One finished iteration: the current image (network space, flat) and its loss terms."""
+
+    iteration: int
+    evaluations: int
+    seconds: float
+    total: float
+    content: float
+    style: float
+    tv: float
+    image: np.ndarray
+
+
+class NonFiniteLoss(NeuralStyleError):
+    """The loss or gradient became NaN or infinite."""
+
+
+class Evaluator:
+    """Calls the compiled objective: scipy's `fun(x) -> (loss, gradient)` in float64 copies.
+
+    It counts evaluations and remembers the last one, so the L-BFGS callback can report the loss
+    of the iterate without evaluating it again.
+    """
+
+    def __init__(self, objective: Any, shape: Tuple[int, ...], device: str,
+                 should_stop: Optional[Callable[[], bool]] = None) -> None:
+        self.objective = objective
+        self.shape = shape
+        self.device = device
+        self.should_stop = should_stop or (lambda: False)
+        self.evaluations = 0
+        self.last_x: Optional[np.ndarray] = None
+        self.last_terms: Tuple[float, float, float] = (math.nan,) * 3
+        self.last_total = math.nan
+
+    def evaluate_tensor(self, image: Any) -> Tuple[float, Tuple[float, float, float], Any]:
+        """Loss, weighted terms and gradient tensor for a 1 x H x W x 3 float32 tensor."""
+        import tensorflow as tf
+
+        if self.should_stop():
+            raise StopIteration
+        with tf.device(self.device):
+            total, terms, gradient = self.objective.loss_and_gradient(image)
+        total = float(total)
+        terms = tuple(float(t) for t in terms.numpy())
+        self.evaluations += 1
+        if not math.isfinite(total):
+            bad = [name for name, value in zip(TERM_NAMES, terms) if not math.isfinite(value)]
+            raise NonFiniteLoss(
+                f"the {' and '.join(bad) or 'total'} loss became {total} at evaluation {self.evaluations}: "
+                "lower the loss weights or the learning rate"
+            )
+        if not bool(tf.reduce_all(tf.math.is_finite(gradient))):
+            raise NonFiniteLoss(
+                f"the gradient became NaN or infinite at evaluation {self.evaluations}: lower the loss weights"
+            )
+        return total, terms, gradient
+
+    def __call__(self, x: np.ndarray) -> Tuple[float, np.ndarray]:
+        import tensorflow as tf
+
+        total, terms, gradient = self.evaluate_tensor(tf.constant(x.reshape(self.shape), dtype=tf.float32))
+        gradient = gradient.numpy().astype(np.float64).ravel()
+        self.last_x = x.copy()
+        self.last_total, self.last_terms = total, terms
+        return total, gradient
+
+
+@dataclass
+class Outcome:
+    """How the optimiser ended."""
+
+    image: np.ndarray  # flat network image: the last good iterate
+    iterations: int
+    evaluations: int
+    reason: str  # "done", "stopped", or why the optimiser ended early
+    error: Optional[str] = None  # set when the loss went bad; `image` is the last good one
+
+
+def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
+              history: int, on_iteration: Callable[[Step], None]) -> Outcome:
+    """Minimise with one `fmin_l_bfgs_b` run (its memory is never thrown away).
+
+    Tolerances are zero so float32 noise in the loss cannot end the run early: it stops at
+    `iterations`, or when the line search can make no progress.
+    """
+    from scipy.optimize import fmin_l_bfgs_b
+
+    start = time.perf_counter()
+    state = {"iteration": 0, "image": x0}
+
+    def callback(xk: np.ndarray) -> None:
+        state["iteration"] += 1
+        state["image"] = xk.copy()
+        if evaluator.last_x is None or not np.array_equal(evaluator.last_x, xk):
+            evaluator(xk)  # rare: the iterate is not the last point evaluated
+        on_iteration(_step(state["iteration"], evaluator, start, xk))
+
+    try:
+        x, _, info = fmin_l_bfgs_b(
+            evaluator, x0, fprime=None, bounds=np.stack(bounds, axis=1), m=history,
+            factr=0.0, pgtol=0.0, maxiter=iterations, maxfun=max(15000, 20 * iterations),
+            callback=callback,
+        )
+        reason = _lbfgs_reason(info, state["iteration"], iterations)
+        state["image"] = x
+    except StopIteration:
+        reason = "stopped"
+    except NonFiniteLoss as bad:
+        return Outcome(state["image"], state["iteration"], evaluator.evaluations, "failed", str(bad))
+    return Outcome(state["image"], state["iteration"], evaluator.evaluations, reason)
+
+
+def _lbfgs_reason(info: dict, done: int, wanted: int) -> str:
+    task = info.get("task", "")
+    task = task.decode() if isinstance(task, bytes) else str(task)
+    if "HALT" in task:
+        return "stopped"
+    if done >= wanted:
+        return "done"
+    return f"L-BFGS ended after {done} iterations: {task}"
+
+
+def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
+             learning_rate: float, on_iteration: Callable[[Step], None]) -> Outcome:
+    """Minimise with Keras's Adam, projecting the image back into the valid pixel range after each step.
+    The loss reported for iteration i is that of the image the step started from."""
+    import keras
+    import tensorflow as tf
+
+    start = time.perf_counter()
+    shape = evaluator.shape
+    low = tf.constant(bounds[0].reshape(shape), tf.float32)
+    high = tf.constant(bounds[1].reshape(shape), tf.float32)
+    with tf.device(evaluator.device):
+        image = tf.Variable(x0.reshape(shape).astype(np.float32))
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    done = 0
+    reason, error = "done", None
+    last_good = x0.astype(np.float64)
+    try:
+        for iteration in range(1, iterations + 1):
+            total, terms, gradient = evaluator.evaluate_tensor(image)
+            evaluator.last_total, evaluator.last_terms = total, terms
+            optimizer.apply_gradients([(gradient, image)])
+            image.assign(tf.clip_by_value(image, low, high))
+            done = iteration
+            last_good = image.numpy().astype(np.float64).ravel()
+            on_iteration(_step(iteration, evaluator, start, last_good))
+    except StopIteration:
+        reason = "stopped"
+    except NonFiniteLoss as bad:
+        reason, error = "failed", str(bad)
+    return Outcome(last_good, done, evaluator.evaluations, reason, error)
+
+
+def _step(iteration: int, evaluator: Evaluator, start: float, image: np.ndarray) -> Step:
+    content, style, tv = evaluator.last_terms
+    return Step(iteration, evaluator.evaluations, time.perf_counter() - start, evaluator.last_total,
+                content, style, tv, image)
