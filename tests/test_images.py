@@ -1,0 +1,119 @@
+"""Images in and out: every common mode becomes RGB, the network convention round-trips exactly,
+bad files give a one-line NeuralStyleError."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neural_style import images
+from neural_style.errors import NeuralStyleError
+from neural_style.model import deprocess, pixel_bounds, preprocess
+
+from conftest import random_image
+
+
+def test_preprocess_deprocess_round_trip_is_exact():
+    every_value = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), -1)
+    pixels = np.concatenate([every_value, every_value[..., :1][:, ::-1]], axis=-1).astype(np.uint8)
+    network = preprocess(pixels)
+    assert network.shape == (1, 256, 256, 3) and network.dtype == np.float32
+    np.testing.assert_array_equal(deprocess(network), pixels)
+
+
+def test_preprocess_is_keras_caffe_convention():
+    pixel = np.array([[[255, 0, 10]]], np.uint8)  # R, G, B
+    bgr = preprocess(pixel)[0, 0, 0]
+    np.testing.assert_allclose(bgr, [10 - 103.939, 0 - 116.779, 255 - 123.68], rtol=1e-6)
+
+
+def test_pixel_bounds_match_the_0_255_range():
+    low, high = pixel_bounds(2, 3)
+    np.testing.assert_array_equal(deprocess(low.reshape(1, 2, 3, 3)), np.zeros((2, 3, 3), np.uint8))
+    np.testing.assert_array_equal(deprocess(high.reshape(1, 2, 3, 3)), np.full((2, 3, 3), 255, np.uint8))
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "RGBA", "LA", "CMYK", "I;16", "I", "F", "RGB"])
+def test_every_mode_loads_as_rgb(tmp_path, mode):
+    rgb = Image.fromarray(random_image(10, 12))
+    if mode in ("I;16", "I", "F"):
+        source = Image.fromarray((np.asarray(rgb.convert("L"), np.uint16) * 257).astype(np.uint16))
+        source = source if mode == "I;16" else source.convert(mode)
+    else:
+        source = rgb.convert(mode)
+    extension = {"CMYK": ".tiff", "I": ".tiff", "F": ".tiff"}.get(mode, ".png")
+    path = tmp_path / f"image{extension}"
+    source.save(path)
+    loaded = images.load_image(str(path), "content")
+    assert loaded.mode == "RGB" and loaded.size == (12, 10)
+    if mode in ("I;16", "I", "F"):  # 16-bit values are rescaled, not clipped to white
+        grey = np.asarray(rgb.convert("L")).astype(int)
+        assert np.abs(np.asarray(loaded)[..., 0].astype(int) - grey).max() <= 1
+
+
+def test_alpha_is_composited_on_white(tmp_path):
+    transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    path = tmp_path / "clear.png"
+    transparent.save(path)
+    assert np.asarray(images.load_image(str(path))).tolist()[0][0] == [255, 255, 255]
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    tall = Image.fromarray(random_image(20, 10))  # 10 wide, 20 tall
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    tall.save(path, exif=exif)
+    assert images.load_image(str(path)).size == (20, 10)
+
+
+def test_longest_side_resize_keeps_aspect():
+    image = Image.new("RGB", (300, 200))
+    assert images.resize_longest_side(image, 150).size == (150, 100)
+    assert images.resize_longest_side(Image.new("RGB", (200, 300)), 60).size == (40, 60)
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: os.mkdir(p), "is a folder"),
+        (lambda p: open(p, "wb").close(), "empty"),
+        (lambda p: open(p, "wb").write(b"this is not an image at all" * 10), "not an image"),
+    ],
+)
+def test_bad_files_give_one_line_errors(tmp_path, make, expected):
+    path = str(tmp_path / "input.png")
+    make(path)
+    with pytest.raises(NeuralStyleError) as error:
+        images.load_image(path, "content")
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_truncated_jpeg_is_refused(tmp_path):
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(random_image(64, 64)).save(whole, quality=95)
+    data = whole.read_bytes()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NeuralStyleError, match="broken or truncated"):
+        images.load_image(str(truncated), "style")
+
+
+def test_save_image_is_atomic_and_leaves_no_temporaries(tmp_path):
+    path = tmp_path / "out.png"
+    pixels = random_image(8, 8)
+    images.save_image(str(path), pixels)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), pixels)
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]
+
+
+def test_luminance_transfer_keeps_content_colours():
+    content = np.zeros((8, 8, 3), np.uint8)
+    content[..., 0] = 200  # red
+    stylised = np.full((8, 8, 3), 100, np.uint8)  # grey
+    result = images.transfer_luminance(stylised, content)
+    assert result[..., 0].mean() > result[..., 2].mean() + 50  # red-tinted
+    grey = np.asarray(Image.fromarray(result).convert("L"), float).mean()
+    assert abs(grey - 100) < 8  # the stylised image's brightness

