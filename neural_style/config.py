@@ -101,9 +101,8 @@ class StyleConfig:
     cache_dir: Optional[str] = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.styles, (str, os.PathLike)):
-            self.styles = [self.styles]
-        self.styles = list(self.styles)
+        # One style may be a path, a Pillow image or an array; only a list or tuple means several.
+        self.styles = list(self.styles) if isinstance(self.styles, (list, tuple)) else [self.styles]
         self.content_layers = tuple(self.content_layers)
         self.style_layers = tuple(self.style_layers)
 

@@ -1,0 +1,120 @@
+"""The Python API a notebook uses: options, optimisers, init, blending, early stop, failed writes."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neural_style import StyleConfig, stylize
+from neural_style.images import save_image
+
+FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True)
+
+
+def test_stylize_returns_image_and_history_without_writing(small_images, tmp_path):
+    content, style = small_images
+    before = set(os.listdir(tmp_path))
+    result = stylize(content, style, **FAST)
+    assert result.image.shape == (32, 48, 3) and result.image.dtype == np.uint8
+    assert [r.iteration for r in result.history] == list(range(1, 7))
+    assert result.stop_reason == "done" and result.evaluations >= 6
+    assert result.history[-1].total < result.history[0].total
+    assert set(os.listdir(tmp_path)) == before  # no output path, nothing written
+    assert result.to_pil().size == (48, 32)
+
+
+def test_accepts_pillow_images_and_arrays(small_images):
+    content, style = small_images
+    result = stylize(Image.open(content), np.asarray(Image.open(style).convert("RGB")), **FAST)
+    assert result.image.shape == (32, 48, 3)
+
+
+def test_adam_lowers_the_loss(small_images):
+    content, style = small_images
+    result = stylize(content, style, optimizer="adam", learning_rate=5.0, **dict(FAST, iterations=15))
+    assert result.evaluations == 15
+    assert result.history[-1].total < 0.8 * result.history[0].total
+
+
+def test_same_seed_gives_the_same_image(small_images):
+    content, style = small_images
+    first = stylize(content, style, init="random", seed=7, **FAST)
+    second = stylize(content, style, init="random", seed=7, **FAST)
+    other = stylize(content, style, init="random", seed=8, **FAST)
+    np.testing.assert_array_equal(first.image, second.image)
+    assert not np.array_equal(first.image, other.image)
+
+
+def test_init_from_a_file_resumes_from_that_image(small_images, tmp_path):
+    content, style = small_images
+    first = stylize(content, style, **FAST)
+    snapshot = str(tmp_path / "snapshot.png")
+    save_image(snapshot, first.image)
+    resumed = stylize(content, style, init=snapshot, **dict(FAST, iterations=1))
+    fresh = stylize(content, style, **dict(FAST, iterations=1))
+    assert resumed.history[0].total < fresh.history[0].total
+
+
+def test_two_styles_blend(small_images, tmp_path):
+    content, style = small_images
+    red = str(tmp_path / "red.png")
+    Image.new("RGB", (64, 48), (220, 30, 30)).save(red)
+    only_red = stylize(content, [style, red], style_blend_weights=[0, 1], **FAST)
+    only_swirls = stylize(content, [style, red], style_blend_weights=[1, 0], **FAST)
+    assert only_red.image[..., 0].mean() > only_swirls.image[..., 0].mean() + 10
+
+
+def test_original_colors_keep_the_content_palette(small_images):
+    content, style = small_images
+    kept = stylize(content, style, original_colors=True, **FAST)
+    plain = stylize(content, style, **FAST)
+    photo = np.asarray(Image.open(content).convert("RGB").resize((48, 32)), float)
+    # The cat photo is warm (red > blue); the swirl painting is blue.
+    warmth = lambda image: image[..., 0].mean() - image[..., 2].mean()  # noqa: E731
+    assert warmth(kept.image.astype(float)) > warmth(plain.image.astype(float)) + 20
+    assert warmth(kept.image.astype(float)) == pytest.approx(warmth(photo), abs=25)
+
+
+def test_on_step_can_stop_the_run(small_images, tmp_path):
+    content, style = small_images
+    output = str(tmp_path / "stopped.png")
+
+    def stop_after_three(step):
+        if step.iteration == 3:
+            raise StopIteration
+
+    result = stylize(content, style, output, on_step=stop_after_three, **dict(FAST, iterations=50))
+    assert result.stop_reason == "stopped" and result.iterations == 3
+    assert os.path.exists(output) and len(result.history) == 3
+
+
+def test_a_failed_snapshot_write_is_reported_once_and_the_run_goes_on(small_images, tmp_path, monkeypatch):
+    import io
+
+    from neural_style import outputs
+
+    content, style = small_images
+    output = str(tmp_path / "out.png")
+    real_save = outputs.save_image
+
+    def full_disk(path, pixels):
+        if "_at_iteration_" in path:
+            raise OSError(28, "No space left on device", path)
+        real_save(path, pixels)
+
+    monkeypatch.setattr(outputs, "save_image", full_disk)
+    stream = io.StringIO()
+    result = stylize(content, style, output, stream=stream,
+                     **dict(FAST, quiet=False, snapshot_every=1, print_every=100))
+    assert result.stop_reason == "done" and os.path.exists(output)
+    assert stream.getvalue().count("No space left on device") == 1
+    assert result.snapshots == []
+
+
+def test_config_object_and_weight_defaults():
+    config = StyleConfig(content="a.jpg", styles="b.jpg")
+    assert config.styles == ["b.jpg"]
+    assert config.resolved_loss_weights().style == 1e5
+    assert StyleConfig(weights="imagenet").resolved_loss_weights().content == 5.0
+    assert StyleConfig(style_weight=3.0).resolved_loss_weights().style == 3.0
