@@ -1,0 +1,74 @@
+"""Seconds per loss-and-gradient evaluation at several sizes, for the compiled function as the tool
+runs it (TensorFlow graph) and with XLA, plus the process's peak memory.
+
+    python -m neural_style.benchmark [--sizes 256 512] [--repeats 5] [--device /CPU:0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+
+import numpy as np
+
+from .cli import start_tensorflow
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLES = os.path.join(os.path.dirname(HERE), "images")
+
+
+def seconds_per_evaluation(objective, image, repeats: int) -> float:
+    objective.loss_and_gradient(image)[2].numpy()  # trace and warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        objective.loss_and_gradient(image)[2].numpy()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--content", default=os.path.join(SAMPLES, "chelsea.jpg"))
+    parser.add_argument("--style", default=os.path.join(SAMPLES, "swirls.jpg"))
+    args = parser.parse_args()
+    start_tensorflow()
+    import tensorflow as tf
+
+    from .api import check_image_sizes, prepare_images, resolve_device
+    from .config import StyleConfig
+    from .losses import Objective, compute_targets
+    from .model import build_vgg19, feature_extractor, preprocess
+
+    device = resolve_device(args.device)
+    print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}")
+    print(f"{'size':>6} {'pixels':>10} {'graph s/eval':>13} {'XLA s/eval':>11}")
+    with tf.device(device):
+        vgg = build_vgg19("gatys")
+        for size in args.sizes:
+            config = StyleConfig(content=args.content, styles=[args.style], size=size)
+            content, styles = prepare_images(config)
+            check_image_sizes(config, content, styles)
+            layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
+            extractor = feature_extractor(vgg, layers)
+            targets = compute_targets(extractor, tf.constant(preprocess(content)),
+                                      [tf.constant(preprocess(s)) for s in styles], [1.0],
+                                      config.content_layers, config.style_layers)
+            objective = Objective(extractor, targets, config.resolved_loss_weights(),
+                                  {name: 1.0 for name in config.style_layers})
+            noise = np.random.default_rng(0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
+            image = tf.constant(preprocess(content) + noise)
+            graph = seconds_per_evaluation(objective, image, args.repeats)
+            objective._loss_and_gradient = tf.function(objective._loss_and_gradient_eager, jit_compile=True)
+            xla = seconds_per_evaluation(objective, image, args.repeats)
+            print(f"{content.shape[1]}x{content.shape[0]:<4} {content.shape[0] * content.shape[1]:>8} "
+                  f"{graph:>13.3f} {xla:>11.3f}", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
