@@ -175,6 +175,7 @@ def stylize(
         objective = Objective(
             extractor, targets, config.resolved_loss_weights(),
             dict(zip(config.style_layers, config.resolved_style_layer_weights())),
+            xla=config.xla,
         )
 
     def render(flat_image: np.ndarray) -> np.ndarray:

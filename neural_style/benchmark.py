@@ -57,13 +57,14 @@ def main() -> None:
             targets = compute_targets(extractor, tf.constant(preprocess(content)),
                                       [tf.constant(preprocess(s)) for s in styles], [1.0],
                                       config.content_layers, config.style_layers)
-            objective = Objective(extractor, targets, config.resolved_loss_weights(),
-                                  {name: 1.0 for name in config.style_layers})
             noise = np.random.default_rng(0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
             image = tf.constant(preprocess(content) + noise)
-            graph = seconds_per_evaluation(objective, image, args.repeats)
-            objective._loss_and_gradient = tf.function(objective._loss_and_gradient_eager, jit_compile=True)
-            xla = seconds_per_evaluation(objective, image, args.repeats)
+            timings = []
+            for xla in (False, True):
+                objective = Objective(extractor, targets, config.resolved_loss_weights(),
+                                      {name: 1.0 for name in config.style_layers}, xla=xla)
+                timings.append(seconds_per_evaluation(objective, image, args.repeats))
+            graph, xla = timings
             print(f"{content.shape[1]}x{content.shape[0]:<4} {content.shape[0] * content.shape[1]:>8} "
                   f"{graph:>13.3f} {xla:>11.3f}", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     optimise.add_argument("--init", default=defaults.init,
                           help="start from 'content', 'random' noise, or an image file (a snapshot resumes a run)")
     optimise.add_argument("--seed", type=int, default=None, help="random seed, for reproducible runs")
+    optimise.add_argument("--no-xla", dest="xla", action="store_false",
+                          help="do not compile the loss with XLA (it is 10-20%% faster where it works)")
     optimise.add_argument("--device", default=None,
                           help="TensorFlow device such as /CPU:0 or /GPU:0 (default: first GPU, else CPU)")
 
@@ -116,7 +118,7 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
         style_layers=args.style_layers, style_layer_weights=args.style_layer_weights,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         optimizer=args.optimizer, iterations=args.iterations, learning_rate=args.learning_rate,
-        lbfgs_history=args.lbfgs_history, init=args.init, seed=args.seed,
+        lbfgs_history=args.lbfgs_history, init=args.init, seed=args.seed, xla=args.xla,
         original_colors=args.original_colors, snapshot_every=args.snapshot_every, log=args.log,
         print_every=args.print_every, quiet=args.quiet, device=args.device,
     )

@@ -88,6 +88,7 @@ class StyleConfig:
     lbfgs_history: int = 10
     init: str = "content"
     seed: Optional[int] = None
+    xla: bool = True
 
     # Outputs
     original_colors: bool = False

@@ -69,3 +69,24 @@ def test_objective_gradient_matches_finite_differences(vgg19):
     numeric = (plus - minus) / (2 * step)
     analytic = float(np.sum(gradient.numpy() * direction))
     assert analytic == pytest.approx(numeric, rel=2e-2)
+
+
+def test_xla_and_graph_agree(vgg19):
+    from neural_style.config import DEFAULT_STYLE_LAYERS, LossWeights
+    from neural_style.model import feature_extractor
+
+    layers = ["block4_conv2", *DEFAULT_STYLE_LAYERS]
+    extractor = feature_extractor(vgg19, layers)
+    rng = np.random.default_rng(5)
+    content, style, image = (tf.constant(rng.uniform(-100, 100, (1, 32, 48, 3)).astype(np.float32)) for _ in range(3))
+    targets = losses.compute_targets(extractor, content, [style], [1.0], ["block4_conv2"], DEFAULT_STYLE_LAYERS)
+    results = []
+    for xla in (False, True):
+        objective = losses.Objective(extractor, targets, LossWeights(1.0, 1e5, 1e-3),
+                                     {name: 1.0 for name in DEFAULT_STYLE_LAYERS}, xla=xla)
+        total, terms, gradient = objective.loss_and_gradient(image)
+        results.append((float(total), gradient.numpy()))
+        assert (objective._compiled is not None) == xla  # XLA really ran where asked
+    (graph_total, graph_gradient), (xla_total, xla_gradient) = results
+    assert xla_total == pytest.approx(graph_total, rel=1e-4)
+    assert np.linalg.norm(xla_gradient - graph_gradient) <= 1e-3 * np.linalg.norm(graph_gradient)
