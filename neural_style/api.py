@@ -69,31 +69,80 @@ def resolve_device(requested: Optional[str]) -> str:
     return normalised
 
 
-def prepare_images(config: StyleConfig) -> Tuple[np.ndarray, List[np.ndarray]]:
-    """Content at --size (longest side); each style image at --size x --style-scale."""
-    content = images.load_image(config.content, "content")
-    content = images.resize_longest_side(content, config.size)
+def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
+                   ) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """Content at --size (longest side); each style image at --size x --style-scale. The planned
+    sizes are checked (smallest usable, memory) before anything is resized."""
+    content = images.load_image(config.content, "content", notify)
+    styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
+              for index, source in enumerate(config.styles)]
     style_side = max(1, math.ceil(config.size * config.style_scale))
-    styles = []
-    for index, source in enumerate(config.styles):
-        role = "style" if len(config.styles) == 1 else f"style #{index + 1}"
-        style = images.resize_longest_side(images.load_image(source, role), style_side)
-        styles.append(images.to_array(style))
-    return images.to_array(content), styles
+    content_size = images.scaled_size(content.width, content.height, config.size)
+    style_sizes = [images.scaled_size(style.width, style.height, style_side) for style in styles]
+    check_image_sizes(config, content_size, style_sizes)
+    check_memory(config, content_size, style_sizes)
+    return (images.to_array(images.resize_to(content, content_size)),
+            [images.to_array(images.resize_to(style, size)) for style, size in zip(styles, style_sizes)])
 
 
-def check_image_sizes(config: StyleConfig, content: np.ndarray, styles: Sequence[np.ndarray]) -> None:
+def check_image_sizes(config: StyleConfig, content_size: Tuple[int, int],
+                      style_sizes: Sequence[Tuple[int, int]]) -> None:
     """VGG19's poolings halve the image; the deepest layer used must still have a pixel."""
     from .model import deepest_downsampling
 
     poolings = deepest_downsampling(tuple(config.content_layers) + tuple(config.style_layers))
     smallest = 2**poolings
-    for role, array in [("content", content)] + [("style", s) for s in styles]:
-        if min(array.shape[:2]) < smallest:
+    for role, (width, height) in [("content", content_size)] + [("style", s) for s in style_sizes]:
+        if min(width, height) < smallest:
             raise NeuralStyleError(
-                f"the {role} image is {array.shape[1]}x{array.shape[0]} px at this --size/--style-scale; "
+                f"the {role} image is {width}x{height} px at this --size/--style-scale; "
                 f"the deepest layer used needs at least {smallest} px on each side: raise --size"
             )
+
+
+# Measured here (README): about 1 GB for TensorFlow and the weights, and about 3.5 KB per pixel for the
+# activations kept for the backward pass, plus L-BFGS's float64 history. A margin covers the rest.
+BASE_MEMORY_BYTES = 1.2e9
+BYTES_PER_PIXEL = 4.5e3
+
+
+def estimated_memory_bytes(pixels: int, lbfgs_history: int) -> float:
+    """Rough peak memory of a CPU run on an image of `pixels` pixels."""
+    optimiser = pixels * 3 * 8 * (2 * lbfgs_history + 8)  # float64 history pairs and working vectors
+    return BASE_MEMORY_BYTES + BYTES_PER_PIXEL * pixels + optimiser
+
+
+def available_memory_bytes() -> Optional[float]:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(config: StyleConfig, content_size: Tuple[int, int], style_sizes: Sequence[Tuple[int, int]],
+                 available: Optional[float] = None) -> None:
+    """Refuse, before building anything, a size that cannot fit in this machine's memory
+    (checked for CPU runs; a GPU's memory is TensorFlow's to report)."""
+    available = available_memory_bytes() if available is None else available
+    if available is None or "GPU" in (config.device or "").upper():
+        return
+    pixels = max(w * h for w, h in [content_size, *style_sizes])
+    needed = estimated_memory_bytes(pixels, config.lbfgs_history)
+    if needed <= available:
+        return
+    # The estimate is linear in the pixel count, and pixels grow with the square of --size.
+    per_pixel = BYTES_PER_PIXEL + 3 * 8 * (2 * config.lbfgs_history + 8)
+    largest_pixels = (available - BASE_MEMORY_BYTES) / per_pixel
+    fits = int(config.size * math.sqrt(largest_pixels / pixels)) if largest_pixels > 0 else 0
+    raise NeuralStyleError(
+        f"--size {config.size} needs about {needed / 1e9:.1f} GB of memory but {available / 1e9:.1f} GB is available: "
+        + (f"use --size {fits} or less" if fits >= 16 else "free some memory")
+    )
 
 
 def initial_image(config: StyleConfig, content: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -138,8 +187,7 @@ def stylize(
         images.check_writable_image_path(config.output)
     progress = Progress(config.iterations, stream=stream, quiet=config.quiet, print_every=config.print_every)
 
-    content_pixels, style_pixels = prepare_images(config)
-    check_image_sizes(config, content_pixels, style_pixels)
+    content_pixels, style_pixels = prepare_images(config, progress.message)
 
     import keras
     import tensorflow as tf
@@ -150,7 +198,10 @@ def stylize(
 
     device = resolve_device(config.device)
     if config.seed is not None:
+        # Seeds Python, numpy and TensorFlow, and makes TensorFlow's kernels deterministic, so the
+        # same inputs and options give byte-identical output on the same machine.
         keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
     rng = np.random.default_rng(config.seed)
     height, width = content_pixels.shape[:2]
     progress.message(
@@ -193,13 +244,16 @@ def stylize(
     progress.close()
 
     final = render(outcome.image)
-    if config.output:
-        images.save_image(config.output, final)
+    # An output is written only for a run that finished at least one iteration: a run stopped or
+    # broken before that has nothing to show, and must not overwrite an earlier picture.
+    written = config.output if (config.output and outcome.iterations > 0) else None
+    if written:
+        images.save_image(written, final)
     seconds = time.perf_counter() - started
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,
         evaluations=outcome.evaluations, seconds=seconds, stop_reason=outcome.reason, device=device,
-        config=config, error=outcome.error, output=config.output, snapshots=recorder.snapshots,
+        config=config, error=outcome.error, output=written, snapshots=recorder.snapshots,
         log_file=recorder.log_file,
     )
     if outcome.error:
@@ -209,6 +263,6 @@ def stylize(
     progress.message(
         f"{outcome.iterations} iterations, {outcome.evaluations} evaluations in {seconds:.1f} s "
         f"({result.seconds_per_evaluation:.2f} s/evaluation)"
-        + (f"; wrote {config.output}" if config.output else "")
+        + (f"; wrote {written}" if written else "")
     )
     return result

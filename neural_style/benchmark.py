@@ -32,26 +32,30 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--deterministic", action="store_true",
+                        help="turn on TensorFlow's op determinism (what --seed does), to measure its cost")
     parser.add_argument("--content", default=os.path.join(SAMPLES, "chelsea.jpg"))
     parser.add_argument("--style", default=os.path.join(SAMPLES, "swirls.jpg"))
     args = parser.parse_args()
     start_tensorflow()
     import tensorflow as tf
 
-    from .api import check_image_sizes, prepare_images, resolve_device
+    from .api import prepare_images, resolve_device
     from .config import StyleConfig
     from .losses import Objective, compute_targets
     from .model import build_vgg19, feature_extractor, preprocess
 
     device = resolve_device(args.device)
-    print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}")
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}"
+          + (", op determinism on" if args.deterministic else ""))
     print(f"{'size':>6} {'pixels':>10} {'graph s/eval':>13} {'XLA s/eval':>11}")
     with tf.device(device):
         vgg = build_vgg19("gatys")
         for size in args.sizes:
             config = StyleConfig(content=args.content, styles=[args.style], size=size)
             content, styles = prepare_images(config)
-            check_image_sizes(config, content, styles)
             layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
             extractor = feature_extractor(vgg, layers)
             targets = compute_targets(extractor, tf.constant(preprocess(content)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from typing import Iterator, List, Optional, Sequence
@@ -154,16 +155,56 @@ def start_tensorflow() -> None:
         tf.config.list_logical_devices()
 
 
+class StopOnSignal:
+    """SIGINT/SIGTERM: the first asks the run to stop at the next evaluation and save its picture;
+    a second one exits at once (every file is written atomically, so none is left broken)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: Optional[int] = None
+        self._previous: dict = {}
+
+    def __call__(self) -> bool:
+        return self.received is not None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            os._exit(128 + signum)
+        self.received = signum
+        sys.stderr.write(f"\n{PROG}: {signal.Signals(signum).name}: stopping after the current evaluation "
+                         "and saving the picture (press Ctrl-C again to quit at once)\n")
+        sys.stderr.flush()
+
+    def __enter__(self) -> "StopOnSignal":
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of `neural-style` and `python -m neural_style`; returns the exit status."""
+    """Entry point of `neural-style` and `python -m neural_style`; returns the exit status:
+    0 done, 1 the loss went bad (last good image kept), 2 bad input, 130/143 interrupted."""
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     from .api import stylize
 
     try:
-        start_tensorflow()
-        result = stylize(config=config)
+        with StopOnSignal() as stop:
+            start_tensorflow()
+            result = stylize(config=config, should_stop=stop)
     except NeuralStyleError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    if stop.received is not None:
+        if result.output:
+            print(f"{PROG}: interrupted after {result.iterations} iterations; the picture is in {result.output} "
+                  f"(continue with --init {result.output})", file=sys.stderr)
+        else:
+            print(f"{PROG}: interrupted before the first iteration; nothing was written", file=sys.stderr)
+        return 128 + stop.received
     return 1 if result.error else 0

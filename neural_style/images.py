@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from typing import Any, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,7 +19,7 @@ from .errors import NeuralStyleError
 MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
-def _open_path(path: str, role: str) -> Image.Image:
+def _open_path(path: str, role: str, notify: Optional[Callable[[str], None]] = None) -> Image.Image:
     if not os.path.exists(path):
         raise NeuralStyleError(f"{role} image {path!r} does not exist: check the path")
     if os.path.isdir(path):
@@ -32,9 +32,12 @@ def _open_path(path: str, role: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
-            if getattr(image, "n_frames", 1) > 1:
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
                 # Animated GIF/WebP/PNG or multi-page TIFF: the first frame is used (documented).
                 image.seek(0)
+                if notify:
+                    notify(f"note: {role} image {path!r} has {frames} frames; using the first")
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise NeuralStyleError(
@@ -72,7 +75,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(source: Any, role: str = "input") -> Image.Image:
+def load_image(source: Any, role: str = "input", notify: Optional[Callable[[str], None]] = None) -> Image.Image:
     """Load a path, a Pillow image or an H x W x 3 uint8 array as an RGB Pillow image."""
     if isinstance(source, Image.Image):
         return to_rgb(source)
@@ -87,7 +90,7 @@ def load_image(source: Any, role: str = "input") -> Image.Image:
         raise NeuralStyleError(f"{role} image array has shape {array.shape}: pass H x W or H x W x 3")
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        image = _open_path(path, role)
+        image = _open_path(path, role, notify)
         try:
             return to_rgb(image)
         except (OSError, ValueError) as error:
