@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from . import images
-from .config import StyleConfig, validate
+from .config import PRESETS, StyleConfig, validate
 from .errors import NeuralStyleError
 from .optimize import Step
 from .outputs import LossRecord, Progress, Recorder
@@ -76,13 +76,19 @@ def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] 
     content = images.load_image(config.content, "content", notify)
     styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
               for index, source in enumerate(config.styles)]
-    style_side = max(1, math.ceil(config.size * config.style_scale))
-    content_size = images.scaled_size(content.width, content.height, config.size)
-    style_sizes = [images.scaled_size(style.width, style.height, style_side) for style in styles]
+    if config.sizing == "reference":
+        content_size = images.torchvision_resize_size(content.width, content.height, config.size)
+        style_sizes = [content_size] * len(styles)
+        resize = images.resize_to_bilinear
+    else:
+        style_side = max(1, math.ceil(config.size * config.style_scale))
+        content_size = images.scaled_size(content.width, content.height, config.size)
+        style_sizes = [images.scaled_size(style.width, style.height, style_side) for style in styles]
+        resize = images.resize_to
     check_image_sizes(config, content_size, style_sizes)
     check_memory(config, content_size, style_sizes)
-    return (images.to_array(images.resize_to(content, content_size)),
-            [images.to_array(images.resize_to(style, size)) for style, size in zip(styles, style_sizes)])
+    return (images.to_array(resize(content, content_size)),
+            [images.to_array(resize(style, size)) for style, size in zip(styles, style_sizes)])
 
 
 def check_image_sizes(config: StyleConfig, content_size: Tuple[int, int],
@@ -181,6 +187,11 @@ def stylize(
     base = config or StyleConfig()
     given = {name: value for name, value in (("content", content), ("styles", style), ("output", output))
              if value is not None}
+    preset = options.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise NeuralStyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+        base = base.with_options(**PRESETS[preset])
     config = base.with_options(**given, **options)
     validate(config)
     if config.output:
@@ -193,7 +204,7 @@ def stylize(
     import tensorflow as tf
 
     from .losses import Objective, compute_targets
-    from .model import build_vgg19, deprocess, feature_extractor, pixel_bounds, preprocess
+    from .model import adam_space, build_vgg19, deprocess, feature_extractor, pixel_bounds, preprocess
     from .optimize import Evaluator, run_adam, run_lbfgs
 
     device = resolve_device(config.device)
@@ -222,11 +233,12 @@ def stylize(
             config.resolved_blend_weights(),
             config.content_layers,
             config.style_layers,
+            config.style_normalization,
         )
         objective = Objective(
             extractor, targets, config.resolved_loss_weights(),
             dict(zip(config.style_layers, config.resolved_style_layer_weights())),
-            xla=config.xla,
+            xla=config.xla, style_normalization=config.style_normalization,
         )
 
     def render(flat_image: np.ndarray) -> np.ndarray:
@@ -240,7 +252,8 @@ def stylize(
     if config.optimizer == "lbfgs":
         outcome = run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, recorder)
     else:
-        outcome = run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, recorder)
+        outcome = run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, recorder,
+                           space=adam_space(config.adam_space, height, width))
     progress.close()
 
     final = render(outcome.image)

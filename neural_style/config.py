@@ -27,6 +27,15 @@ DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
 WEIGHT_SOURCES = ("gatys", "imagenet")
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
+# "mean": Gram / (C*H*W), mean squared difference (jcjohnson/neural-style).
+# "chapter": unnormalised Gram, mean squared difference divided by C*H*W (the PyTorch reference).
+STYLE_NORMALIZATIONS = ("mean", "chapter")
+# "longest-side": --size is the longest side, the style is scaled by --style-scale (Lanczos).
+# "reference": torchvision's Resize(size): the shorter side is --size, the longer one scaled and
+# truncated, bilinear; the style image is resized to the content image's size.
+SIZINGS = ("longest-side", "reference")
+# The variable Adam updates: the network's pixels, or the ImageNet-normalised RGB image of torchvision.
+ADAM_SPACES = ("pixels", "imagenet")
 
 # A path, a Pillow image or an H x W x 3 uint8 array.
 ImageSource = Union[str, "os.PathLike[str]", Any]
@@ -90,6 +99,11 @@ class StyleConfig:
     seed: Optional[int] = None
     xla: bool = True
 
+    # What the `reference` preset changes to match the PyTorch reference (see PRESETS).
+    sizing: str = "longest-side"
+    style_normalization: str = "mean"
+    adam_space: str = "pixels"
+
     # Outputs
     original_colors: bool = False
     snapshot_every: int = 100
@@ -136,6 +150,25 @@ class StyleConfig:
     def with_options(self, **changes: Any) -> "StyleConfig":
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+# The book chapter's exercises 5.01-5.04 (../shared/seeds/000_*.txt), as one option set: the same
+# objective and input sizing as `neural_style.reference`, so both minimise one and the same function.
+PRESETS = {
+    "reference": dict(
+        size=224,
+        sizing="reference",
+        content_layers=DEFAULT_CONTENT_LAYERS,
+        style_layers=DEFAULT_STYLE_LAYERS,
+        style_layer_weights=(1.0, 0.8, 0.6, 0.4, 0.2),
+        content_weight=1.0,
+        style_weight=1e5,
+        tv_weight=0.0,
+        style_normalization="chapter",
+        learning_rate=0.001,
+        adam_space="imagenet",
+    ),
+}
 
 
 def _check_number(name: str, value: Any, *, minimum: float, strict: bool, flag: str) -> None:
@@ -186,6 +219,10 @@ def validate(config: StyleConfig) -> None:
         raise NeuralStyleError(f"unknown optimizer {config.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     if config.pooling not in POOLINGS:
         raise NeuralStyleError(f"unknown pooling {config.pooling!r}: use one of {', '.join(POOLINGS)}")
+    for name, allowed in (("sizing", SIZINGS), ("style_normalization", STYLE_NORMALIZATIONS),
+                          ("adam_space", ADAM_SPACES)):
+        if getattr(config, name) not in allowed:
+            raise NeuralStyleError(f"unknown {name} {getattr(config, name)!r}: use one of {', '.join(allowed)}")
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
 
@@ -230,4 +267,5 @@ __all__ = [
     "DEFAULT_STYLE_LAYERS",
     "VGG19_CONV_LAYERS",
     "validate",
+    "PRESETS",
 ]

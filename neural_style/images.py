@@ -104,6 +104,19 @@ def scaled_size(width: int, height: int, longest_side: int) -> Tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def torchvision_resize_size(width: int, height: int, shorter_side: int) -> Tuple[int, int]:
+    """(width, height) as torchvision's Resize(shorter_side) computes it: the shorter side becomes
+    `shorter_side`, the longer one is scaled and truncated to an integer."""
+    if width <= height:
+        return shorter_side, int(shorter_side * height / width)
+    return int(shorter_side * width / height), shorter_side
+
+
+def resize_to_bilinear(image: Image.Image, size: Tuple[int, int]) -> Image.Image:
+    """Resize to exactly (width, height) with Pillow's bilinear filter (torchvision's default on PIL images)."""
+    return image if image.size == tuple(size) else image.resize(tuple(size), Image.BILINEAR)
+
+
 def resize_longest_side(image: Image.Image, longest_side: int) -> Image.Image:
     """Resize so the longer side is `longest_side` pixels (Lanczos)."""
     size = scaled_size(image.width, image.height, longest_side)

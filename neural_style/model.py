@@ -37,6 +37,24 @@ def pixel_bounds(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+# torchvision's ImageNet normalisation, RGB order.
+IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float64)
+IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float64)
+
+
+def adam_space(name: str, height: int, width: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """The affine map x = scale * z + offset from the variable Adam updates to the network image
+    (flat, BGR layout), or None for the pixels themselves. 'imagenet' is torchvision's normalised
+    RGB image z = (rgb / 255 - mean) / std, the variable of the PyTorch reference."""
+    if name == "pixels":
+        return None
+    scale_bgr = (255.0 * IMAGENET_STD_RGB)[::-1]
+    offset_bgr = (255.0 * IMAGENET_MEAN_RGB)[::-1] - CAFFE_MEAN_BGR.astype(np.float64)
+    scale = np.broadcast_to(scale_bgr, (height, width, 3)).ravel()
+    offset = np.broadcast_to(offset_bgr, (height, width, 3)).ravel()
+    return scale, offset
+
+
 def build_vgg19(weights: str, cache_dir: Optional[str] = None, log: Optional[Callable[[str], None]] = None) -> Any:
     """Keras VGG19 without top, any input size, with weights from `weights` ('gatys', 'imagenet' or a file)."""
     import keras

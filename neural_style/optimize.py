@@ -143,30 +143,41 @@ def _lbfgs_reason(info: dict, done: int, wanted: int) -> str:
 
 
 def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
-             learning_rate: float, on_iteration: Callable[[Step], None]) -> Outcome:
-    """Minimise with Keras's Adam, projecting the image back into the valid pixel range after each step.
-    The loss reported for iteration i is that of the image the step started from."""
+             learning_rate: float, on_iteration: Callable[[Step], None],
+             space: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Outcome:
+    """Minimise with Keras's Adam, projecting back into the valid pixel range after each step.
+
+    Adam updates the image itself, or, with `space=(scale, offset)`, the variable z of the affine
+    map image = scale * z + offset (the PyTorch reference's ImageNet-normalised image): Adam's
+    steps depend on that choice. The loss reported for iteration i is that of the image the step
+    started from.
+    """
     import keras
     import tensorflow as tf
 
     start = time.perf_counter()
     shape = evaluator.shape
-    low = tf.constant(bounds[0].reshape(shape), tf.float32)
-    high = tf.constant(bounds[1].reshape(shape), tf.float32)
+    scale, offset = space if space is not None else (np.ones_like(x0), np.zeros_like(x0))
+    as_tensor = lambda flat: tf.constant(flat.reshape(shape), tf.float32)  # noqa: E731
+    scale_t, offset_t = as_tensor(scale), as_tensor(offset)
+    low, high = as_tensor((bounds[0] - offset) / scale), as_tensor((bounds[1] - offset) / scale)
     with tf.device(evaluator.device):
-        image = tf.Variable(x0.reshape(shape).astype(np.float32))
+        variable = tf.Variable(as_tensor((x0 - offset) / scale))
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+
+    def image_of(z: Any) -> Any:
+        return z * scale_t + offset_t
     done = 0
     reason, error = "done", None
     last_good = x0.astype(np.float64)
     try:
         for iteration in range(1, iterations + 1):
-            total, terms, gradient = evaluator.evaluate_tensor(image)
+            total, terms, gradient = evaluator.evaluate_tensor(image_of(variable))
             evaluator.last_total, evaluator.last_terms = total, terms
-            optimizer.apply_gradients([(gradient, image)])
-            image.assign(tf.clip_by_value(image, low, high))
+            optimizer.apply_gradients([(gradient * scale_t, variable)])  # chain rule: d/dz = d/dx * scale
+            variable.assign(tf.clip_by_value(variable, low, high))
             done = iteration
-            last_good = image.numpy().astype(np.float64).ravel()
+            last_good = image_of(variable).numpy().astype(np.float64).ravel()
             on_iteration(_step(iteration, evaluator, start, last_good))
     except StopIteration:
         reason = "stopped"

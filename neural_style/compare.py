@@ -1,0 +1,216 @@
+"""`python -m neural_style compare CONTENT STYLE -o FOLDER`: the PyTorch reference (Adam) against this
+tool (L-BFGS, or Adam) on one and the same objective, on the same machine.
+
+Writes into FOLDER: side_by_side.png (content | style | reference | ours), reference.png, ours.png,
+losses.csv and losses.png (loss against seconds and against evaluations), summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .errors import NeuralStyleError
+from .images import save_image, write_atomically
+
+PROG = "neural-style compare"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .cli import OneLineParser
+
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("content", help="content image")
+    parser.add_argument("style", help="style image")
+    parser.add_argument("-o", "--output", required=True, help="folder for the comparison's files (created)")
+    parser.add_argument("--steps", type=int, default=500, help="Adam steps of the reference (default 500)")
+    parser.add_argument("--size", type=int, default=224, help="shorter side, as the reference's Resize (default 224)")
+    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
+                        help="this tool's optimiser (adam: the reference's own, same learning rate and steps)")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _labelled(pixels: np.ndarray, label: str, height: int) -> Image.Image:
+    image = Image.fromarray(pixels)
+    image = image.resize((max(1, round(image.width * height / image.height)), height), Image.LANCZOS)
+    framed = Image.new("RGB", (image.width, height + 18), "white")
+    framed.paste(image, (0, 18))
+    ImageDraw.Draw(framed).text((4, 3), label, fill="black")
+    return framed
+
+
+def side_by_side(panels: Sequence[tuple]) -> Image.Image:
+    """Panels (label, pixels) next to each other at one height, captioned."""
+    height = max(p.shape[0] for _, p in panels)
+    framed = [_labelled(p, label, height) for label, p in panels]
+    sheet = Image.new("RGB", (sum(f.width for f in framed) + 4 * (len(framed) - 1), framed[0].height), "white")
+    x = 0
+    for f in framed:
+        sheet.paste(f, (x, 0))
+        x += f.width + 4
+    return sheet
+
+
+def plot_losses(path: str, reference: Dict[str, List[float]], ours: Dict[str, List[float]], ours_label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, key, xlabel in ((axes[0], "seconds", "seconds"), (axes[1], "evaluations", "loss evaluations")):
+        axis.plot(reference[key], reference["loss"], label="PyTorch reference (Adam)")
+        axis.plot(ours[key], ours["loss"], label=ours_label)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel("loss (the chapter's objective)")
+        axis.set_yscale("log")
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=100, format="png"), suffix=".png")
+    plt.close(figure)
+
+
+def run_compare(content: str, style: str, folder: str, steps: int = 500, size: int = 224,
+                optimizer: str = "lbfgs", stream: Optional[TextIO] = None, quiet: bool = False) -> Dict[str, Any]:
+    """Run both programs and write the comparison; returns the summary."""
+    from . import reference
+    from .api import stylize
+    from .outputs import Progress
+
+    if steps < 1 or size < 16:
+        raise NeuralStyleError("--steps must be >= 1 and --size >= 16: pass such values")
+    stream = stream or sys.stderr
+    say = Progress(1, stream=stream, quiet=quiet).message
+    os.makedirs(folder, exist_ok=True)
+    content_pixels, style_pixels = reference.load_pair(content, style, size)
+    height, width = content_pixels.shape[:2]
+
+    say(f"PyTorch reference: Adam lr={reference.LEARNING_RATE} for {steps} steps at {width}x{height}")
+    interval = max(1, steps // 10)
+    ref_run = reference.run_reference(
+        content_pixels, style_pixels, steps,
+        on_step=lambda step, loss: say(f"  reference step {step}/{steps} loss {loss:.6g}")
+        if step % interval == 0 else None)
+    target = ref_run.losses[-1]
+
+    # This tool on the same objective: L-BFGS until it reaches the reference's final loss (or as many
+    # iterations as the reference had steps); Adam for the same number of steps.
+    def stop_at_target(step: Any) -> None:
+        if optimizer == "lbfgs" and step.total <= target:
+            raise StopIteration
+
+    say(f"this tool: {optimizer} on the same objective"
+        + (f", until the loss reaches {target:.6g}" if optimizer == "lbfgs" else f" for {steps} steps"))
+    ours = stylize(content_pixels, style_pixels, preset="reference", size=size, optimizer=optimizer,
+                   iterations=steps, snapshot_every=0, on_step=stop_at_target, stream=stream, quiet=quiet,
+                   print_every=interval)
+    reached = next((r for r in ours.history if r.total <= target), None)
+
+    save_image(os.path.join(folder, "reference.png"), ref_run.image)
+    save_image(os.path.join(folder, "ours.png"), ours.image)
+    ours_label = f"neural_style ({optimizer}, Keras)"
+    sheet = side_by_side([("content", content_pixels), ("style", style_pixels),
+                          (f"PyTorch reference, Adam {steps} steps", ref_run.image), (ours_label, ours.image)])
+    save_image(os.path.join(folder, "side_by_side.png"), np.asarray(sheet))
+
+    reference_series = {"seconds": ref_run.seconds, "evaluations": list(range(1, steps + 1)), "loss": ref_run.losses}
+    ours_series = {"seconds": [r.seconds for r in ours.history], "evaluations": [r.evaluations for r in ours.history],
+                   "loss": [r.total for r in ours.history]}
+
+    def write_csv(temporary: str) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["program", "step", "evaluations", "seconds", "loss"])
+            for i, (s, e, loss) in enumerate(zip(*reference_series.values()), 1):
+                writer.writerow(["reference", i, e, f"{s:.4f}", repr(loss)])
+            for r in ours.history:
+                writer.writerow(["ours", r.iteration, r.evaluations, f"{r.seconds:.4f}", repr(r.total)])
+
+    write_atomically(os.path.join(folder, "losses.csv"), write_csv, suffix=".csv")
+    plot_losses(os.path.join(folder, "losses.png"), reference_series, ours_series, ours_label)
+
+    difference = ours.image.astype(np.float64) - ref_run.image.astype(np.float64)
+    ours_seconds = ours.history[-1].seconds if ours.history else float("nan")
+    summary = {
+        "content": content, "style": style, "image_size": [width, height], "reference_steps": steps,
+        "reference": {
+            "optimizer": f"Adam lr={reference.LEARNING_RATE}", "final_loss": target,
+            "seconds": ref_run.seconds[-1], "evaluations": steps,
+            "seconds_per_evaluation": ref_run.seconds_per_step,
+        },
+        "ours": {
+            "optimizer": optimizer, "final_loss": ours.history[-1].total if ours.history else None,
+            "iterations": ours.iterations, "evaluations": ours.evaluations, "seconds": ours_seconds,
+            "seconds_per_evaluation": ours.seconds_per_evaluation,
+        },
+        "to_reference_final_loss": {
+            "reached": reached is not None,
+            "seconds": reached.seconds if reached else None,
+            "evaluations": reached.evaluations if reached else None,
+            "iterations": reached.iteration if reached else None,
+            "speedup": (ref_run.seconds[-1] / reached.seconds) if reached and reached.seconds > 0 else None,
+        },
+        "pixel_difference": {
+            "mean_absolute": float(np.abs(difference).mean()),
+            "rms": float(np.sqrt((difference ** 2).mean())),
+            "max": float(np.abs(difference).max()),
+            "units": "0-255 per channel",
+        },
+    }
+
+    def write_json(temporary: str) -> None:
+        with open(temporary, "w") as handle:
+            json.dump(summary, handle, indent=2)
+
+    write_atomically(os.path.join(folder, "summary.json"), write_json, suffix=".json")
+    say(format_summary(summary))
+    return summary
+
+
+def format_summary(summary: Dict[str, Any]) -> str:
+    ref, ours, reach = summary["reference"], summary["ours"], summary["to_reference_final_loss"]
+    width, height = summary["image_size"]
+    lines = [
+        f"image {width}x{height}, reference {summary['reference_steps']} Adam steps",
+        f"  reference: final loss {ref['final_loss']:.6g} in {ref['seconds']:.1f} s "
+        f"({ref['seconds_per_evaluation']:.3f} s/evaluation)",
+        f"  ours ({ours['optimizer']}): final loss {ours['final_loss']:.6g} in {ours['seconds']:.1f} s, "
+        f"{ours['evaluations']} evaluations ({ours['seconds_per_evaluation']:.3f} s/evaluation)",
+    ]
+    if reach["reached"]:
+        lines.append(f"  reached the reference's final loss after {reach['seconds']:.1f} s and {reach['evaluations']} "
+                     f"evaluations: {reach['speedup']:.1f}x faster")
+    else:
+        lines.append("  did not reach the reference's final loss")
+    diff = summary["pixel_difference"]
+    lines.append(f"  pixel difference between the results: mean {diff['mean_absolute']:.1f}, rms {diff['rms']:.1f} (0-255)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from .cli import start_tensorflow
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print(f"{PROG}: error: the PyTorch reference needs torch: pip install -e .[reference]", file=sys.stderr)
+        return 2
+    try:
+        start_tensorflow()
+        summary = run_compare(args.content, args.style, args.output, args.steps, args.size, args.optimizer,
+                              quiet=args.quiet)
+    except NeuralStyleError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
