@@ -6,7 +6,6 @@ images in -> features (model.py) -> losses (losses.py) -> optimiser (optimize.py
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
@@ -166,6 +165,53 @@ def initial_image(config: StyleConfig, content: np.ndarray, rng: np.random.Gener
     return preprocess(images.to_array(start))
 
 
+def merge_config(config: Optional[StyleConfig], given: dict, options: dict) -> StyleConfig:
+    """`config` (or the defaults), then a preset's values, then the call's own values."""
+    base = config or StyleConfig()
+    preset = options.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise NeuralStyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+        base = base.with_options(**PRESETS[preset])
+    return base.with_options(**{k: v for k, v in given.items() if v is not None}, **options)
+
+
+def build_objective(config: StyleConfig, content_pixels: np.ndarray, style_pixels: Sequence[np.ndarray],
+                    log: Callable[[str], None]) -> Any:
+    """VGG19 with its weights, cut after the deepest layer used, the targets computed once, and the
+    compiled loss-and-gradient function."""
+    import tensorflow as tf
+
+    from .losses import Objective, compute_targets
+    from .model import build_vgg19, feature_extractor, preprocess
+
+    vgg = build_vgg19(config.weights, config.cache_dir, log)
+    layers = tuple(dict.fromkeys(tuple(config.content_layers) + tuple(config.style_layers)))
+    extractor = feature_extractor(vgg, layers, config.pooling)
+    targets = compute_targets(
+        extractor, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
+        config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,
+    )
+    return Objective(
+        extractor, targets, config.resolved_loss_weights(),
+        dict(zip(config.style_layers, config.resolved_style_layer_weights())),
+        xla=config.xla, style_normalization=config.style_normalization,
+    )
+
+
+def optimise(config: StyleConfig, evaluator: Any, x0: np.ndarray, recorder: Recorder) -> Any:
+    """Run the chosen optimiser from x0 within the valid pixel range."""
+    from .model import adam_space, pixel_bounds
+    from .optimize import run_adam, run_lbfgs
+
+    height, width = evaluator.shape[1:3]
+    bounds = pixel_bounds(height, width)
+    if config.optimizer == "lbfgs":
+        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, recorder)
+    return run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, recorder,
+                    space=adam_space(config.adam_space, height, width))
+
+
 def stylize(
     content: Any = None,
     style: Any = None,
@@ -178,34 +224,25 @@ def stylize(
     **options: Any,
 ) -> StyleResult:
     """Paint `content` in the style of `style` (a path, Pillow image or uint8 array, or a list
-    of them to blend). Options are `StyleConfig` fields, e.g. `size=256, iterations=100`.
+    of them to blend). Options are `StyleConfig` fields, e.g. `size=256, iterations=100`, or
+    `preset="reference"` for the PyTorch reference's objective and sizing.
 
     With `output`, the final image, snapshots and the CSV log are written beside it.
     `on_step(step)` is called after every iteration (it may raise StopIteration to stop early);
     `should_stop()` is polled before every evaluation.
     """
-    base = config or StyleConfig()
-    given = {name: value for name, value in (("content", content), ("styles", style), ("output", output))
-             if value is not None}
-    preset = options.pop("preset", None)
-    if preset is not None:
-        if preset not in PRESETS:
-            raise NeuralStyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
-        base = base.with_options(**PRESETS[preset])
-    config = base.with_options(**given, **options)
+    config = merge_config(config, {"content": content, "styles": style, "output": output}, options)
     validate(config)
     if config.output:
         images.check_writable_image_path(config.output)
     progress = Progress(config.iterations, stream=stream, quiet=config.quiet, print_every=config.print_every)
-
     content_pixels, style_pixels = prepare_images(config, progress.message)
 
     import keras
     import tensorflow as tf
 
-    from .losses import Objective, compute_targets
-    from .model import adam_space, build_vgg19, deprocess, feature_extractor, pixel_bounds, preprocess
-    from .optimize import Evaluator, run_adam, run_lbfgs
+    from .model import deprocess
+    from .optimize import Evaluator
 
     device = resolve_device(config.device)
     if config.seed is not None:
@@ -213,7 +250,6 @@ def stylize(
         # same inputs and options give byte-identical output on the same machine.
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
-    rng = np.random.default_rng(config.seed)
     height, width = content_pixels.shape[:2]
     progress.message(
         f"device {device}; content {width}x{height}, style "
@@ -223,23 +259,7 @@ def stylize(
 
     started = time.perf_counter()
     with tf.device(device):
-        vgg = build_vgg19(config.weights, config.cache_dir, progress.message)
-        layers = tuple(dict.fromkeys(tuple(config.content_layers) + tuple(config.style_layers)))
-        extractor = feature_extractor(vgg, layers, config.pooling)
-        targets = compute_targets(
-            extractor,
-            tf.constant(preprocess(content_pixels)),
-            [tf.constant(preprocess(s)) for s in style_pixels],
-            config.resolved_blend_weights(),
-            config.content_layers,
-            config.style_layers,
-            config.style_normalization,
-        )
-        objective = Objective(
-            extractor, targets, config.resolved_loss_weights(),
-            dict(zip(config.style_layers, config.resolved_style_layer_weights())),
-            xla=config.xla, style_normalization=config.style_normalization,
-        )
+        objective = build_objective(config, content_pixels, style_pixels, progress.message)
 
     def render(flat_image: np.ndarray) -> np.ndarray:
         pixels = deprocess(flat_image.reshape(1, height, width, 3))
@@ -247,13 +267,8 @@ def stylize(
 
     recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log, on_step)
     evaluator = Evaluator(objective, (1, height, width, 3), device, should_stop)
-    x0 = initial_image(config, content_pixels, rng).astype(np.float64).ravel()
-    bounds = pixel_bounds(height, width)
-    if config.optimizer == "lbfgs":
-        outcome = run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, recorder)
-    else:
-        outcome = run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, recorder,
-                           space=adam_space(config.adam_space, height, width))
+    x0 = initial_image(config, content_pixels, np.random.default_rng(config.seed)).astype(np.float64).ravel()
+    outcome = optimise(config, evaluator, x0, recorder)
     progress.close()
 
     final = render(outcome.image)
