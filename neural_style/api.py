@@ -5,10 +5,13 @@ images in -> features (model.py) -> losses (losses.py) -> optimiser (optimize.py
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 from PIL import Image
@@ -165,6 +168,42 @@ def initial_image(config: StyleConfig, content: np.ndarray, rng: np.random.Gener
     return preprocess(images.to_array(start))
 
 
+def save_final_image(path: str, pixels: np.ndarray, log: Callable[[str], None]) -> str:
+    """Write the final picture; if that fails (a full disk, a folder gone), save it in the system's
+    temporary folder instead and say where, so a long run never loses its picture."""
+    try:
+        images.save_image(path, pixels)
+        return path
+    except OSError as error:
+        fallback = os.path.join(tempfile.gettempdir(), "neural_style_" + os.path.basename(path))
+        try:
+            images.save_image(fallback, pixels)
+        except OSError:
+            raise NeuralStyleError(
+                f"cannot write {path} ({error.strerror or error}), nor a copy in {tempfile.gettempdir()}: "
+                "free some disk space and continue from the last snapshot with --init"
+            ) from None
+        log(f"warning: cannot write {path} ({error.strerror or error}); saved the picture as {fallback} instead")
+        return fallback
+
+
+@contextlib.contextmanager
+def op_determinism(enabled: bool) -> Iterator[None]:
+    """TensorFlow's op determinism for one run, restored afterwards (it is process-wide, and a
+    notebook's later runs should not inherit it)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # is_/disable_ are not in tf.config
+
+    was_enabled = tf_config.is_op_determinism_enabled()
+    if enabled and not was_enabled:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not was_enabled:
+            tf_config.disable_op_determinism()
+
+
 def merge_config(config: Optional[StyleConfig], given: dict, options: dict) -> StyleConfig:
     """`config` (or the defaults), then a preset's values, then the call's own values."""
     base = config or StyleConfig()
@@ -195,7 +234,8 @@ def build_objective(config: StyleConfig, content_pixels: np.ndarray, style_pixel
     return Objective(
         extractor, targets, config.resolved_loss_weights(),
         dict(zip(config.style_layers, config.resolved_style_layer_weights())),
-        xla=config.xla, style_normalization=config.style_normalization,
+        # TensorFlow has no deterministic XLA max-pool gradient: a seeded run uses the plain graph.
+        xla=config.xla and config.seed is None, style_normalization=config.style_normalization,
     )
 
 
@@ -239,17 +279,12 @@ def stylize(
     content_pixels, style_pixels = prepare_images(config, progress.message)
 
     import keras
-    import tensorflow as tf
-
-    from .model import deprocess
-    from .optimize import Evaluator
 
     device = resolve_device(config.device)
     if config.seed is not None:
-        # Seeds Python, numpy and TensorFlow, and makes TensorFlow's kernels deterministic, so the
-        # same inputs and options give byte-identical output on the same machine.
+        # With op determinism (below), the same inputs, options and seed give byte-identical output
+        # on the same machine.
         keras.utils.set_random_seed(config.seed)
-        tf.config.experimental.enable_op_determinism()
     height, width = content_pixels.shape[:2]
     progress.message(
         f"device {device}; content {width}x{height}, style "
@@ -257,6 +292,20 @@ def stylize(
         + f"; weights {config.weights}; {config.optimizer} for {config.iterations} iterations"
     )
 
+    with op_determinism(config.seed is not None):
+        return _run(config, content_pixels, style_pixels, device, progress, on_step, should_stop)
+
+
+def _run(config: StyleConfig, content_pixels: np.ndarray, style_pixels: Sequence[np.ndarray], device: str,
+         progress: Progress, on_step: Optional[Callable[[Step], None]],
+         should_stop: Optional[Callable[[], bool]]) -> StyleResult:
+    """Build the objective, optimise, write the final picture, report."""
+    import tensorflow as tf
+
+    from .model import deprocess
+    from .optimize import Evaluator
+
+    height, width = content_pixels.shape[:2]
     started = time.perf_counter()
     with tf.device(device):
         objective = build_objective(config, content_pixels, style_pixels, progress.message)
@@ -274,9 +323,9 @@ def stylize(
     final = render(outcome.image)
     # An output is written only for a run that finished at least one iteration: a run stopped or
     # broken before that has nothing to show, and must not overwrite an earlier picture.
-    written = config.output if (config.output and outcome.iterations > 0) else None
-    if written:
-        images.save_image(written, final)
+    written = None
+    if config.output and outcome.iterations > 0:
+        written = save_final_image(config.output, final, progress.message)
     seconds = time.perf_counter() - started
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,

@@ -68,7 +68,8 @@ def plot_losses(path: str, reference: Dict[str, List[float]], ours: Dict[str, Li
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for axis, key, xlabel in ((axes[0], "seconds", "seconds"), (axes[1], "evaluations", "loss evaluations")):
         axis.plot(reference[key], reference["loss"], label="PyTorch reference (Adam)")
-        axis.plot(ours[key], ours["loss"], label=ours_label)
+        # Markers, so a short L-BFGS run (a few points) is visible next to hundreds of Adam steps.
+        axis.plot(ours[key], ours["loss"], marker="o", markersize=3, label=ours_label)
         axis.set_xlabel(xlabel)
         axis.set_ylabel("loss (the chapter's objective)")
         axis.set_yscale("log")

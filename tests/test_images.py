@@ -91,11 +91,12 @@ def test_bad_files_give_one_line_errors(tmp_path, make, expected):
     assert expected in str(error.value) and "\n" not in str(error.value)
 
 
-def test_truncated_jpeg_is_refused(tmp_path):
-    whole = tmp_path / "whole.jpg"
-    Image.fromarray(random_image(64, 64)).save(whole, quality=95)
+@pytest.mark.parametrize("extension", ["jpg", "png"])
+def test_truncated_files_are_refused(tmp_path, extension):
+    whole = tmp_path / f"whole.{extension}"
+    Image.fromarray(random_image(64, 64)).save(whole)
     data = whole.read_bytes()
-    truncated = tmp_path / "truncated.jpg"
+    truncated = tmp_path / f"truncated.{extension}"
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(NeuralStyleError, match="broken or truncated"):
         images.load_image(str(truncated), "style")

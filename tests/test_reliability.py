@@ -141,6 +141,30 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["picture.png"]
 
 
+def test_a_final_image_that_cannot_be_written_is_saved_in_the_temp_folder(small_images, tmp_path, monkeypatch):
+    import tempfile
+
+    from neural_style import api
+
+    content, style = small_images
+    output = str(tmp_path / "out.png")
+    real_save = images.save_image
+
+    def disk_full_for_output(path, pixels):
+        if path == output:
+            raise OSError(28, "No space left on device", path)
+        real_save(path, pixels)
+
+    monkeypatch.setattr(api.images, "save_image", disk_full_for_output)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    os.mkdir(tmp_path / "temp")
+    stream = io.StringIO()
+    result = stylize(content, style, output, stream=stream, **dict(FAST, quiet=False))
+    fallback = str(tmp_path / "temp" / "neural_style_out.png")
+    assert result.output == fallback and Image.open(fallback).size == (48, 32)
+    assert "No space left on device" in stream.getvalue() and fallback in stream.getvalue()
+
+
 def test_a_loss_that_overflows_names_the_term_and_writes_nothing(tmp_path, small_images):
     content, style = small_images
     output = str(tmp_path / "o.png")
