@@ -61,6 +61,7 @@ class Progress:
         isatty = getattr(self.stream, "isatty", lambda: False)
         self.interactive = isatty() if interactive is None else interactive
         self._bar_open = False
+        self._bar_width = 0
 
     def message(self, text: str) -> None:
         if self.quiet:
@@ -81,10 +82,11 @@ class Progress:
             width = 24
             filled = int(width * step.iteration / self.iterations)
             bar = "#" * filled + "." * (width - filled)
-            self.stream.write(
-                f"\r{step.iteration:>5}/{self.iterations} [{bar}] {losses} "
-                f"{step.seconds / step.evaluations:.2f} s/eval ETA {eta} "
-            )
+            line = (f"{step.iteration:>5}/{self.iterations} [{bar}] {losses} "
+                    f"{step.seconds / step.evaluations:.2f} s/eval ETA {eta}")
+            # Pad to the previous line's width so a shorter line leaves nothing of it behind.
+            self.stream.write("\r" + line.ljust(self._bar_width))
+            self._bar_width = len(line)
             self._bar_open = True
             self.stream.flush()
         elif step.iteration % self.print_every == 0 or step.iteration == self.iterations or step.iteration == 1:
