@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"gatys: content {gatys.content:g}, style {gatys.style:g}, tv {gatys.tv:g}; "
         f"imagenet or FILE: content {imagenet.content:g}, style {imagenet.style:g}, tv {imagenet.tv:g}. "
         "Snapshots are written as OUTPUT-STEM_at_iteration_N.EXT and the loss log as OUTPUT-STEM_log.csv. "
-        "To resume an interrupted run, pass its last snapshot or output to --init.",
+        "To resume an interrupted run, pass its last snapshot or output to --init. "
+        "To compare with the PyTorch reference: neural-style compare CONTENT STYLE -o FOLDER "
+        "(see neural-style compare --help; needs pip install -e .[reference]).",
     )
     add = parser.add_argument
     add("content", help="content image (photo): JPEG, PNG, WebP, TIFF or BMP")
