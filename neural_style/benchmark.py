@@ -40,10 +40,9 @@ def main() -> None:
     start_tensorflow()
     import tensorflow as tf
 
-    from .api import prepare_images, resolve_device
+    from .api import build_objective, prepare_images, resolve_device
     from .config import StyleConfig
-    from .losses import Objective, compute_targets
-    from .model import build_vgg19, feature_extractor, preprocess
+    from .model import preprocess
 
     device = resolve_device(args.device)
     if args.deterministic:
@@ -52,22 +51,15 @@ def main() -> None:
           + (", op determinism on" if args.deterministic else ""))
     print(f"{'size':>6} {'pixels':>10} {'graph s/eval':>13} {'XLA s/eval':>11}")
     with tf.device(device):
-        vgg = build_vgg19("gatys")
         for size in args.sizes:
             config = StyleConfig(content=args.content, styles=[args.style], size=size)
             content, styles = prepare_images(config)
-            layers = tuple(dict.fromkeys(config.content_layers + config.style_layers))
-            extractor = feature_extractor(vgg, layers)
-            targets = compute_targets(extractor, tf.constant(preprocess(content)),
-                                      [tf.constant(preprocess(s)) for s in styles], [1.0],
-                                      config.content_layers, config.style_layers)
             noise = np.random.default_rng(0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
             image = tf.constant(preprocess(content) + noise)
             timings = []
             # TensorFlow has no deterministic XLA max-pool gradient: under determinism, graph only.
             for xla in ((False,) if args.deterministic else (False, True)):
-                objective = Objective(extractor, targets, config.resolved_loss_weights(),
-                                      {name: 1.0 for name in config.style_layers}, xla=xla)
+                objective = build_objective(config.with_options(xla=xla), content, styles, log=lambda _: None)
                 timings.append(seconds_per_evaluation(objective, image, args.repeats))
             graph, xla = (timings + ["n/a"])[:2]
             xla_text = f"{xla:>11.3f}" if isinstance(xla, float) else f"{xla:>11}"

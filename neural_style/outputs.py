@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, TextIO
 
@@ -141,7 +140,6 @@ class Recorder:
     snapshots: List[str] = field(default_factory=list)
     _log: Optional[LossLog] = None
     _write_failed: bool = False
-    _started: float = field(default_factory=time.perf_counter)
 
     def __post_init__(self) -> None:
         if self.output and self.write_log:

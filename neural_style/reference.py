@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import images
+from .model import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from .weights import gatys_source_path, read_legacy_torch_state_dict
 
 try:
@@ -45,8 +46,8 @@ STYLE_WEIGHTS = {"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.6, "conv4_1": 0.4,
 ALPHA, BETA = 1.0, 1e5
 LEARNING_RATE = 0.001
 IMAGE_SIZE = 224
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+MEAN = tuple(IMAGENET_MEAN_RGB)  # torchvision's Normalize, the same constants as model.adam_space
+STD = tuple(IMAGENET_STD_RGB)
 
 
 class NormalisedVGG19(nn.Module):
