@@ -171,6 +171,17 @@ PRESETS = {
 }
 
 
+def build_config(base: Optional[StyleConfig] = None, preset: Optional[str] = None, **options: Any) -> StyleConfig:
+    """The one order of precedence, for the API and the command line alike: `base` (or the defaults),
+    then the preset's values, then `options`."""
+    config = base or StyleConfig()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise NeuralStyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+        config = config.with_options(**PRESETS[preset])
+    return config.with_options(**options)
+
+
 def _check_number(name: str, value: Any, *, minimum: float, strict: bool, flag: str) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok:
@@ -187,7 +198,7 @@ def _check_int(name: str, value: Any, *, minimum: int, flag: str) -> None:
         raise NeuralStyleError(f"{name} must be an integer >= {minimum}, got {value!r}: pass {flag} with such a value")
 
 
-def _check_layers(kind: str, layers: Sequence[str], flag: str) -> None:
+def _check_layer_names(kind: str, layers: Sequence[str], flag: str) -> None:
     if not layers:
         raise NeuralStyleError(f"no {kind} layers given: pass {flag} with one or more of {', '.join(VGG19_CONV_LAYERS)}")
     for layer in layers:
@@ -199,10 +210,22 @@ def _check_layers(kind: str, layers: Sequence[str], flag: str) -> None:
 
 def validate(config: StyleConfig) -> None:
     """Raise NeuralStyleError naming the first option that cannot work, and how to fix it."""
+    _check_images_given(config)
+    _check_numbers(config)
+    _check_choices(config)
+    _check_layers(config)
+    _check_blend_weights(config)
+    _check_files(config)
+
+
+def _check_images_given(config: StyleConfig) -> None:
     if config.content is None:
         raise NeuralStyleError("no content image given: pass the path of a photo as the first argument")
     if not config.styles:
         raise NeuralStyleError("no style image given: pass the path of a painting as the second argument")
+
+
+def _check_numbers(config: StyleConfig) -> None:
     _check_int("--size", config.size, minimum=1, flag="--size")
     _check_number("--style-scale", config.style_scale, minimum=0, strict=True, flag="--style-scale")
     _check_int("--iterations", config.iterations, minimum=1, flag="--iterations")
@@ -215,39 +238,43 @@ def validate(config: StyleConfig) -> None:
         if value is not None:
             flag = "--" + name.replace("_", "-")
             _check_number(flag, value, minimum=0, strict=False, flag=flag)
-    if config.optimizer not in OPTIMIZERS:
-        raise NeuralStyleError(f"unknown optimizer {config.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
-    if config.pooling not in POOLINGS:
-        raise NeuralStyleError(f"unknown pooling {config.pooling!r}: use one of {', '.join(POOLINGS)}")
-    for name, allowed in (("sizing", SIZINGS), ("style_normalization", STYLE_NORMALIZATIONS),
-                          ("adam_space", ADAM_SPACES)):
-        if getattr(config, name) not in allowed:
-            raise NeuralStyleError(f"unknown {name} {getattr(config, name)!r}: use one of {', '.join(allowed)}")
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
 
-    _check_layers("content", config.content_layers, "--content-layers")
-    _check_layers("style", config.style_layers, "--style-layers")
-    if config.style_layer_weights is not None:
-        if len(config.style_layer_weights) != len(config.style_layers):
-            raise NeuralStyleError(
-                f"--style-layer-weights has {len(config.style_layer_weights)} values but there are "
-                f"{len(config.style_layers)} style layers: give one weight per layer"
-            )
-        for w in config.style_layer_weights:
-            _check_number("each style layer weight", w, minimum=0, strict=False, flag="--style-layer-weights")
-        if sum(config.style_layer_weights) <= 0:
-            raise NeuralStyleError("--style-layer-weights are all zero: give at least one positive weight")
-    if config.style_blend_weights is not None:
-        if len(config.style_blend_weights) != len(config.styles):
-            raise NeuralStyleError(
-                f"--style-blend-weights has {len(config.style_blend_weights)} values but "
-                f"{len(config.styles)} style images were given: give one weight per style image"
-            )
-        for w in config.style_blend_weights:
-            _check_number("each style blend weight", w, minimum=0, strict=False, flag="--style-blend-weights")
-        if sum(config.style_blend_weights) <= 0:
-            raise NeuralStyleError("--style-blend-weights are all zero: give at least one positive weight")
+
+def _check_choices(config: StyleConfig) -> None:
+    for name, allowed in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS),
+                          ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES)):
+        if getattr(config, name) not in allowed:
+            raise NeuralStyleError(f"unknown {name} {getattr(config, name)!r}: use one of {', '.join(allowed)}")
+
+
+def _check_layers(config: StyleConfig) -> None:
+    _check_layer_names("content", config.content_layers, "--content-layers")
+    _check_layer_names("style", config.style_layers, "--style-layers")
+    _check_weight_list(config.style_layer_weights, len(config.style_layers), "--style-layer-weights",
+                       "style layers", "layer", "each style layer weight")
+
+
+def _check_blend_weights(config: StyleConfig) -> None:
+    _check_weight_list(config.style_blend_weights, len(config.styles), "--style-blend-weights",
+                       "style images were given", "style image", "each style blend weight")
+
+
+def _check_weight_list(weights: Optional[Sequence[float]], count: int, flag: str, counted: str, per: str,
+                       each: str) -> None:
+    if weights is None:
+        return
+    if len(weights) != count:
+        are = "" if counted.endswith("given") else "there are "
+        raise NeuralStyleError(f"{flag} has {len(weights)} values but {are}{count} {counted}: give one weight per {per}")
+    for weight in weights:
+        _check_number(each, weight, minimum=0, strict=False, flag=flag)
+    if sum(weights) <= 0:
+        raise NeuralStyleError(f"{flag} are all zero: give at least one positive weight")
+
+
+def _check_files(config: StyleConfig) -> None:
     if config.weight_source == "file" and not os.path.isfile(config.weights):
         raise NeuralStyleError(
             f"--weights {config.weights!r} is neither 'gatys', 'imagenet' nor an existing file: "
@@ -267,5 +294,6 @@ __all__ = [
     "DEFAULT_STYLE_LAYERS",
     "VGG19_CONV_LAYERS",
     "validate",
+    "build_config",
     "PRESETS",
 ]

@@ -5,15 +5,17 @@ Only Pillow and numpy here; the network's own input convention lives in `model.p
 
 from __future__ import annotations
 
+import math
 import os
-import tempfile
 import warnings
-from typing import Any, Callable, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import NeuralStyleError
+from .files import write_atomically
 
 # Pillow's own decompression-bomb limit (about 89 megapixels) is what we refuse above.
 MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -117,12 +119,28 @@ def resize_to_bilinear(image: Image.Image, size: Tuple[int, int]) -> Image.Image
     return image if image.size == tuple(size) else image.resize(tuple(size), Image.BILINEAR)
 
 
-def resize_longest_side(image: Image.Image, longest_side: int) -> Image.Image:
-    """Resize so the longer side is `longest_side` pixels (Lanczos)."""
-    size = scaled_size(image.width, image.height, longest_side)
-    if size == image.size:
-        return image
-    return image.resize(size, Image.LANCZOS)
+@dataclass(frozen=True)
+class SizePlan:
+    """The sizes (width, height) the content and style images are resized to, and the filter."""
+
+    content: Tuple[int, int]
+    styles: List[Tuple[int, int]]
+    resize: Callable[[Image.Image, Tuple[int, int]], Image.Image]
+
+
+def plan_sizes(content: Tuple[int, int], styles: Sequence[Tuple[int, int]], size: int, style_scale: float = 1.0,
+               sizing: str = "longest-side") -> SizePlan:
+    """Where the images will be resized to, before any pixel is touched (so sizes can be checked first).
+
+    'longest-side': the content's longer side is `size`, each style's is `size * style_scale` (Lanczos).
+    'reference': torchvision's Resize(size) on the content, the style resized to the content's size
+    (bilinear), as the PyTorch reference does.
+    """
+    if sizing == "reference":
+        content_size = torchvision_resize_size(*content, size)
+        return SizePlan(content_size, [content_size] * len(styles), resize_to_bilinear)
+    style_side = max(1, math.ceil(size * style_scale))
+    return SizePlan(scaled_size(*content, size), [scaled_size(*style, style_side) for style in styles], resize_to)
 
 
 def resize_to(image: Image.Image, size: Tuple[int, int]) -> Image.Image:
@@ -156,21 +174,6 @@ def check_writable_image_path(path: str, what: str = "output") -> None:
         raise NeuralStyleError(f"{what} folder {folder!r} is not writable: choose another path")
     if os.path.isdir(path):
         raise NeuralStyleError(f"{what} path {path!r} is a folder: give a file name such as out.png")
-
-
-def write_atomically(path: str, write: Any, suffix: str = "") -> None:
-    """Call write(temporary_path) for a file in the same folder, then rename it over `path`,
-    so a kill at any moment leaves either the old file or the new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def save_image(path: str, pixels: np.ndarray) -> None:

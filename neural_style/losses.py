@@ -8,11 +8,16 @@ are mean squared differences. The TV term is a mean too, so weights do not chang
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from .config import LossWeights
+
+if TYPE_CHECKING:
+    from .config import StyleConfig
+    from .model import FeatureExtractor
 
 
 def gram_matrix(features: tf.Tensor, normalize: bool = True) -> tf.Tensor:
@@ -87,9 +92,14 @@ class Objective:
         self.loss_weights = loss_weights
         self.style_layer_weights = dict(style_layer_weights)
         self.style_normalization = style_normalization
-        self._graph = tf.function(self._loss_and_gradient_eager)
-        # XLA fuses the Gram and loss ops: 10-20% less time per evaluation on a 2-core CPU.
-        self._compiled = tf.function(self._loss_and_gradient_eager, jit_compile=True) if xla else None
+        self._graph_function = tf.function(self._loss_and_gradient_body)
+        # XLA fuses the Gram and loss ops into fewer kernels.
+        self._xla_function = tf.function(self._loss_and_gradient_body, jit_compile=True) if xla else None
+
+    @property
+    def uses_xla(self) -> bool:
+        """Whether evaluations run XLA-compiled (False once XLA failed on this platform)."""
+        return self._xla_function is not None
 
     def terms(self, image: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Weighted (content, style, tv) terms for a 1 x H x W x 3 network image."""
@@ -114,7 +124,8 @@ class Objective:
         count = tf.cast(tf.size(features), features.dtype)
         return style_loss(gram_matrix(features, normalize=False), target_gram) / count
 
-    def _loss_and_gradient_eager(self, image: tf.Tensor):
+    def _loss_and_gradient_body(self, image: tf.Tensor):
+        # The Python body that tf.function traces into a graph (or XLA compiles).
         with tf.GradientTape() as tape:
             tape.watch(image)
             content, style, tv = self.terms(image)
@@ -124,9 +135,27 @@ class Objective:
     def loss_and_gradient(self, image: tf.Tensor):
         """(total loss, [content, style, tv] weighted terms, gradient w.r.t. the image), from one
         forward and one backward pass."""
-        if self._compiled is not None:
+        if self._xla_function is not None:
             try:
-                return self._compiled(image)
+                return self._xla_function(image)
             except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
-                self._compiled = None  # this platform cannot XLA-compile it: use the plain graph
-        return self._graph(image)
+                self._xla_function = None  # this platform cannot XLA-compile it: use the plain graph
+        return self._graph_function(image)
+
+
+def build_objective(config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
+                    style_pixels: Sequence[np.ndarray]) -> Objective:
+    """The objective for content and style images at their given sizes: targets computed once from
+    them, with `config`'s weights. Cheap next to building the extractor: call it again per size."""
+    from .network_input import preprocess
+
+    targets = compute_targets(
+        extractor.model, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
+        config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,
+    )
+    return Objective(
+        extractor.model, targets, config.resolved_loss_weights(),
+        dict(zip(config.style_layers, config.resolved_style_layer_weights())),
+        # TensorFlow has no deterministic XLA max-pool gradient: a seeded run uses the plain graph.
+        xla=config.xla and config.seed is None, style_normalization=config.style_normalization,
+    )

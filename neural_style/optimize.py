@@ -9,18 +9,24 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 import numpy as np
 
 from .errors import NeuralStyleError
+from .network_input import CAFFE_MEAN_BGR, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, pixel_bounds
+
+if TYPE_CHECKING:
+    from .config import StyleConfig
 
 TERM_NAMES = ("content", "style", "tv")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One finished iteration: the current image (network space, flat) and its loss terms."""
+    """One finished iteration and its weighted loss terms: the record of the loss history and the
+    CSV log. `image` (flat network image) is set on the record passed to callbacks as the run goes;
+    the history keeps records without it, so it does not hold every iterate in memory."""
 
     iteration: int
     evaluations: int
@@ -29,7 +35,10 @@ class Step:
     content: float
     style: float
     tv: float
-    image: np.ndarray
+    image: Optional[np.ndarray] = None
+
+    def without_image(self) -> "Step":
+        return Step(self.iteration, self.evaluations, self.seconds, self.total, self.content, self.style, self.tv)
 
 
 class NonFiniteLoss(NeuralStyleError):
@@ -184,6 +193,30 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
     except NonFiniteLoss as bad:
         reason, error = "failed", str(bad)
     return Outcome(last_good, done, evaluator.evaluations, reason, error)
+
+
+def adam_space(name: str, height: int, width: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The affine map x = scale * z + offset from the variable Adam updates to the network image
+    (flat, BGR layout), or None for the pixels themselves. 'imagenet' is torchvision's normalised
+    RGB image z = (rgb / 255 - mean) / std, the variable of the PyTorch reference."""
+    if name == "pixels":
+        return None
+    scale_bgr = (255.0 * IMAGENET_STD_RGB)[::-1]
+    offset_bgr = (255.0 * IMAGENET_MEAN_RGB)[::-1] - CAFFE_MEAN_BGR.astype(np.float64)
+    scale = np.broadcast_to(scale_bgr, (height, width, 3)).ravel()
+    offset = np.broadcast_to(offset_bgr, (height, width, 3)).ravel()
+    return scale, offset
+
+
+def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray,
+                  on_iteration: Callable[[Step], None]) -> Outcome:
+    """Run `config`'s optimiser from x0 within the valid pixel range."""
+    height, width = evaluator.shape[1:3]
+    bounds = pixel_bounds(height, width)
+    if config.optimizer == "lbfgs":
+        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration)
+    return run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, on_iteration,
+                    space=adam_space(config.adam_space, height, width))
 
 
 def _step(iteration: int, evaluator: Evaluator, start: float, image: np.ndarray) -> Step:

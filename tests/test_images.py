@@ -9,7 +9,7 @@ from PIL import Image
 
 from neural_style import images
 from neural_style.errors import NeuralStyleError
-from neural_style.model import deprocess, pixel_bounds, preprocess
+from neural_style.network_input import deprocess, pixel_bounds, preprocess
 
 from conftest import random_image
 
@@ -68,10 +68,19 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert images.load_image(str(path)).size == (20, 10)
 
 
-def test_longest_side_resize_keeps_aspect():
-    image = Image.new("RGB", (300, 200))
-    assert images.resize_longest_side(image, 150).size == (150, 100)
-    assert images.resize_longest_side(Image.new("RGB", (200, 300)), 60).size == (40, 60)
+def test_size_plan_longest_side_keeps_aspect_and_scales_the_style():
+    plan = images.plan_sizes((300, 200), [(200, 300), (400, 400)], 150, style_scale=0.4)
+    assert plan.content == (150, 100)
+    assert plan.styles == [(40, 60), (60, 60)]  # longest side ceil(150 * 0.4) = 60
+    assert plan.resize(Image.new("RGB", (300, 200)), plan.content).size == (150, 100)
+
+
+def test_size_plan_reference_truncates_like_torchvision():
+    # Resize(224) on 451 x 300: 224 * 451 / 300 = 336.7, truncated (not rounded) to 336.
+    plan = images.plan_sizes((451, 300), [(640, 480)], 224, sizing="reference")
+    assert plan.content == (336, 224) and plan.styles == [(336, 224)]
+    assert images.torchvision_resize_size(300, 451, 224) == (224, 336)
+    assert plan.resize is images.resize_to_bilinear
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import io
 import numpy as np
 
 from neural_style.optimize import Step
-from neural_style.outputs import LossLog, LossRecord, Progress, log_path, snapshot_path
+from neural_style.outputs import LossLog, Progress, log_path, snapshot_path
 
 
 def step(i, evaluations=None):
@@ -48,8 +48,8 @@ def test_log_and_snapshot_names_sit_beside_the_output(tmp_path):
     assert snapshot_path(output, 50) == str(tmp_path / "picture_at_iteration_50.jpg")
     assert log_path(output) == str(tmp_path / "picture_log.csv")
     log = LossLog(log_path(output))
-    log.append(LossRecord(1, 2, 0.5, 3.0, 1.0, 1.5, 0.5))
-    log.append(LossRecord(2, 3, 1.0, 2.0, 1.0, 0.75, 0.25))
+    log.append(Step(1, 2, 0.5, 3.0, 1.0, 1.5, 0.5))
+    log.append(Step(2, 3, 1.0, 2.0, 1.0, 0.75, 0.25))
     with open(log.path) as stream:
         rows = list(csv.DictReader(stream))
     assert [float(r["total"]) for r in rows] == [3.0, 2.0] and rows[1]["evaluations"] == "3"

@@ -14,7 +14,8 @@ from neural_style import reference as ref  # noqa: E402
 from neural_style import stylize  # noqa: E402
 from neural_style.config import PRESETS, StyleConfig  # noqa: E402
 from neural_style.losses import Objective, compute_targets  # noqa: E402
-from neural_style.model import feature_extractor, preprocess  # noqa: E402
+from neural_style.model import feature_extractor  # noqa: E402
+from neural_style.network_input import preprocess  # noqa: E402
 
 from conftest import IMAGES  # noqa: E402
 

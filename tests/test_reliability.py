@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 from neural_style import NeuralStyleError, StyleConfig, images, stylize
-from neural_style.api import check_memory, estimated_memory_bytes
-from neural_style.cli import StopOnSignal, main
+from neural_style.memory import check_memory, estimated_memory_bytes
+from neural_style.cli import main
+from neural_style.runtime import StopOnSignal
 
 from conftest import random_image
 
@@ -67,9 +68,8 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_size_that_cannot_fit_in_memory_names_the_largest_that_does():
-    config = StyleConfig(content="c", styles=["s"], size=20000)
     with pytest.raises(NeuralStyleError) as error:
-        check_memory(config, (20000, 13333), [(20000, 15000)], available=8e9)
+        check_memory(20000, [(20000, 13333), (20000, 15000)], 10, available=8e9)
     message = str(error.value)
     assert "needs about" in message and "8.0 GB is available" in message
     largest = int(message.split("use --size ")[1].split()[0])
@@ -77,7 +77,7 @@ def test_a_size_that_cannot_fit_in_memory_names_the_largest_that_does():
     assert estimated_memory_bytes(int(20000 * scale) * int(15000 * scale), 10) <= 8e9
     scale = (largest + 20) / 20000
     assert estimated_memory_bytes(int(20000 * scale) * int(15000 * scale), 10) > 8e9
-    check_memory(StyleConfig(size=256), (256, 170), [(256, 192)], available=8e9)  # fits: no error
+    check_memory(256, [(256, 170), (256, 192)], 10, available=8e9)  # fits: no error
 
 
 def test_impossible_size_on_the_command_line_writes_nothing(tmp_path, small_images, capsys):
