@@ -149,6 +149,8 @@ def build_objective(config: "StyleConfig", extractor: "FeatureExtractor", conten
     them, with `config`'s weights. Cheap next to building the extractor: call it again per size."""
     from .network_input import preprocess
 
+    if len(style_pixels) != len(config.styles):
+        raise ValueError(f"{len(style_pixels)} style images for a configuration of {len(config.styles)}")
     targets = compute_targets(
         extractor.model, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
         config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,

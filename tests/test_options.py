@@ -1,0 +1,157 @@
+"""What each option promises (README), checked by its effect: sizes, layers and weights reach the
+objective, the optimiser gets its memory, logs are written or not, and how a run ends is said."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+
+from neural_style import NeuralStyleError, StyleConfig, stylize
+from neural_style.api import prepare_images
+
+FAST = dict(size=48, iterations=4, snapshot_every=0, quiet=True, xla=False)
+
+
+def test_style_scale_sizes_the_style_image(small_images):
+    content, style = small_images  # 128 x 85 and 128 x 96
+    plain = prepare_images(StyleConfig(content=content, styles=[style], size=64))
+    half = prepare_images(StyleConfig(content=content, styles=[style], size=64, style_scale=0.5))
+    assert plain[0].shape == half[0].shape == (42, 64, 3)  # the content keeps --size
+    assert plain[1][0].shape == (48, 64, 3) and half[1][0].shape == (24, 32, 3)
+
+
+def _objective(config, content, style):
+    from neural_style.api import prepare_images
+    from neural_style.losses import build_objective
+    from neural_style.model import build_feature_extractor
+
+    config = config.with_options(content=content, styles=[style])
+    content_pixels, style_pixels = prepare_images(config)
+    extractor = build_feature_extractor(config)
+    return extractor, build_objective(config, extractor, content_pixels, style_pixels), content_pixels
+
+
+def test_content_layers_choose_the_content_target_and_the_network_depth(small_images):
+    content, style = small_images
+    config = StyleConfig(size=48, content_layers=("block2_conv2",), style_layers=("block1_conv1",), xla=False)
+    extractor, objective, _ = _objective(config, content, style)
+    assert list(objective.targets.content) == ["block2_conv2"]
+    assert objective.targets.content["block2_conv2"].shape[-1] == 128  # block2 has 128 filters
+    assert extractor.model.layers[-1].name == "block2_conv2"  # nothing deeper runs
+
+
+def test_style_layer_weights_weight_each_layer(small_images):
+    import tensorflow as tf
+
+    from neural_style.network_input import preprocess
+
+    content, style = small_images
+    layers = ("block1_conv1", "block2_conv1")
+    base = StyleConfig(size=48, style_layers=layers, content_weight=0.0, tv_weight=0.0, xla=False)
+    _, objective, content_pixels = _objective(base, content, style)
+    image = tf.constant(preprocess(content_pixels))
+    equal = float(objective.terms(image)[1])
+    only_first = float(_objective(base.with_options(style_layer_weights=(1.0, 0.0)), content, style)[1].terms(image)[1])
+    only_second = float(_objective(base.with_options(style_layer_weights=(0.0, 1.0)), content, style)[1].terms(image)[1])
+    weighted = float(_objective(base.with_options(style_layer_weights=(2.0, 0.5)), content, style)[1].terms(image)[1])
+    assert 0 < only_first and 0 < only_second
+    assert equal == pytest.approx(only_first + only_second, rel=1e-5)
+    assert weighted == pytest.approx(2.0 * only_first + 0.5 * only_second, rel=1e-5)
+
+
+def test_lbfgs_history_is_the_optimisers_memory(small_images, monkeypatch):
+    import scipy.optimize
+
+    content, style = small_images
+    real = scipy.optimize.fmin_l_bfgs_b
+    memories = []
+
+    def recording(*args, **kwargs):
+        memories.append(kwargs["m"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", recording)
+    short = stylize(content, style, lbfgs_history=1, **dict(FAST, iterations=8))
+    long = stylize(content, style, lbfgs_history=12, **dict(FAST, iterations=8))
+    assert memories == [1, 12]
+    assert not np.array_equal(short.image, long.image)  # the memory changes the steps taken
+
+
+def test_no_log_writes_no_log(small_images, tmp_path):
+    content, style = small_images
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    stylize(content, style, str(tmp_path / "with.png"), **FAST)
+    stylize(content, style, str(tmp_path / "without.png"), log=False, **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["with.png", "with_log.csv", "without.png"]
+
+
+def test_a_failed_log_write_is_reported_once_and_the_run_goes_on(small_images, tmp_path, monkeypatch):
+    from neural_style import outputs
+
+    def full_disk(path, header, rows):
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(outputs, "write_csv", full_disk)
+    content, style = small_images
+    stream = io.StringIO()
+    result = stylize(content, style, str(tmp_path / "o.png"), stream=stream, **dict(FAST, quiet=False))
+    assert result.stop_reason == "done" and os.path.exists(tmp_path / "o.png")
+    assert stream.getvalue().count("No space left on device") == 1
+    assert "o_log.csv" in stream.getvalue()  # names the file it could not write
+
+
+def test_a_stop_before_the_first_iteration_writes_nothing(small_images, tmp_path):
+    content, style = small_images
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    result = stylize(content, style, str(tmp_path / "o.png"), should_stop=lambda: True,
+                     **dict(FAST, snapshot_every=1))
+    assert result.stop_reason == "stopped" and result.iterations == 0 and result.output is None
+    assert os.listdir(tmp_path) == []
+
+
+def test_lbfgs_ending_early_says_why(small_images, monkeypatch):
+    """A loss that no step can lower (a constant with a non-zero gradient): the line search fails and
+    the run prints the optimiser's reason instead of pretending it finished."""
+    import tensorflow as tf
+
+    from neural_style import losses
+
+    def flat_loss(self, image):
+        return tf.constant(1.0), tf.constant([1.0, 0.0, 0.0]), tf.ones_like(image)
+
+    monkeypatch.setattr(losses.Objective, "loss_and_gradient", flat_loss)
+    content, style = small_images
+    stream = io.StringIO()
+    result = stylize(content, style, stream=stream, **dict(FAST, quiet=False, iterations=20))
+    assert result.iterations < 20
+    assert result.stop_reason.startswith(f"L-BFGS ended after {result.iterations} iterations: ")
+    assert "ABNORMAL" in result.stop_reason  # scipy's task string: the line search found no decrease
+    assert result.stop_reason in stream.getvalue()
+
+
+def test_determinism_is_switched_off_after_a_seeded_run(small_images):
+    from neural_style.runtime import is_op_determinism_enabled
+
+    content, style = small_images
+    assert not is_op_determinism_enabled()
+    seen = []
+    stylize(content, style, seed=5, on_step=lambda step: seen.append(is_op_determinism_enabled()), **FAST)
+    assert seen and all(seen)  # on during the seeded run ...
+    assert not is_op_determinism_enabled()  # ... and off after it
+    stylize(content, style, on_step=lambda step: seen.append(is_op_determinism_enabled()), **dict(FAST, iterations=1))
+    assert seen[-1] is False
+
+
+def test_a_prebuilt_extractor_serves_many_runs_and_a_mismatched_one_is_refused(small_images):
+    from neural_style.model import build_feature_extractor
+
+    content, style = small_images
+    extractor = build_feature_extractor(StyleConfig())
+    shared = stylize(content, style, extractor=extractor, seed=2, **FAST)
+    built = stylize(content, style, seed=2, **FAST)
+    np.testing.assert_array_equal(shared.image, built.image)
+    with pytest.raises(NeuralStyleError, match="extractor given was built for other"):
+        stylize(content, style, extractor=extractor, pooling="avg", **FAST)
