@@ -61,10 +61,10 @@ class StyleResult:
         return self.history[-1].seconds / self.history[-1].evaluations
 
 
-def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
-                   ) -> Tuple[np.ndarray, List[np.ndarray]]:
-    """The content and style images as uint8 arrays at the sizes `config` asks for. The planned sizes
-    are checked (smallest usable, memory) before anything is resized."""
+def load_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
+                ) -> Tuple[Image.Image, List[Image.Image], images.SizePlan]:
+    """The content and style images as loaded, and the sizes of the output (`config.size`), checked
+    (smallest usable, memory) before anything is resized."""
     content = images.load_image(config.content, "content", notify)
     styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
               for index, source in enumerate(config.styles)]
@@ -73,6 +73,13 @@ def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] 
     check_image_sizes(config, plan.content, plan.styles)
     if "GPU" not in (config.device or "").upper():  # a GPU's memory is TensorFlow's to report
         check_memory(config.size, [plan.content, *plan.styles], config.lbfgs_history)
+    return content, styles, plan
+
+
+def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
+                   ) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """The content and style images as uint8 arrays at the output's size (`config.size`)."""
+    content, styles, plan = load_images(config, notify)
     return (images.to_array(plan.resize(content, plan.content)),
             [images.to_array(plan.resize(style, size)) for style, size in zip(styles, plan.styles)])
 
@@ -147,64 +154,71 @@ def stylize(
     in one process. `on_step(step)` is called after every iteration (it may raise StopIteration to
     stop early); `should_stop()` is polled before every evaluation.
     """
+    from .precision import resolve_precision, resolve_xla
     from .runtime import op_determinism, resolve_device
 
     given = {k: v for k, v in (("content", content), ("styles", style), ("output", output)) if v is not None}
     config = build_config(config, options.pop("preset", None), **given, **options)
     validate(config)
-    if extractor is not None and not extractor.matches(config):
-        raise NeuralStyleError("the extractor given was built for other weights, pooling or layers than this run's: "
-                               "build it with model.build_feature_extractor(config)")
     if config.output:
         images.check_writable_image_path(config.output)
     progress = Progress(config.iterations, stream=stream, quiet=config.quiet, print_every=config.print_every)
-    content_pixels, style_pixels = prepare_images(config, progress.message)
+    content_image, style_images, plan = load_images(config, progress.message)
 
     import keras
 
     device = resolve_device(config.device)
+    precision, why = resolve_precision(config.precision, device)
+    config = config.with_options(precision=precision, xla=resolve_xla(config.xla, device, config.seed is not None))
+    if extractor is not None and not extractor.matches(config):
+        raise NeuralStyleError("the extractor given was built for other weights, pooling, layers or precision than "
+                               "this run's: build it with model.build_feature_extractor(config)")
     if config.seed is not None:
         # With op determinism (below), the same inputs, options and seed give byte-identical output
         # on the same machine.
         keras.utils.set_random_seed(config.seed)
-    height, width = content_pixels.shape[:2]
     progress.message(
-        f"device {device}; content {width}x{height}, style "
-        + ", ".join(f"{s.shape[1]}x{s.shape[0]}" for s in style_pixels)
-        + f"; weights {config.weights}; {config.optimizer} for {config.iterations} iterations"
+        f"device {device}; content {plan.content[0]}x{plan.content[1]}, style "
+        + ", ".join(f"{w}x{h}" for w, h in plan.styles)
+        + f"; weights {config.weights}; {precision} ({why}), {'XLA' if config.xla else 'graph'}; "
+        f"{config.optimizer} for up to {config.iterations} iterations"
     )
 
     with op_determinism(config.seed is not None):
-        return _run(config, extractor, content_pixels, style_pixels, device, progress, on_step, should_stop)
+        return _run(config, extractor, content_image, style_images, plan, device, progress, on_step, should_stop)
 
 
-def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_pixels: np.ndarray,
-         style_pixels: Sequence[np.ndarray], device: str, progress: Progress, on_step: Optional[Callable[[Step], None]],
-         should_stop: Optional[Callable[[], bool]]) -> StyleResult:
-    """Build what is missing of the network and the objective, optimise, write the final picture, report."""
+def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_image: Image.Image,
+         style_images: Sequence[Image.Image], plan: images.SizePlan, device: str, progress: Progress,
+         on_step: Optional[Callable[[Step], None]], should_stop: Optional[Callable[[], bool]]) -> StyleResult:
+    """Build the network unless given, optimise scale by scale, write the final picture, report."""
     import tensorflow as tf
 
-    from .losses import build_objective
+    from .coarse_to_fine import run_scales
     from .model import build_feature_extractor
-    from .network_input import deprocess
-    from .optimize import Evaluator, run_optimiser
 
-    height, width = content_pixels.shape[:2]
+    width, height = plan.content
+    content_pixels = images.to_array(plan.resize(content_image, plan.content))
     started = time.perf_counter()
     with tf.device(device):
         extractor = extractor or build_feature_extractor(config, progress.message)
-        objective = build_objective(config, extractor, content_pixels, style_pixels)
 
-    def render(flat_image: np.ndarray) -> np.ndarray:
-        pixels = deprocess(flat_image.reshape(1, height, width, 3))
-        return images.transfer_luminance(pixels, content_pixels) if config.original_colors else pixels
+    def render(step: Step) -> np.ndarray:
+        return render_image(config, step.image, step.width, step.height, content_pixels)
+
+    def on_scale(scale: Any, scale_width: int, scale_height: int, budget: int) -> None:
+        if scale.count > 1:
+            progress.scale = f"{scale.label} {scale_width}x{scale_height}"
+            progress.message(f"{scale.label}: {scale_width}x{scale_height}, up to {budget} iterations")
 
     recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log, on_step)
-    evaluator = Evaluator(objective, (1, height, width, 3), device, should_stop)
-    x0 = initial_image(config, content_pixels, np.random.default_rng(config.seed)).astype(np.float64).ravel()
-    outcome = run_optimiser(config, evaluator, x0, recorder)
+    rng = np.random.default_rng(config.seed)
+    scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
+                        lambda pixels: initial_image(config, pixels, rng), should_stop, on_scale)
+    outcome = scaled.outcome
     progress.close()
-    final = render(outcome.image)
+
+    final = render_image(config, outcome.image, scaled.width, scaled.height, content_pixels)
     # An output is written only for a run that finished at least one iteration: a run stopped or
     # broken before that has nothing to show, and must not overwrite an earlier picture.
     written = None
@@ -227,3 +241,16 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_p
         + (f"; wrote {written}" if written else "")
     )
     return result
+
+
+def render_image(config: StyleConfig, flat_image: np.ndarray, width: int, height: int,
+                 content_pixels: np.ndarray) -> np.ndarray:
+    """A flat network image of width x height as the output's uint8 RGB picture: at the output's size
+    (a coarse scale's picture is upsampled), with the content's colours if --original-colors."""
+    from .network_input import deprocess
+
+    pixels = deprocess(flat_image.reshape(1, height, width, 3))
+    if pixels.shape[:2] != content_pixels.shape[:2]:
+        pixels = images.to_array(images.resize_to(Image.fromarray(pixels),
+                                                  (content_pixels.shape[1], content_pixels.shape[0])))
+    return images.transfer_luminance(pixels, content_pixels) if config.original_colors else pixels

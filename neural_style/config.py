@@ -36,6 +36,8 @@ STYLE_NORMALIZATIONS = ("mean", "chapter")
 SIZINGS = ("longest-side", "reference")
 # The variable Adam updates: the network's pixels, or the ImageNet-normalised RGB image of torchvision.
 ADAM_SPACES = ("pixels", "imagenet")
+# Arithmetic of the convolutions ("auto": bfloat16 where the hardware runs it natively; see precision.py).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 # A path, a Pillow image or an H x W x 3 uint8 array.
 ImageSource = Union[str, "os.PathLike[str]", Any]
@@ -97,7 +99,13 @@ class StyleConfig:
     lbfgs_history: int = 10
     init: str = "content"
     seed: Optional[int] = None
-    xla: bool = True
+    # None: XLA where it was measured to pay (GPU), the plain graph on a CPU (see precision.resolve_xla).
+    xla: Optional[bool] = None
+
+    # Speed (see schedule.py and precision.py for how the defaults were chosen)
+    precision: str = "auto"
+    scales: Union[int, str] = "auto"  # coarse-to-fine: the number of sizes, or "auto"
+    tolerance: float = 1e-3  # a scale ends when the loss fell by less than this fraction over a window
 
     # What the `reference` preset changes to match the PyTorch reference (see PRESETS).
     sizing: str = "longest-side"
@@ -167,6 +175,10 @@ PRESETS = {
         style_normalization="chapter",
         learning_rate=0.001,
         adam_space="imagenet",
+        # The reference's own arithmetic and schedule: one size, float32, every step it is given.
+        precision="float32",
+        scales=1,
+        tolerance=0.0,
     ),
 }
 
@@ -233,6 +245,9 @@ def _check_numbers(config: StyleConfig) -> None:
     _check_int("--print-every", config.print_every, minimum=1, flag="--print-every")
     _check_int("--lbfgs-history", config.lbfgs_history, minimum=1, flag="--lbfgs-history")
     _check_number("--learning-rate", config.learning_rate, minimum=0, strict=True, flag="--learning-rate")
+    _check_number("--tolerance", config.tolerance, minimum=0, strict=False, flag="--tolerance (0 turns it off)")
+    if config.scales != "auto":
+        _check_int("--scales", config.scales, minimum=1, flag="--scales (or auto)")
     for name in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(config, name)
         if value is not None:
@@ -243,7 +258,7 @@ def _check_numbers(config: StyleConfig) -> None:
 
 
 def _check_choices(config: StyleConfig) -> None:
-    for name, allowed in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS),
+    for name, allowed in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS), ("precision", PRECISIONS),
                           ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES)):
         if getattr(config, name) not in allowed:
             raise NeuralStyleError(f"unknown {name} {getattr(config, name)!r}: use one of {', '.join(allowed)}")

@@ -7,8 +7,9 @@ are mean squared differences. The TV term is a mean too, so weights do not chang
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -76,7 +77,12 @@ def compute_targets(
 
 
 class Objective:
-    """The weighted sum of the three terms, evaluated with its gradient in one compiled function."""
+    """The weighted sum of the three terms, evaluated with its gradient in one compiled function.
+
+    The targets are arguments of that function, not constants inside it, and image sizes are left
+    open, so `for_targets` gives the objective at another image size (a coarse-to-fine scale, a
+    video frame) that reuses the traced function instead of tracing it again.
+    """
 
     def __init__(
         self,
@@ -92,27 +98,41 @@ class Objective:
         self.loss_weights = loss_weights
         self.style_layer_weights = dict(style_layer_weights)
         self.style_normalization = style_normalization
-        self._graph_function = tf.function(self._loss_and_gradient_body)
-        # XLA fuses the Gram and loss ops into fewer kernels.
-        self._xla_function = tf.function(self._loss_and_gradient_body, jit_compile=True) if xla else None
+        signature = (
+            tf.TensorSpec((1, None, None, 3), tf.float32),
+            {name: tf.TensorSpec((1, None, None, t.shape[-1]), t.dtype) for name, t in targets.content.items()},
+            {name: tf.TensorSpec(g.shape, g.dtype) for name, g in targets.style_grams.items()},
+        )
+        self._graph_function = tf.function(self._loss_and_gradient_body, input_signature=signature)
+        self._xla_function = (tf.function(self._loss_and_gradient_body, input_signature=signature, jit_compile=True)
+                              if xla else None)
+
+    def for_targets(self, targets: Targets) -> "Objective":
+        """This objective pulled towards other targets (of the same layers): the compiled functions
+        are shared, so a new image size costs no new trace."""
+        other = copy.copy(self)
+        other.targets = targets
+        return other
 
     @property
     def uses_xla(self) -> bool:
         """Whether evaluations run XLA-compiled (False once XLA failed on this platform)."""
         return self._xla_function is not None
 
-    def terms(self, image: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def terms(self, image: tf.Tensor, targets: Optional[Targets] = None) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Weighted (content, style, tv) terms for a 1 x H x W x 3 network image."""
+        return self._terms(image, *self._target_tensors(targets or self.targets))
+
+    @staticmethod
+    def _target_tensors(targets: Targets) -> Tuple[Dict[str, tf.Tensor], Dict[str, tf.Tensor]]:
+        return dict(targets.content), dict(targets.style_grams)
+
+    def _terms(self, image: tf.Tensor, content_targets: Dict[str, tf.Tensor], style_grams: Dict[str, tf.Tensor]
+               ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         features = self.extractor(image)
-        content = tf.add_n(
-            [content_loss(features[name], target) for name, target in self.targets.content.items()]
-        )
-        style = tf.add_n(
-            [
-                self.style_layer_weights[name] * self._style_term(features[name], target)
-                for name, target in self.targets.style_grams.items()
-            ]
-        )
+        content = tf.add_n([content_loss(features[name], target) for name, target in content_targets.items()])
+        style = tf.add_n([self.style_layer_weights[name] * self._style_term(features[name], target)
+                          for name, target in style_grams.items()])
         tv = total_variation_loss(image)
         w = self.loss_weights
         return w.content * content, w.style * style, w.tv * tv
@@ -124,40 +144,47 @@ class Objective:
         count = tf.cast(tf.size(features), features.dtype)
         return style_loss(gram_matrix(features, normalize=False), target_gram) / count
 
-    def _loss_and_gradient_body(self, image: tf.Tensor):
+    def _loss_and_gradient_body(self, image: tf.Tensor, content_targets: Dict[str, tf.Tensor],
+                                style_grams: Dict[str, tf.Tensor]):
         # The Python body that tf.function traces into a graph (or XLA compiles).
         with tf.GradientTape() as tape:
             tape.watch(image)
-            content, style, tv = self.terms(image)
+            content, style, tv = self._terms(image, content_targets, style_grams)
             total = content + style + tv
         return total, tf.stack([content, style, tv]), tape.gradient(total, image)
 
     def loss_and_gradient(self, image: tf.Tensor):
         """(total loss, [content, style, tv] weighted terms, gradient w.r.t. the image), from one
         forward and one backward pass."""
+        arguments = (image, *self._target_tensors(self.targets))
         if self._xla_function is not None:
             try:
-                return self._xla_function(image)
+                return self._xla_function(*arguments)
             except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
                 self._xla_function = None  # this platform cannot XLA-compile it: use the plain graph
-        return self._graph_function(image)
+        return self._graph_function(*arguments)
+
+
+def compute_config_targets(config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
+                           style_pixels: Sequence[np.ndarray]) -> Targets:
+    """`compute_targets` for uint8 content and style images, with `config`'s layers and blend."""
+    from .network_input import preprocess
+
+    if len(style_pixels) != len(config.styles):
+        raise ValueError(f"{len(style_pixels)} style images for a configuration of {len(config.styles)}")
+    return compute_targets(
+        extractor.model, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
+        config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,
+    )
 
 
 def build_objective(config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
                     style_pixels: Sequence[np.ndarray]) -> Objective:
     """The objective for content and style images at their given sizes: targets computed once from
-    them, with `config`'s weights. Cheap next to building the extractor: call it again per size."""
-    from .network_input import preprocess
-
-    if len(style_pixels) != len(config.styles):
-        raise ValueError(f"{len(style_pixels)} style images for a configuration of {len(config.styles)}")
-    targets = compute_targets(
-        extractor.model, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
-        config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,
-    )
+    them, with `config`'s weights; `config.xla` must be resolved (True or False). For other sizes
+    of the same run, `Objective.for_targets` reuses its compiled function."""
     return Objective(
-        extractor.model, targets, config.resolved_loss_weights(),
-        dict(zip(config.style_layers, config.resolved_style_layer_weights())),
-        # TensorFlow has no deterministic XLA max-pool gradient: a seeded run uses the plain graph.
-        xla=config.xla and config.seed is None, style_normalization=config.style_normalization,
+        extractor.model, compute_config_targets(config, extractor, content_pixels, style_pixels),
+        config.resolved_loss_weights(), dict(zip(config.style_layers, config.resolved_style_layer_weights())),
+        xla=bool(config.xla), style_normalization=config.style_normalization,
     )

@@ -6,6 +6,7 @@ to end the run early with the current image.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -35,10 +36,37 @@ class Step:
     content: float
     style: float
     tv: float
+    width: int = 0  # the image size this iteration ran at (coarse-to-fine runs change it)
+    height: int = 0
     image: Optional[np.ndarray] = None
 
     def without_image(self) -> "Step":
-        return Step(self.iteration, self.evaluations, self.seconds, self.total, self.content, self.style, self.tv)
+        return dataclasses.replace(self, image=None)
+
+
+class Converged(StopIteration):
+    """Raised by an iteration callback when the loss has stopped falling; its message says how."""
+
+
+class ConvergenceCheck:
+    """Ends an optimisation once the loss has fallen by less than the fraction `tolerance` over the
+    last `window` iterations (0 turns it off). Whole windows, not single iterations, because one
+    L-BFGS iteration can stall and the next make progress again."""
+
+    def __init__(self, tolerance: float, window: int = 10) -> None:
+        self.tolerance = tolerance
+        self.window = window
+        self.totals: list = []
+
+    def __call__(self, step: "Step") -> None:
+        self.totals.append(step.total)
+        if self.tolerance <= 0 or len(self.totals) <= self.window:
+            return
+        before = self.totals[-1 - self.window]
+        fall = (before - step.total) / abs(before) if before else 0.0
+        if fall < self.tolerance:
+            raise Converged(f"converged: the loss fell {100 * fall:.2g}% over the last {self.window} iterations "
+                            f"(--tolerance {self.tolerance:g})")
 
 
 class NonFiniteLoss(NeuralStyleError):
@@ -134,6 +162,8 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
         )
         reason = _lbfgs_reason(info, state["iteration"], iterations)
         state["image"] = x
+    except Converged as converged:
+        reason = str(converged)
     except StopIteration:
         reason = "stopped"
     except NonFiniteLoss as bad:
@@ -188,6 +218,8 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
             done = iteration
             last_good = image_of(variable).numpy().astype(np.float64).ravel()
             on_iteration(_step(iteration, evaluator, start, last_good))
+    except Converged as converged:
+        reason = str(converged)
     except StopIteration:
         reason = "stopped"
     except NonFiniteLoss as bad:
@@ -221,5 +253,6 @@ def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray,
 
 def _step(iteration: int, evaluator: Evaluator, start: float, image: np.ndarray) -> Step:
     content, style, tv = evaluator.last_terms
+    _, height, width, _ = evaluator.shape
     return Step(iteration, evaluator.evaluations, time.perf_counter() - start, evaluator.last_total,
-                content, style, tv, image)
+                content, style, tv, width, height, image)

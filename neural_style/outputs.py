@@ -13,7 +13,7 @@ from .files import write_csv
 from .images import save_image
 from .optimize import Step
 
-LOG_FIELDS = ("iteration", "evaluations", "seconds", "total", "content", "style", "tv")
+LOG_FIELDS = ("iteration", "evaluations", "seconds", "total", "content", "style", "tv", "width", "height")
 
 
 def snapshot_path(output: str, iteration: int) -> str:
@@ -48,6 +48,7 @@ class Progress:
         self.interactive = isatty() if interactive is None else interactive
         self._bar_open = False
         self._bar_width = 0
+        self.scale = ""  # e.g. "scale 1/2 256x170", shown while a coarse-to-fine run is at that scale
 
     def message(self, text: str) -> None:
         if self.quiet:
@@ -64,11 +65,12 @@ class Progress:
         per_iteration = step.seconds / step.iteration
         eta = format_duration(per_iteration * (self.iterations - step.iteration))
         losses = f"loss {step.total:.4g} (content {step.content:.3g}, style {step.style:.3g}, tv {step.tv:.3g})"
+        scale = f"{self.scale}  " if self.scale else ""
         if self.interactive:
             width = 24
             filled = int(width * step.iteration / self.iterations)
             bar = "#" * filled + "." * (width - filled)
-            line = (f"{step.iteration:>5}/{self.iterations} [{bar}] {losses} "
+            line = (f"{step.iteration:>5}/{self.iterations} [{bar}] {scale}{losses} "
                     f"{step.seconds / step.evaluations:.2f} s/eval ETA {eta}")
             # Pad to the previous line's width so a shorter line leaves nothing of it behind.
             self.stream.write("\r" + line.ljust(self._bar_width))
@@ -77,7 +79,7 @@ class Progress:
             self.stream.flush()
         elif step.iteration % self.print_every == 0 or step.iteration == self.iterations or step.iteration == 1:
             self.stream.write(
-                f"iteration {step.iteration}/{self.iterations}  evaluations {step.evaluations}  {losses}  "
+                f"iteration {step.iteration}/{self.iterations}  {scale}evaluations {step.evaluations}  {losses}  "
                 f"{format_duration(step.seconds)} elapsed, ETA {eta}\n"
             )
             self.stream.flush()
@@ -103,7 +105,7 @@ class LossLog:
     def write(self) -> None:
         write_csv(self.path, LOG_FIELDS, [
             [row.iteration, row.evaluations, f"{row.seconds:.3f}", repr(row.total), repr(row.content),
-             repr(row.style), repr(row.tv)]
+             repr(row.style), repr(row.tv), row.width, row.height]
             for row in self.rows
         ])
 
@@ -113,7 +115,7 @@ class Recorder:
     """Receives every finished iteration: keeps the history, writes the log and due snapshots,
     and shows progress. A failed write is reported once and the run goes on."""
 
-    render: Callable[[np.ndarray], np.ndarray]  # flat network image -> uint8 RGB
+    render: Callable[[Step], np.ndarray]  # a step's image -> uint8 RGB at the output's size
     progress: Progress
     output: Optional[str] = None
     snapshot_every: int = 0
@@ -139,7 +141,7 @@ class Recorder:
             self._guarded(self._log.append, record)
         if self.output and self.snapshot_every and step.iteration % self.snapshot_every == 0:
             path = snapshot_path(self.output, step.iteration)
-            if self._guarded(save_image, path, self.render(step.image)):
+            if self._guarded(save_image, path, self.render(step)):
                 self.snapshots.append(path)
         self.progress.update(step)
         if self.on_step:

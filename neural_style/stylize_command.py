@@ -15,6 +15,7 @@ from .config import (
     DEFAULT_LOSS_WEIGHTS,
     OPTIMIZERS,
     POOLINGS,
+    PRECISIONS,
     PRESETS,
     StyleConfig,
     build_config,
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_image_flags(parser.add_argument_group("images"))
     _add_network_flags(parser.add_argument_group("network and losses"))
     _add_optimiser_flags(parser.add_argument_group("optimiser"))
+    _add_speed_flags(parser.add_argument_group("speed"))
     _add_output_flags(parser.add_argument_group("snapshots and progress"))
     return parser
 
@@ -128,11 +130,37 @@ def _add_optimiser_flags(group: Any) -> None:
     group.add_argument("--init", metavar="START", help="start from 'content', 'random' noise, or an image file "
                        f"(a snapshot resumes a run) {_default('init')}")
     group.add_argument("--seed", type=int, metavar="N", help="random seed, for reproducible runs (default: none)")
-    group.add_argument("--no-xla", dest="xla", action="store_false",
-                       help="do not compile the loss with XLA (default: XLA, falling back to the plain graph "
-                       "where XLA cannot compile)")
+    xla = group.add_mutually_exclusive_group()
+    xla.add_argument("--xla", dest="xla", action="store_true",
+                     help="compile the loss with XLA (default: XLA on a GPU, the plain TensorFlow graph on a CPU, "
+                     "where it was measured faster)")
+    xla.add_argument("--no-xla", dest="xla", action="store_false", help="do not compile the loss with XLA")
     group.add_argument("--device", metavar="DEVICE",
                        help="TensorFlow device such as /CPU:0 or /GPU:0 (default: the first GPU, else the CPU)")
+
+
+def _scales(text: str) -> Any:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
+
+
+def _add_speed_flags(group: Any) -> None:
+    group.add_argument("--precision", choices=PRECISIONS,
+                       help="arithmetic of the convolutions: bfloat16 (about 1.8x faster where the hardware runs "
+                       "it natively; Gram matrices and losses stay float32), float32, or auto: bfloat16 on a CPU "
+                       "with AVX512-BF16 or AMX and on an NVIDIA GPU of compute capability 8.0 or later "
+                       f"{_default('precision')}")
+    group.add_argument("--scales", type=_scales, metavar="N",
+                       help="coarse-to-fine: optimise at N sizes, each twice the previous, ending at --size; 1 is a "
+                       "single-size run; auto starts at 256 px or less (1 when --init is a file) "
+                       f"{_default('scales')}")
+    group.add_argument("--tolerance", type=float, metavar="T",
+                       help="a scale ends when the loss has fallen by less than the fraction T over the last 10 "
+                       f"iterations; 0 runs every iteration {_default('tolerance')}")
 
 
 def _add_output_flags(group: Any) -> None:

@@ -48,7 +48,9 @@ def test_end_to_end_run_writes_output_snapshots_and_log(tmp_path, small_images, 
     with open(tmp_path / "result_log.csv") as stream:
         rows = list(csv.DictReader(stream))
     assert [int(r["iteration"]) for r in rows] == list(range(1, 41))
-    assert list(rows[0]) == ["iteration", "evaluations", "seconds", "total", "content", "style", "tv"]
+    assert list(rows[0]) == ["iteration", "evaluations", "seconds", "total", "content", "style", "tv", "width",
+                             "height"]
+    assert {(r["width"], r["height"]) for r in rows} == {("128", "85")}
     evaluations = [int(r["evaluations"]) for r in rows]
     assert evaluations == sorted(evaluations) and evaluations[-1] >= 40
 
@@ -118,8 +120,12 @@ def test_flags_reach_the_config():
     assert config.style_layer_weights == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert (config.xla, config.log, config.print_every, config.lbfgs_history, config.tv_weight) == (False, False, 7, 4, 0)
     defaults = parsed("c.jpg", "s.jpg")
-    assert (defaults.output, defaults.size, defaults.xla, defaults.log, defaults.tv_weight) == ("out.png", 512, True,
+    assert (defaults.output, defaults.size, defaults.xla, defaults.log, defaults.tv_weight) == ("out.png", 512, None,
                                                                                               True, None)
+    assert parsed("c.jpg", "s.jpg", "--xla").xla is True
+    speed = parsed("c.jpg", "s.jpg", "--precision", "float32", "--scales", "3", "--tolerance", "0")
+    assert (speed.precision, speed.scales, speed.tolerance) == ("float32", 3, 0.0)
+    assert parsed("c.jpg", "s.jpg", "--scales", "auto").scales == "auto"
 
 
 def test_preset_reference_from_the_command_line_and_flags_given_too_win():

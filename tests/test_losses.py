@@ -134,7 +134,7 @@ def test_a_failing_xla_compile_falls_back_to_the_graph(vgg19):
     objective = losses.Objective(extractor, targets, LossWeights(1.0, 1.0, 1.0), {"block1_conv1": 1.0}, xla=True)
     assert objective.uses_xla
 
-    def cannot_compile(image):
+    def cannot_compile(*arguments):
         raise tf.errors.UnimplementedError(None, None, "no XLA kernel for this op here")
 
     objective._xla_function = cannot_compile  # as on a platform whose XLA lacks an op

@@ -149,9 +149,11 @@ def test_a_prebuilt_extractor_serves_many_runs_and_a_mismatched_one_is_refused(s
     from neural_style.model import build_feature_extractor
 
     content, style = small_images
-    extractor = build_feature_extractor(StyleConfig())
-    shared = stylize(content, style, extractor=extractor, seed=2, **FAST)
-    built = stylize(content, style, seed=2, **FAST)
+    extractor = build_feature_extractor(StyleConfig(precision="float32"))
+    shared = stylize(content, style, extractor=extractor, seed=2, precision="float32", **FAST)
+    built = stylize(content, style, seed=2, precision="float32", **FAST)
     np.testing.assert_array_equal(shared.image, built.image)
     with pytest.raises(NeuralStyleError, match="extractor given was built for other"):
-        stylize(content, style, extractor=extractor, pooling="avg", **FAST)
+        stylize(content, style, extractor=extractor, pooling="avg", precision="float32", **FAST)
+    with pytest.raises(NeuralStyleError, match="extractor given was built for other"):
+        stylize(content, style, extractor=extractor, precision="bfloat16", **FAST)

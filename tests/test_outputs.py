@@ -10,7 +10,7 @@ from neural_style.outputs import LossLog, Progress, log_path, snapshot_path
 
 
 def step(i, evaluations=None):
-    return Step(i, evaluations or i + 1, 0.5 * i, 10.0 / i, 1.0, 9.0 / i - 1.0, 0.01, np.zeros(3))
+    return Step(i, evaluations or i + 1, 0.5 * i, 10.0 / i, 1.0, 9.0 / i - 1.0, 0.01, image=np.zeros(3))
 
 
 def test_terminal_gets_one_redrawn_bar_with_loss_and_eta():

@@ -1,0 +1,163 @@
+"""Coarse-to-fine: optimise a small picture first, then each larger one from the previous result
+upsampled, with content targets and style Gram matrices recomputed at every size.
+
+A small scale costs a fraction of the final one per iteration (a quarter at half the side), and it
+settles the large structures that the final scale would otherwise spend most of its iterations on.
+Iteration numbers, evaluations and seconds count on across scales; the budget (--iterations) is split
+over the scales, and what a scale leaves unused (it converged) passes to the next.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
+
+import numpy as np
+
+from . import images
+from .optimize import ConvergenceCheck, Evaluator, Outcome, Step, run_optimiser
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .config import StyleConfig
+    from .model import FeatureExtractor
+
+# The first scale's longest side is at most this (VGG19 still sees every structure of a photo at 256 px),
+# and each scale doubles the side: measured in the README (Speed).
+FIRST_SCALE_AT_MOST = 256
+SCALE_FACTOR = 2.0
+# The share of the budget each scale may use, coarsest first, before rollover; measured in the README.
+FINAL_SCALE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of a coarse-to-fine run."""
+
+    index: int  # 1-based
+    count: int
+    size: int  # --size at this scale (the longest side; the shorter one for the reference sizing)
+    iterations: int  # this scale's share of the budget, before what earlier scales leave over
+
+    @property
+    def label(self) -> str:
+        return f"scale {self.index}/{self.count}"
+
+
+def scale_count(config: "StyleConfig") -> int:
+    """--scales, or for 'auto' as many as it takes to start at FIRST_SCALE_AT_MOST px or less,
+    doubling up to --size. A run resumed from an image file (--init FILE) stays at one scale: its
+    picture already has the final size's detail."""
+    if config.scales != "auto":
+        return int(config.scales)
+    if config.init not in ("content", "random") or config.sizing == "reference":
+        return 1
+    return 1 + max(0, math.ceil(math.log(config.size / FIRST_SCALE_AT_MOST, SCALE_FACTOR) - 1e-9))
+
+
+def scale_sizes(size: int, count: int) -> List[int]:
+    """`count` sizes growing by a constant factor and ending at `size`: 512 over 2 is [256, 512]."""
+    if count == 1:
+        return [size]
+    return [max(16, round(size / SCALE_FACTOR ** (count - 1 - index))) for index in range(count)]
+
+
+def split_iterations(total: int, count: int) -> List[int]:
+    """The budget over `count` scales: FINAL_SCALE_SHARE to the last, the rest evenly to the others."""
+    if count == 1:
+        return [total]
+    final = max(1, round(total * FINAL_SCALE_SHARE))
+    rest = total - final
+    coarse = [rest // (count - 1) + (1 if index < rest % (count - 1) else 0) for index in range(count - 1)]
+    return coarse + [final]
+
+
+def plan_scales(config: "StyleConfig") -> List[Scale]:
+    """The scales of a run, coarsest first."""
+    count = min(scale_count(config), config.iterations)
+    sizes = scale_sizes(config.size, count)
+    return [Scale(index + 1, count, size, iterations)
+            for index, (size, iterations) in enumerate(zip(sizes, split_iterations(config.iterations, count)))]
+
+
+def upsample(network_image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A 1 x h x w x 3 network image resized (bicubic) to height x width and clipped to valid pixels."""
+    import tensorflow as tf
+
+    from .network_input import PIXEL_HIGH, PIXEL_LOW
+
+    resized = tf.image.resize(tf.constant(network_image, tf.float32), (height, width), method="bicubic")
+    return np.clip(resized.numpy(), PIXEL_LOW, PIXEL_HIGH)
+
+
+@dataclass
+class ScaledOutcome:
+    """How a coarse-to-fine run ended: the optimiser's outcome at the last scale it reached."""
+
+    outcome: Outcome
+    width: int
+    height: int
+    scales_done: int
+
+
+def run_scales(config: "StyleConfig", extractor: "FeatureExtractor", content: "Image.Image",
+               styles: Sequence["Image.Image"], device: str, on_step: Callable[[Step], None],
+               notify: Callable[[str], None], initial_image: Callable[[np.ndarray], np.ndarray],
+               should_stop: Optional[Callable[[], bool]] = None,
+               on_scale: Optional[Callable[[Scale, int, int, int], None]] = None) -> ScaledOutcome:
+    """Optimise at each scale of `plan_scales(config)` in turn; `on_step` sees every iteration with
+    run-wide numbers. `initial_image(content_pixels)` gives the first scale's start (network image);
+    `on_scale(scale, width, height, budget)` is told when a scale starts."""
+    import tensorflow as tf
+
+    from .losses import build_objective, compute_config_targets
+
+    started = time.perf_counter()
+    scales = plan_scales(config)
+    objective = None
+    previous: Optional[np.ndarray] = None
+    done_iterations = done_evaluations = 0
+    left_over = 0
+    result: Optional[ScaledOutcome] = None
+    for scale in scales:
+        plan = images.plan_sizes(content.size, [s.size for s in styles], scale.size, config.style_scale, config.sizing)
+        content_pixels = images.to_array(plan.resize(content, plan.content))
+        style_pixels = [images.to_array(plan.resize(style, size)) for style, size in zip(styles, plan.styles)]
+        width, height = plan.content
+        with tf.device(device):
+            objective = (build_objective(config, extractor, content_pixels, style_pixels) if objective is None
+                         else objective.for_targets(compute_config_targets(config, extractor, content_pixels,
+                                                                           style_pixels)))
+        x0 = initial_image(content_pixels) if previous is None else upsample(previous, height, width)
+        budget = scale.iterations + left_over
+        if on_scale is not None:
+            on_scale(scale, width, height, budget)
+        check = ConvergenceCheck(config.tolerance)
+        offsets = (done_iterations, done_evaluations, time.perf_counter() - started)
+
+        def on_scale_step(step: Step, offsets: tuple = offsets, check: ConvergenceCheck = check) -> None:
+            on_step(replace(step, iteration=step.iteration + offsets[0], evaluations=step.evaluations + offsets[1],
+                            seconds=step.seconds + offsets[2]))
+            check(step)
+
+        evaluator = Evaluator(objective, (1, height, width, 3), device, should_stop)
+        outcome = run_optimiser(config.with_options(iterations=budget), evaluator,
+                                x0.astype(np.float64).ravel(), on_scale_step)
+        done_iterations += outcome.iterations
+        done_evaluations += outcome.evaluations
+        left_over = budget - outcome.iterations
+        previous = outcome.image.reshape(1, height, width, 3)
+        result = ScaledOutcome(replace(outcome, iterations=done_iterations, evaluations=done_evaluations),
+                               width, height, scale.index)
+        if outcome.reason in ("stopped", "failed"):
+            break
+        if len(scales) > 1 and scale.index < len(scales) and outcome.reason != "done":
+            notify(f"{scale.label} ended after {outcome.iterations} iterations: {outcome.reason}")
+    assert result is not None
+    return result
+
+
+__all__ = ["Scale", "plan_scales", "run_scales", "scale_count", "scale_sizes", "split_iterations", "upsample"]
