@@ -55,7 +55,7 @@ class StyleResult:
     def seconds_per_evaluation(self) -> float:
         """Optimisation time over evaluations: the average of the run as the user waited for it,
         the first evaluation's tracing and compiling included, building the network excluded
-        (the benchmark's `warm_seconds_per_evaluation` leaves the first evaluation out)."""
+        (the benchmark's timings leave the first evaluation out)."""
         if not self.history or not self.history[-1].evaluations:
             return math.nan
         return self.history[-1].seconds / self.history[-1].evaluations

@@ -1,16 +1,30 @@
-"""`neural-style benchmark`: seconds per loss-and-gradient evaluation at several sizes, for the
-objective as the tool runs it (TensorFlow graph) and with XLA, plus the process's peak memory.
+"""`neural-style benchmark`: speed and memory, measured the same way every time.
 
-    python -m neural_style benchmark [--sizes 256 512] [--repeats 5] [--device /CPU:0]
+    python -m neural_style benchmark [--sizes 256 512] [--precisions float32 bfloat16] [--rounds 5]
+    python -m neural_style benchmark --time-to-quality CONTENT STYLE [--size 512] [-o FOLDER]
+
+The first form prints, per precision and size: seconds per loss-and-gradient evaluation with the plain
+graph and with XLA (measured interleaved, A B A B ..., min and median), the evaluation's GFLOP (VGG19's
+convolutions forward and backward, and the Gram matrices, from the layer shapes), GFLOP/s and the share
+of this machine's peak (a large matmul of the same precision, measured in the same run), the time from
+process start to the first iteration of a real `neural-style` run, and that run's peak memory.
+
+The second runs today's baseline (one size, float32, 500 L-BFGS iterations, every one of them) and the
+default on the same images in one process, and reports each one's wall time (model loading included),
+the loss of each final picture evaluated in float32 at the final size, and when the default reached the
+baseline's final loss.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import statistics
+import subprocess
+import sys
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -19,70 +33,275 @@ from .runtime import OneLineParser, StopOnSignal, run_command
 PROG = "neural-style benchmark"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.join(os.path.dirname(HERE), "images")
-
-
-def warm_seconds_per_evaluation(objective: Any, image: Any, repeats: int) -> float:
-    """Seconds per evaluation once traced and compiled: the first call is left out of the timing."""
-    objective.loss_and_gradient(image)[2].numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        objective.loss_and_gradient(image)[2].numpy()
-    return (time.perf_counter() - start) / repeats
+BASELINE = dict(precision="float32", scales=1, tolerance=0.0, xla=False, iterations=500)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="longest sides (default: 256 512)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed evaluations per variant (default: 5)")
+    parser.add_argument("--precisions", nargs="+", choices=("float32", "bfloat16"), default=["float32", "bfloat16"],
+                        help="(default: float32 bfloat16)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per variant (default: 5)")
+    parser.add_argument("--no-start", dest="start", action="store_false",
+                        help="skip the start-to-first-iteration and memory runs (a process each)")
     parser.add_argument("--device", default=None, help="TensorFlow device (default: the first GPU, else the CPU)")
     parser.add_argument("--deterministic", action="store_true",
                         help="turn on TensorFlow's op determinism (what --seed does), to measure its cost")
     parser.add_argument("--content", default=os.path.join(SAMPLES, "chelsea.jpg"), help="content image")
     parser.add_argument("--style", default=os.path.join(SAMPLES, "swirls.jpg"), help="style image")
+    parser.add_argument("--time-to-quality", nargs=2, metavar=("CONTENT", "STYLE"),
+                        help="the baseline against the default run on these images")
+    parser.add_argument("--size", type=int, default=512, help="--time-to-quality's output size (default: 512)")
+    parser.add_argument("-o", "--output", help="--time-to-quality: folder for both pictures and the summary")
     return parser
 
 
-def run_benchmark(args: argparse.Namespace, stop: StopOnSignal) -> int:
-    """Print the table; the network is built once and the objective per size and variant."""
+# --- what an evaluation costs -------------------------------------------------------------------
+
+def evaluation_gflop(extractor_model: Any, style_layers: Sequence[str], height: int, width: int) -> float:
+    """GFLOP of one loss-and-gradient evaluation at height x width: each convolution forward and its
+    input gradient backward (2 * h * w * 9 * in * out each way), and each style layer's Gram matrix
+    forward and backward (2 * h * w * c^2 each way). Weight gradients are never computed."""
+    import keras
+
+    flop = 0.0
+    h, w = height, width
+    for layer in extractor_model.layers:
+        if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+            h, w = h // 2, w // 2
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw, inputs, outputs = layer.kernel.shape
+            flop += 2 * (2.0 * h * w * kh * kw * inputs * outputs)
+            if layer.name in style_layers:
+                flop += 2 * (2.0 * h * w * outputs * outputs)
+    return flop / 1e9
+
+
+def peak_gflops(precision: str, size: int = 2048, repeats: int = 5) -> float:
+    """This machine's matmul throughput in `precision`: the best of `repeats` size x size products."""
+    import tensorflow as tf
+
+    dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
+    rng = np.random.default_rng(0)
+    a, b = (tf.constant(rng.normal(size=(size, size)).astype(np.float32), dtype=dtype) for _ in range(2))
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y), tf.float32)))
+    product(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best / 1e9
+
+
+def interleaved_seconds(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, List[float]]:
+    """Time each variant once per round, in turn (A B A B ...), after one untimed warm-up call each."""
+    for call in variants.values():
+        call()
+    times: Dict[str, List[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, call in variants.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def min_median(times: List[float]) -> str:
+    return f"{min(times):.3f}/{statistics.median(times):.3f}"
+
+
+# --- a real run, from process start ----------------------------------------------------------
+
+def start_to_first_iteration(content: str, style: str, size: int, precision: str, iterations: int = 3
+                             ) -> Tuple[float, float]:
+    """(seconds from starting `python -m neural_style` to its first iteration's line, its peak resident
+    memory in MiB) for a run of `iterations` iterations."""
+    import tempfile
+
+    report = ("import resource, runpy, sys\n"
+              "try:\n    runpy.run_module('neural_style', run_name='__main__')\n"
+              "finally:\n    print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [sys.executable, "-c", report, content, style, "-o", os.path.join(folder, "out.png"), "--size",
+                str(size), "--precision", precision, "--iterations", str(iterations), "--snapshot-every", "0",
+                "--no-log", "--print-every", "1000"]
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                   env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        first = float("nan")
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("iteration 1/") and first != first:
+                first = time.perf_counter() - started
+        process.wait()
+    peak = next((int(line.split()[1]) / 1024 for line in lines if line.startswith("peak_kib")), float("nan"))
+    if process.returncode != 0:
+        raise RuntimeError(f"the timed run failed: {''.join(lines)[-500:]}")
+    return first, peak
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+def run_speed_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
     import tensorflow as tf
 
     from .api import prepare_images
     from .config import StyleConfig
     from .losses import build_objective
-    from .model import build_feature_extractor
+    from .model import build_feature_extractor, build_vgg19
     from .network_input import preprocess
     from .runtime import op_determinism, resolve_device
 
     device = resolve_device(args.device)
     print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}"
           + (", op determinism on" if args.deterministic else ""))
-    print(f"{'size':>9} {'pixels':>8} {'graph s/eval':>13} {'XLA s/eval':>11}", flush=True)
+    print("seconds per evaluation as min/median of interleaved rounds; GFLOP/s and % of peak from the faster mode's min")
+    print(f"{'precision':>9} {'size':>9} {'graph s/eval':>13} {'XLA s/eval':>13} {'GFLOP':>6} {'GFLOP/s':>8} "
+          f"{'% peak':>6} {'start->1st it':>13} {'peak MiB':>8}", flush=True)
     with tf.device(device), op_determinism(args.deterministic):
-        extractor = build_feature_extractor(StyleConfig())
-        for size in args.sizes:
-            if stop():
-                break
-            config = StyleConfig(content=args.content, styles=[args.style], size=size)
-            content, styles = prepare_images(config)
-            noise = np.random.default_rng(0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
-            image = tf.constant(preprocess(content) + noise)
-            # TensorFlow has no deterministic XLA max-pool gradient: under determinism, graph only.
-            timings = [warm_seconds_per_evaluation(build_objective(config.with_options(xla=xla), extractor, content,
-                                                                   styles), image, args.repeats)
-                       for xla in ((False,) if args.deterministic else (False, True))]
-            xla_text = f"{timings[1]:>11.3f}" if len(timings) > 1 else f"{'n/a':>11}"
-            print(f"{content.shape[1]:>4}x{content.shape[0]:<4} {content.shape[0] * content.shape[1]:>8} "
-                  f"{timings[0]:>13.3f} {xla_text}", flush=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory {peak:.0f} MiB")
+        vgg = build_vgg19("gatys")
+        for precision in args.precisions:
+            peak = peak_gflops(precision)
+            base = StyleConfig(precision=precision)
+            extractor = build_feature_extractor(base, vgg=vgg)
+            for size in args.sizes:
+                if stop():
+                    return 0
+                config = base.with_options(content=args.content, styles=[args.style], size=size)
+                content, styles = prepare_images(config)
+                noise = np.random.default_rng(0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
+                image = tf.constant(preprocess(content) + noise)
+                # TensorFlow has no deterministic XLA max-pool gradient: under determinism, graph only.
+                modes = {"graph": False} if args.deterministic else {"graph": False, "XLA": True}
+                objectives = {name: build_objective(config.with_options(xla=xla), extractor, content, styles)
+                              for name, xla in modes.items()}
+                times = interleaved_seconds({name: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
+                                             for name, o in objectives.items()}, args.rounds)
+                gflop = evaluation_gflop(extractor.model, config.style_layers, *content.shape[:2])
+                best = min(min(t) for t in times.values())
+                start, memory = (start_to_first_iteration(args.content, args.style, size, precision) if args.start
+                                 else (float("nan"), float("nan")))
+                print(f"{precision:>9} {content.shape[1]:>4}x{content.shape[0]:<4} {min_median(times['graph']):>13} "
+                      f"{min_median(times['XLA']) if 'XLA' in times else 'n/a':>13} {gflop:>6.1f} "
+                      f"{gflop / best:>8.1f} {100 * gflop / best / peak:>5.0f}% {start:>12.1f}s {memory:>8.0f}",
+                      flush=True)
+            print(f"{'':>9} {precision} matmul peak: {peak:.0f} GFLOP/s", flush=True)
+    return 0
+
+
+# --- time to quality -----------------------------------------------------------------------------
+
+def float32_loss_function(content: str, style: str, size: int) -> Tuple[Callable[[np.ndarray], float], Any]:
+    """The default objective in float32 at the final size, as a function of a 1 x H x W x 3 network
+    image; and the uint8 content at that size."""
+    import tensorflow as tf
+
+    from .api import prepare_images
+    from .config import StyleConfig
+    from .losses import build_objective
+    from .model import build_feature_extractor
+
+    config = StyleConfig(content=content, styles=[style], size=size, precision="float32", xla=False)
+    content_pixels, style_pixels = prepare_images(config)
+    objective = build_objective(config, build_feature_extractor(config), content_pixels, style_pixels)
+    return (lambda network_image: float(objective.loss_and_gradient(tf.constant(network_image, tf.float32))[0]),
+            content_pixels)
+
+
+def time_to_quality(content: str, style: str, size: int, stop: Callable[[], bool],
+                    say: Callable[[str], None] = print, iterations: int = 500) -> Dict[str, Any]:
+    """Baseline and default runs, one after the other in this process; see the module's docstring.
+    During the default run, its float32 loss is evaluated every 5 iterations at the final size (that
+    time is left out of its clock) to find when it reached the baseline's final loss."""
+    from .api import stylize
+    from .network_input import preprocess
+
+    loss_of, content_pixels = float32_loss_function(content, style, size)
+    height, width = content_pixels.shape[:2]
+    runs: Dict[str, Any] = {}
+    for name, options in (("baseline", dict(BASELINE, iterations=iterations)), ("default", {"iterations": iterations})):
+        say(f"{name}: {json.dumps(options) if options else 'the defaults'} ...")
+        trace: List[Tuple[float, float]] = []
+        overhead = [0.0]
+        started = time.perf_counter()
+
+        def track(step: Any, trace: list = trace, overhead: list = overhead, started: float = started) -> None:
+            if (step.width, step.height) == (width, height) and step.iteration % 5 == 0:
+                begun = time.perf_counter()
+                loss = loss_of(step.image.reshape(1, height, width, 3))
+                trace.append((begun - started - overhead[0], loss))
+                overhead[0] += time.perf_counter() - begun
+
+        result = stylize(content, style, size=size, snapshot_every=0, quiet=True, should_stop=stop,
+                         on_step=track if name == "default" else None, **options)
+        seconds = time.perf_counter() - started - overhead[0]
+        runs[name] = {"result": result, "seconds": seconds, "trace": trace,
+                      "float32_loss": loss_of(preprocess(result.image))}
+        say(f"  {seconds:.1f} s, {result.iterations} iterations, {result.evaluations} evaluations, "
+            f"float32 loss {runs[name]['float32_loss']:.4f} ({result.stop_reason})")
+        if stop():
+            break
+    return runs
+
+
+def summarise_time_to_quality(runs: Dict[str, Any], content: str, style: str, size: int) -> Dict[str, Any]:
+    baseline, default = runs["baseline"], runs["default"]
+    target = baseline["float32_loss"]
+    reached = next((seconds for seconds, loss in default["trace"] if loss <= target), None)
+    if reached is None and default["float32_loss"] <= target:
+        reached = default["seconds"]
+
+    def described(run: Dict[str, Any]) -> Dict[str, Any]:
+        result = run["result"]
+        return {"seconds": run["seconds"], "float32_loss": run["float32_loss"], "iterations": result.iterations,
+                "evaluations": result.evaluations, "stop_reason": result.stop_reason,
+                "precision": result.config.precision, "scales": result.config.scales,
+                "tolerance": result.config.tolerance}
+
+    return {
+        "content": content, "style": style, "size": size,
+        "baseline": described(baseline), "default": described(default),
+        "wall_time_ratio": baseline["seconds"] / default["seconds"],
+        "default_loss_vs_baseline": default["float32_loss"] / target - 1.0,
+        "default_reached_baseline_loss_after_seconds": reached,
+    }
+
+
+def run_time_to_quality(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    from . import images
+    from .files import write_json
+
+    content, style = args.time_to_quality
+    if args.output:
+        os.makedirs(args.output, exist_ok=True)
+    runs = time_to_quality(content, style, args.size, stop)
+    if stop() or "default" not in runs:
+        return 0
+    summary = summarise_time_to_quality(runs, content, style, args.size)
+    print(json.dumps(summary, indent=2))
+    if args.output:
+        baseline, default = runs["baseline"], runs["default"]
+        sheet = images.side_by_side([
+            (f"baseline: float32, 1 scale, 500 it., {baseline['seconds']:.0f} s, loss {baseline['float32_loss']:.2f}",
+             baseline["result"].image),
+            (f"default: {default['seconds']:.0f} s, loss {default['float32_loss']:.2f}", default["result"].image),
+        ])
+        images.save_image(os.path.join(args.output, "time_to_quality.png"), np.asarray(sheet))
+        images.save_image(os.path.join(args.output, "baseline.png"), baseline["result"].image)
+        images.save_image(os.path.join(args.output, "default.png"), default["result"].image)
+        write_json(os.path.join(args.output, "summary.json"), summary)
     return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return run_command(PROG, lambda stop: run_benchmark(args, stop))
+    body = run_time_to_quality if args.time_to_quality else run_speed_table
+    return run_command(PROG, lambda stop: body(args, stop))
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+

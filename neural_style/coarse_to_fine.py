@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from .model import FeatureExtractor
 
 # The first scale's longest side is at most this (VGG19 still sees every structure of a photo at 256 px),
-# and each scale doubles the side: measured in the README (Speed).
+# and each scale is sqrt(2) times the previous one (twice the pixels). Measured at 512 px (README, Speed):
+# with factor 2 (256 -> 512) the upsampled picture starts the last scale at 10x its coarse loss, with
+# factor sqrt(2) at 3.5x, and after the same 500 iterations the final loss was 1.5% lower.
 FIRST_SCALE_AT_MOST = 256
-SCALE_FACTOR = 2.0
+SCALE_FACTOR = math.sqrt(2.0)
 # The share of the budget each scale may use, coarsest first, before rollover; measured in the README.
 FINAL_SCALE_SHARE = 0.5
 
@@ -49,7 +51,7 @@ class Scale:
 
 def scale_count(config: "StyleConfig") -> int:
     """--scales, or for 'auto' as many as it takes to start at FIRST_SCALE_AT_MOST px or less,
-    doubling up to --size. A run resumed from an image file (--init FILE) stays at one scale: its
+    growing by SCALE_FACTOR up to --size. A run resumed from an image file (--init FILE) stays at one scale: its
     picture already has the final size's detail."""
     if config.scales != "auto":
         return int(config.scales)
@@ -59,7 +61,7 @@ def scale_count(config: "StyleConfig") -> int:
 
 
 def scale_sizes(size: int, count: int) -> List[int]:
-    """`count` sizes growing by a constant factor and ending at `size`: 512 over 2 is [256, 512]."""
+    """`count` sizes growing by SCALE_FACTOR and ending at `size`: 512 over 3 is [256, 362, 512]."""
     if count == 1:
         return [size]
     return [max(16, round(size / SCALE_FACTOR ** (count - 1 - index))) for index in range(count)]

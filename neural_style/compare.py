@@ -14,10 +14,10 @@ import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from .errors import NeuralStyleError
 from .files import write_atomically, write_csv, write_json
+from . import images
 from .images import save_image
 from .runtime import OneLineParser, StopOnSignal, run_command
 
@@ -36,27 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: lbfgs)")
     parser.add_argument("--quiet", action="store_true")
     return parser
-
-
-def _labelled(pixels: np.ndarray, label: str, height: int) -> Image.Image:
-    image = Image.fromarray(pixels)
-    image = image.resize((max(1, round(image.width * height / image.height)), height), Image.LANCZOS)
-    framed = Image.new("RGB", (image.width, height + 18), "white")
-    framed.paste(image, (0, 18))
-    ImageDraw.Draw(framed).text((4, 3), label, fill="black")
-    return framed
-
-
-def side_by_side(panels: Sequence[tuple]) -> Image.Image:
-    """Panels (label, pixels) next to each other at one height, captioned."""
-    height = max(p.shape[0] for _, p in panels)
-    framed = [_labelled(p, label, height) for label, p in panels]
-    sheet = Image.new("RGB", (sum(f.width for f in framed) + 4 * (len(framed) - 1), framed[0].height), "white")
-    x = 0
-    for f in framed:
-        sheet.paste(f, (x, 0))
-        x += f.width + 4
-    return sheet
 
 
 def plot_losses(path: str, reference: Dict[str, List[float]], ours: Dict[str, List[float]], ours_label: str) -> None:
@@ -145,7 +124,7 @@ def _write_pictures(folder: str, content: np.ndarray, style: np.ndarray, referen
                     ours_image: np.ndarray, steps: int, ours_label: str) -> None:
     save_image(os.path.join(folder, "reference.png"), reference_image)
     save_image(os.path.join(folder, "ours.png"), ours_image)
-    sheet = side_by_side([("content", content), ("style", style),
+    sheet = images.side_by_side([("content", content), ("style", style),
                           (f"PyTorch reference, Adam {steps} steps", reference_image), (ours_label, ours_image)])
     save_image(os.path.join(folder, "side_by_side.png"), np.asarray(sheet))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from .errors import NeuralStyleError
 from .files import write_atomically
@@ -182,3 +182,24 @@ def save_image(path: str, pixels: np.ndarray) -> None:
     image = Image.fromarray(pixels)
     image_format = Image.registered_extensions().get(extension.lower())
     write_atomically(path, lambda temporary: image.save(temporary, format=image_format), suffix=extension)
+
+
+def _labelled(pixels: np.ndarray, label: str, height: int) -> Image.Image:
+    image = Image.fromarray(pixels)
+    image = image.resize((max(1, round(image.width * height / image.height)), height), Image.LANCZOS)
+    framed = Image.new("RGB", (image.width, height + 18), "white")
+    framed.paste(image, (0, 18))
+    ImageDraw.Draw(framed).text((4, 3), label, fill="black")
+    return framed
+
+
+def side_by_side(panels: Sequence[tuple]) -> Image.Image:
+    """Panels (label, pixels) next to each other at one height, captioned."""
+    height = max(p.shape[0] for _, p in panels)
+    framed = [_labelled(p, label, height) for label, p in panels]
+    sheet = Image.new("RGB", (sum(f.width for f in framed) + 4 * (len(framed) - 1), framed[0].height), "white")
+    x = 0
+    for f in framed:
+        sheet.paste(f, (x, 0))
+        x += f.width + 4
+    return sheet

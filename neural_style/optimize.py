@@ -44,8 +44,9 @@ class Step:
         return dataclasses.replace(self, image=None)
 
 
-class Converged(StopIteration):
-    """Raised by an iteration callback when the loss has stopped falling; its message says how."""
+class Converged(Exception):
+    """Raised by an iteration callback when the loss has stopped falling; its message says how.
+    (Not a StopIteration: scipy swallows those from callbacks and reports its own halt.)"""
 
 
 class ConvergenceCheck:
@@ -88,6 +89,7 @@ class Evaluator:
         self.should_stop = should_stop or (lambda: False)
         self.evaluations = 0
         self.last_x: Optional[np.ndarray] = None
+        self.last_gradient: Optional[np.ndarray] = None
         self.last_terms: Tuple[float, float, float] = (math.nan,) * 3
         self.last_total = math.nan
 
@@ -117,11 +119,13 @@ class Evaluator:
     def __call__(self, x: np.ndarray) -> Tuple[float, np.ndarray]:
         import tensorflow as tf
 
+        if self.last_x is not None and np.array_equal(self.last_x, x):
+            return self.last_total, self.last_gradient  # asked again for the point just evaluated
         total, terms, gradient = self.evaluate_tensor(tf.constant(x.reshape(self.shape), dtype=tf.float32))
-        gradient = gradient.numpy().astype(np.float64).ravel()
+        self.last_gradient = gradient.numpy().astype(np.float64).ravel()
         self.last_x = x.copy()
         self.last_total, self.last_terms = total, terms
-        return total, gradient
+        return total, self.last_gradient
 
 
 @dataclass
@@ -135,33 +139,59 @@ class Outcome:
     error: Optional[str] = None  # set when the loss went bad; `image` is the last good one
 
 
+# L-BFGS-B's line search failing can be a passing thing: at 512 px in bfloat16, a scale that started
+# from an upsampled picture once ended after 0 iterations (ABNORMAL_TERMINATION_IN_LNSRCH). It is
+# restarted from where it stopped, with a fresh memory, this many times before the run is ended with
+# scipy's reason.
+LBFGS_RESTARTS = 2
+
+
 def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
               history: int, on_iteration: Callable[[Step], None]) -> Outcome:
-    """Minimise with one `fmin_l_bfgs_b` run (its memory is never thrown away).
+    """Minimise with `fmin_l_bfgs_b`, one continuous run (its memory is kept) unless its line search
+    fails, when it restarts from there (at most LBFGS_RESTARTS times).
 
     Tolerances are zero so float32 noise in the loss cannot end the run early: it stops at
-    `iterations`, or when the line search can make no progress.
+    `iterations`, or when the line search can make no progress even from a fresh start.
     """
     from scipy.optimize import fmin_l_bfgs_b
 
     start = time.perf_counter()
     state = {"iteration": 0, "image": x0}
+    scale = [1.0]  # scipy works on x / scale
 
-    def callback(xk: np.ndarray) -> None:
+    def scaled_evaluation(y: np.ndarray) -> Tuple[float, np.ndarray]:
+        total, gradient = evaluator(y * scale[0])
+        return total, gradient * scale[0]
+
+    def callback(yk: np.ndarray) -> None:
+        xk = yk * scale[0]
         state["iteration"] += 1
-        state["image"] = xk.copy()
+        state["image"] = xk
         if evaluator.last_x is None or not np.array_equal(evaluator.last_x, xk):
             evaluator(xk)  # rare: the iterate is not the last point evaluated
         on_iteration(_step(state["iteration"], evaluator, start, xk))
 
+    reason = "done"
     try:
-        x, _, info = fmin_l_bfgs_b(
-            evaluator, x0, fprime=None, bounds=np.stack(bounds, axis=1), m=history,
-            factr=0.0, pgtol=0.0, maxiter=iterations, maxfun=max(15000, 20 * iterations),
-            callback=callback,
-        )
-        reason = _lbfgs_reason(info, state["iteration"], iterations)
-        state["image"] = x
+        for attempt in range(LBFGS_RESTARTS + 1):
+            begun_at = state["iteration"]
+            x, info = _lbfgs_attempt(fmin_l_bfgs_b, scaled_evaluation, state["image"], bounds, scale, history,
+                                     iterations - state["iteration"], iterations, callback)
+            state["image"] = x
+            reason = _lbfgs_reason(info, state["iteration"], iterations)
+            if "ABNORMAL" not in reason:
+                break
+            # With every value bounded, L-BFGS-B's first trial step is the plain gradient step -g, which
+            # can be far too small to measure (a picture near a minimum). A start that could not move at
+            # all is retried in variables scaled so that step is one grey level (root mean square).
+            if state["iteration"] == begun_at:
+                if scale[0] != 1.0:
+                    break  # the scaled start could not move either
+                _, gradient = evaluator(state["image"])
+                scale[0] = 1.0 / math.sqrt(max(float(np.sqrt(np.mean(gradient ** 2))), 1e-30))
+            else:
+                scale[0] = 1.0
     except Converged as converged:
         reason = str(converged)
     except StopIteration:
@@ -169,6 +199,17 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
     except NonFiniteLoss as bad:
         return Outcome(state["image"], state["iteration"], evaluator.evaluations, "failed", str(bad))
     return Outcome(state["image"], state["iteration"], evaluator.evaluations, reason)
+
+
+def _lbfgs_attempt(minimise: Callable, scaled_evaluation: Callable, x: np.ndarray,
+                   bounds: Tuple[np.ndarray, np.ndarray], scale: list, history: int, iterations: int, budget: int,
+                   callback: Callable) -> Tuple[np.ndarray, dict]:
+    """One `fmin_l_bfgs_b` run from x for at most `iterations`; returns the last point and scipy's info."""
+    y, _, info = minimise(
+        scaled_evaluation, x / scale[0], fprime=None, bounds=np.stack(bounds, axis=1) / scale[0], m=history,
+        factr=0.0, pgtol=0.0, maxiter=iterations, maxfun=max(15000, 20 * budget), callback=callback,
+    )
+    return y * scale[0], info
 
 
 def _lbfgs_reason(info: dict, done: int, wanted: int) -> str:

@@ -155,8 +155,9 @@ def _add_speed_flags(group: Any) -> None:
                        "with AVX512-BF16 or AMX and on an NVIDIA GPU of compute capability 8.0 or later "
                        f"{_default('precision')}")
     group.add_argument("--scales", type=_scales, metavar="N",
-                       help="coarse-to-fine: optimise at N sizes, each twice the previous, ending at --size; 1 is a "
-                       "single-size run; auto starts at 256 px or less (1 when --init is a file) "
+                       help="coarse-to-fine: optimise at N sizes, each sqrt(2) times the previous (twice the pixels), "
+                       "ending at --size; 1 is a single-size run; auto starts at 256 px or less (1 when --init is a "
+                       "file) "
                        f"{_default('scales')}")
     group.add_argument("--tolerance", type=float, metavar="T",
                        help="a scale ends when the loss has fallen by less than the fraction T over the last 10 "
