@@ -147,7 +147,7 @@ def run_scales(config: "StyleConfig", extractor: "FeatureExtractor", content: "I
 
         evaluator = Evaluator(objective, (1, height, width, 3), device, should_stop)
         outcome = run_optimiser(config.with_options(iterations=budget), evaluator,
-                                x0.astype(np.float64).ravel(), on_scale_step)
+                                x0.astype(np.float64).ravel(), on_scale_step, near_minimum=previous is not None)
         done_iterations += outcome.iterations
         done_evaluations += outcome.evaluations
         left_over = budget - outcome.iterations

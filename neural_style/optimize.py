@@ -139,17 +139,20 @@ class Outcome:
     error: Optional[str] = None  # set when the loss went bad; `image` is the last good one
 
 
-# L-BFGS-B's line search failing can be a passing thing: at 512 px in bfloat16, a scale that started
-# from an upsampled picture once ended after 0 iterations (ABNORMAL_TERMINATION_IN_LNSRCH). It is
-# restarted from where it stopped, with a fresh memory, this many times before the run is ended with
-# scipy's reason.
+# L-BFGS-B ending before its budget can be a passing thing: in bfloat16, scales that started from an
+# upsampled picture ended after 0 or 1 iterations (ABNORMAL_TERMINATION_IN_LNSRCH; CONVERGENCE:
+# RELATIVE REDUCTION OF F <= FACTR*EPSMCH, with factr 0: a step too small to change the loss). It is
+# restarted from where it stopped this many times before the run is ended with scipy's reason.
 LBFGS_RESTARTS = 2
 
 
 def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
-              history: int, on_iteration: Callable[[Step], None]) -> Outcome:
-    """Minimise with `fmin_l_bfgs_b`, one continuous run (its memory is kept) unless its line search
-    fails, when it restarts from there (at most LBFGS_RESTARTS times).
+              history: int, on_iteration: Callable[[Step], None], scaled_first_step: bool = False) -> Outcome:
+    """Minimise with `fmin_l_bfgs_b`, one continuous run (its memory is kept) unless it ends before
+    `iterations`, when it restarts from there (at most LBFGS_RESTARTS times). `scaled_first_step`
+    makes the first trial step one grey level instead of the plain gradient step: for a start near a
+    minimum (an upsampled coarse result). From the content image the plain step is better: measured,
+    the scaled one lost about 25 iterations there.
 
     Tolerances are zero so float32 noise in the loss cannot end the run early: it stops at
     `iterations`, or when the line search can make no progress even from a fresh start.
@@ -173,25 +176,35 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
         on_iteration(_step(state["iteration"], evaluator, start, xk))
 
     reason = "done"
+    scaled_start_tried = False
+
+    def scale_first_step() -> None:
+        # With every value bounded, L-BFGS-B's first trial step is the whole gradient step -g, which can
+        # be too small to change a bfloat16 loss (a picture near a minimum, as an upsampled coarse
+        # result is): scipy then reports convergence or a failed line search after an iteration or
+        # none. Scaled variables make that first step one grey level (root mean square).
+        _, gradient = evaluator(state["image"])
+        scale[0] = 1.0 / math.sqrt(max(float(np.sqrt(np.mean(gradient ** 2))), 1e-30))
+
+    if scaled_first_step:
+        scale_first_step()
+        scaled_start_tried = True
     try:
-        for attempt in range(LBFGS_RESTARTS + 1):
+        for _ in range(LBFGS_RESTARTS + 1):
             begun_at = state["iteration"]
             x, info = _lbfgs_attempt(fmin_l_bfgs_b, scaled_evaluation, state["image"], bounds, scale, history,
                                      iterations - state["iteration"], iterations, callback)
             state["image"] = x
             reason = _lbfgs_reason(info, state["iteration"], iterations)
-            if "ABNORMAL" not in reason:
-                break
-            # With every value bounded, L-BFGS-B's first trial step is the plain gradient step -g, which
-            # can be far too small to measure (a picture near a minimum). A start that could not move at
-            # all is retried in variables scaled so that step is one grey level (root mean square).
-            if state["iteration"] == begun_at:
-                if scale[0] != 1.0:
-                    break  # the scaled start could not move either
-                _, gradient = evaluator(state["image"])
-                scale[0] = 1.0 / math.sqrt(max(float(np.sqrt(np.mean(gradient ** 2))), 1e-30))
+            if not reason.startswith("L-BFGS ended"):
+                break  # done, or halted
+            if state["iteration"] - begun_at <= 1:  # could not get going
+                if scaled_start_tried:
+                    break
+                scale_first_step()
+                scaled_start_tried = True
             else:
-                scale[0] = 1.0
+                scale[0] = 1.0  # a plain restart with a fresh memory
     except Converged as converged:
         reason = str(converged)
     except StopIteration:
@@ -282,12 +295,14 @@ def adam_space(name: str, height: int, width: int) -> Optional[Tuple[np.ndarray,
 
 
 def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray,
-                  on_iteration: Callable[[Step], None]) -> Outcome:
-    """Run `config`'s optimiser from x0 within the valid pixel range."""
+                  on_iteration: Callable[[Step], None], near_minimum: bool = False) -> Outcome:
+    """Run `config`'s optimiser from x0 within the valid pixel range; `near_minimum` says x0 is a
+    finished picture upsampled (L-BFGS then scales its first step)."""
     height, width = evaluator.shape[1:3]
     bounds = pixel_bounds(height, width)
     if config.optimizer == "lbfgs":
-        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration)
+        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration,
+                         scaled_first_step=near_minimum)
     return run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, on_iteration,
                     space=adam_space(config.adam_space, height, width))
 

@@ -224,3 +224,71 @@ def test_time_to_quality_compares_the_baseline_with_the_default(small_images):
     assert summary["baseline"]["iterations"] == 12
     assert summary["baseline"]["float32_loss"] > 0 and summary["default"]["float32_loss"] > 0
     assert summary["wall_time_ratio"] > 0
+
+
+# --- L-BFGS restarts -----------------------------------------------------------------------------
+
+CURVATURES = np.linspace(1.0, 1000.0, 12).reshape(1, 2, 2, 3).astype(np.float32)
+
+
+class _Quadratic:
+    """0.5 * sum(c * (x - 1)^2), ill-conditioned so L-BFGS needs many iterations, as an Objective:
+    enough for the optimiser's plumbing."""
+
+    def loss_and_gradient(self, image):
+        import tensorflow as tf
+
+        difference = image - 1.0
+        total = 0.5 * tf.reduce_sum(CURVATURES * difference * difference)
+        return total, tf.stack([total, 0.0, 0.0]), CURVATURES * difference
+
+
+def test_lbfgs_restarts_where_its_line_search_failed(monkeypatch):
+    import scipy.optimize
+
+    from neural_style.optimize import Evaluator, run_lbfgs
+
+    real = scipy.optimize.fmin_l_bfgs_b
+    calls = []
+
+    def fails_once_after_two_iterations(func, x0, **kwargs):
+        calls.append((x0.copy(), kwargs["maxiter"], kwargs["bounds"].copy()))
+        if len(calls) == 1:
+            kwargs["maxiter"] = 2
+            x, f, info = real(func, x0, **kwargs)
+            return x, f, dict(info, task="ABNORMAL_TERMINATION_IN_LNSRCH")
+        return real(func, x0, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", fails_once_after_two_iterations)
+    evaluator = Evaluator(_Quadratic(), (1, 2, 2, 3), "/CPU:0")
+    steps = []
+    bounds = (np.full(12, -5.0), np.full(12, 5.0))
+    outcome = run_lbfgs(evaluator, np.zeros(12), bounds, 6, 5, steps.append)
+    assert outcome.reason == "done" and outcome.iterations == 6 == len(steps)
+    assert [step.iteration for step in steps] == list(range(1, 7))
+    assert calls[1][1] == 4 and not np.array_equal(calls[1][0], calls[0][0])  # from where it stopped
+
+
+def test_a_start_that_cannot_move_is_retried_with_a_one_grey_level_step(monkeypatch):
+    import scipy.optimize
+
+    from neural_style.optimize import Evaluator, run_lbfgs
+
+    calls = []
+
+    def never_moves(func, x0, **kwargs):
+        calls.append(kwargs["bounds"].copy())
+        func(x0)
+        return x0, 0.0, {"task": "ABNORMAL_TERMINATION_IN_LNSRCH"}
+
+    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", never_moves)
+    evaluator = Evaluator(_Quadratic(), (1, 2, 2, 3), "/CPU:0")
+    bounds = (np.full(12, -5.0), np.full(12, 5.0))
+    outcome = run_lbfgs(evaluator, np.full(12, -3.0), bounds, 6, 5, lambda step: None)
+    assert len(calls) == 2  # the plain start, then one scaled start, then it gives up
+    # At x = -3 the gradient is -4 c: scipy's variable becomes x / s with s = 1 / sqrt(rms(4 c)), so its
+    # first step, the whole gradient, is one grey level (root mean square) in x.
+    scale = 1.0 / np.sqrt(np.sqrt(np.mean((4.0 * CURVATURES) ** 2)))
+    np.testing.assert_allclose(calls[1], calls[0] / scale, rtol=1e-5)
+    assert outcome.iterations == 0
+    assert outcome.reason == "L-BFGS ended after 0 iterations: ABNORMAL_TERMINATION_IN_LNSRCH"
