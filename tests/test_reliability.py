@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neural_style import NeuralStyleError, StyleConfig, images, stylize
+from neural_style import NeuralStyleError, images, stylize
 from neural_style.memory import check_memory, estimated_memory_bytes
 from neural_style.cli import main
 from neural_style.runtime import StopOnSignal
