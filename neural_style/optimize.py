@@ -147,12 +147,11 @@ LBFGS_RESTARTS = 2
 
 
 def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
-              history: int, on_iteration: Callable[[Step], None], scaled_first_step: bool = False) -> Outcome:
+              history: int, on_iteration: Callable[[Step], None]) -> Outcome:
     """Minimise with `fmin_l_bfgs_b`, one continuous run (its memory is kept) unless it ends before
-    `iterations`, when it restarts from there (at most LBFGS_RESTARTS times). `scaled_first_step`
-    makes the first trial step one grey level instead of the plain gradient step: for a start near a
-    minimum (an upsampled coarse result). From the content image the plain step is better: measured,
-    the scaled one lost about 25 iterations there.
+    `iterations`, when it restarts from there (at most LBFGS_RESTARTS times); a start that could not
+    get going is retried once with a first trial step of one grey level. The plain first step is kept
+    otherwise: from the content image the scaled one lost about 25 iterations (measured).
 
     Tolerances are zero so float32 noise in the loss cannot end the run early: it stops at
     `iterations`, or when the line search can make no progress even from a fresh start.
@@ -186,9 +185,6 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
         _, gradient = evaluator(state["image"])
         scale[0] = 1.0 / math.sqrt(max(float(np.sqrt(np.mean(gradient ** 2))), 1e-30))
 
-    if scaled_first_step:
-        scale_first_step()
-        scaled_start_tried = True
     try:
         for _ in range(LBFGS_RESTARTS + 1):
             begun_at = state["iteration"]
@@ -295,14 +291,12 @@ def adam_space(name: str, height: int, width: int) -> Optional[Tuple[np.ndarray,
 
 
 def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray,
-                  on_iteration: Callable[[Step], None], near_minimum: bool = False) -> Outcome:
-    """Run `config`'s optimiser from x0 within the valid pixel range; `near_minimum` says x0 is a
-    finished picture upsampled (L-BFGS then scales its first step)."""
+                  on_iteration: Callable[[Step], None]) -> Outcome:
+    """Run `config`'s optimiser from x0 within the valid pixel range."""
     height, width = evaluator.shape[1:3]
     bounds = pixel_bounds(height, width)
     if config.optimizer == "lbfgs":
-        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration,
-                         scaled_first_step=near_minimum)
+        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration)
     return run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, on_iteration,
                     space=adam_space(config.adam_space, height, width))
 
