@@ -2,6 +2,7 @@
 
     python -m neural_style benchmark [--sizes 256 512] [--precisions float32 bfloat16] [--rounds 5]
     python -m neural_style benchmark --time-to-quality CONTENT STYLE [--size 512] [-o FOLDER]
+    python -m neural_style benchmark --tiled [--sizes 1024 2048 4096] [--tile-size 1024] [--rounds 2]
 
 The first form prints, per precision and size: seconds per loss-and-gradient evaluation with the plain
 graph and with XLA (measured interleaved, A B A B ..., min and median), the evaluation's GFLOP (VGG19's
@@ -13,6 +14,11 @@ The second runs today's baseline (one size, float32, 500 L-BFGS iterations, ever
 default on the same images in one process, and reports each one's wall time (model loading included),
 the loss of each final picture evaluated in float32 at the final size, and when the default reached the
 baseline's final loss.
+
+The third measures high resolution: per output size, seconds per evaluation and the peak resident
+memory of the whole image evaluated at once (where it fits in this machine's memory) and in tiles
+(tiled_objective.py), each in a process of its own, the two alternating, and the share of the tiled
+evaluation's pixels that are halo, read twice.
 """
 
 from __future__ import annotations
@@ -38,10 +44,12 @@ BASELINE = dict(precision="float32", scales=1, tolerance=0.0, xla=False, iterati
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="longest sides (default: 256 512)")
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        help="longest sides (default: 256 512, and 1024 2048 4096 with --tiled)")
     parser.add_argument("--precisions", nargs="+", choices=("float32", "bfloat16"), default=["float32", "bfloat16"],
                         help="(default: float32 bfloat16)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per variant (default: 5)")
+    parser.add_argument("--rounds", type=int,
+                        help="interleaved timing rounds per variant (default: 5, and 2 with --tiled)")
     parser.add_argument("--no-start", dest="start", action="store_false",
                         help="skip the start-to-first-iteration and memory runs (a process each)")
     parser.add_argument("--device", default=None, help="TensorFlow device (default: the first GPU, else the CPU)")
@@ -53,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the baseline against the default run on these images")
     parser.add_argument("--size", type=int, default=512, help="--time-to-quality's output size (default: 512)")
     parser.add_argument("-o", "--output", help="--time-to-quality: folder for both pictures and the summary")
+    parser.add_argument("--tiled", action="store_true",
+                        help="whole-image against tiled evaluation at --sizes (default here: 1024 2048 4096)")
+    parser.add_argument("--tile-size", type=int, default=1024,
+                        help="--tiled's tile size (default: 1024, what --tile-size auto picks for 4096 px on a "
+                        "machine with 24 GB)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="bfloat16",
+                        help="--tiled's precision (default: bfloat16)")
     return parser
 
 
@@ -154,6 +169,7 @@ def run_speed_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
     from .network_input import preprocess
     from .runtime import op_determinism, resolve_device
 
+    args.sizes, args.rounds = args.sizes or [256, 512], args.rounds or 5
     device = resolve_device(args.device)
     print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}"
           + (", op determinism on" if args.deterministic else ""))
@@ -295,10 +311,108 @@ def run_time_to_quality(args: argparse.Namespace, stop: StopOnSignal) -> int:
     return 0
 
 
+# --- high resolution ----------------------------------------------------------------------------
+
+def tiled_worker(content: str, style: str, size: int, tile: int, precision: str, evaluations: int) -> None:
+    """Run in a process of its own: build the objective at `size` (whole for `tile` 0), evaluate once
+    untimed and `evaluations` times timed, and print a JSON line with the seconds and the peak memory."""
+    from .runtime import start_tensorflow
+
+    start_tensorflow()
+    import tensorflow as tf
+
+    from .api import prepare_images
+    from .config import StyleConfig
+    from .losses import build_objective
+    from .memory import peak_resident_bytes
+    from .model import build_feature_extractor
+    from .network_input import preprocess
+    from .tiled_objective import build_tiled_objective
+
+    config = StyleConfig(content=content, styles=[style], size=size, precision=precision, xla=False, tile_size=tile)
+    content_pixels, style_pixels = prepare_images(config)
+    extractor = build_feature_extractor(config)
+    objective = (build_tiled_objective(config, extractor, content_pixels, style_pixels, tile) if tile
+                 else build_objective(config, extractor, content_pixels, style_pixels))
+    image = tf.constant(preprocess(content_pixels))
+    seconds = []
+    for index in range(evaluations + 1):
+        started = time.perf_counter()
+        objective.loss_and_gradient(image)[2].numpy()
+        if index:
+            seconds.append(time.perf_counter() - started)
+    print(json.dumps({"seconds": seconds, "peak_bytes": peak_resident_bytes(),
+                      "width": content_pixels.shape[1], "height": content_pixels.shape[0]}), flush=True)
+
+
+def _tiled_measurement(args: argparse.Namespace, size: int, tile: int) -> Dict[str, Any]:
+    code = (f"from neural_style.benchmark import tiled_worker; tiled_worker({args.content!r}, {args.style!r}, "
+            f"{size}, {tile}, {args.precision!r}, 1)")
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if process.returncode != 0:
+        raise RuntimeError(f"the measurement at {size} px (tile {tile}) failed: {process.stderr[-500:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def halo_share(width: int, height: int, tile: int, halo: int) -> float:
+    """The share of the pixels a tiled evaluation reads that are halo (read again by a neighbour)."""
+    from .tiled_objective import tile_grid
+
+    read = sum((rows.end - rows.start) * (columns.end - columns.start)
+               for rows, columns in tile_grid(height, width, tile, halo))
+    return read / (width * height) - 1.0
+
+
+def run_tiled_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    from PIL import Image
+
+    from . import images
+    from .memory import available_memory_bytes, plan_memory
+    from .tiled_objective import DEFAULT_HALO
+
+    sizes = args.sizes or [1024, 2048, 4096]
+    rounds = max(1, args.rounds or 2)
+    available = available_memory_bytes()
+    print(f"{os.cpu_count()} CPUs, {available / 1e9 if available else float('nan'):.1f} GB available; {args.precision}; "
+          f"tiles of {args.tile_size} px with a {DEFAULT_HALO} px halo; each measurement a process of its own, "
+          f"whole and tiled alternating, {rounds} rounds; seconds per evaluation as min/median")
+    print(f"{'size':>10} {'whole s/eval':>14} {'whole peak':>10} {'tiled s/eval':>14} {'tiled peak':>10} "
+          f"{'per pixel':>9} {'halo':>6}", flush=True)
+    with Image.open(args.content) as content, Image.open(args.style) as style:
+        content_size, style_size = content.size, style.size
+    for size in sizes:
+        plan = images.plan_sizes(content_size, [style_size], size)
+        width, height = plan.content
+        try:
+            plan_memory(size, [plan.content, *plan.styles], 10, tile_size=0, available=available)
+            variants = {"whole": 0, "tiled": args.tile_size}
+        except Exception:  # the whole image does not fit here: tiled only
+            variants = {"tiled": args.tile_size}
+        results: Dict[str, List[Dict[str, Any]]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            for name, tile in variants.items():
+                if stop():
+                    return 0
+                results[name].append(_tiled_measurement(args, size, tile))
+        cells = {}
+        for name in ("whole", "tiled"):
+            runs = results.get(name)
+            times = [t for run in runs for t in run["seconds"]] if runs else []
+            cells[name] = ((min_median(times), f"{max(run['peak_bytes'] for run in runs) / 2**30:.1f} GiB")
+                           if runs else ("does not fit", "-"))
+        ratio = (min(t for run in results["tiled"] for t in run["seconds"])
+                 / min(t for run in results["whole"] for t in run["seconds"]) if "whole" in results else float("nan"))
+        print(f"{width:>5}x{height:<4} {cells['whole'][0]:>14} {cells['whole'][1]:>10} {cells['tiled'][0]:>14} "
+              f"{cells['tiled'][1]:>10} {ratio:>8.2f}x {100 * halo_share(width, height, args.tile_size, DEFAULT_HALO):>5.0f}%",
+              flush=True)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
     args = build_parser().parse_args(argv)
-    body = run_time_to_quality if args.time_to_quality else run_speed_table
+    body = run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled else run_speed_table
     return run_command(PROG, lambda stop: body(args, stop))
 
 

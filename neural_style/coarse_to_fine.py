@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from . import images
+from .memory import plan_memory
 from .optimize import ConvergenceCheck, Evaluator, Outcome, Step, run_optimiser
 
 if TYPE_CHECKING:
@@ -95,6 +96,23 @@ def upsample(network_image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(resized.numpy(), PIXEL_LOW, PIXEL_HIGH)
 
 
+def objective_for(config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
+                  style_pixels: Sequence[np.ndarray], tile: int, built: Dict[int, Any]) -> Any:
+    """The objective for images of these sizes, whole (`tile` 0) or in tiles: one already `built` for
+    another size retargeted (no new trace), else a new one, kept in `built`."""
+    from .losses import build_objective, compute_config_targets
+    from .tiled_objective import build_tiled_objective, compute_config_tiled_targets
+
+    if tile in built:
+        targets = (compute_config_tiled_targets(config, extractor, content_pixels, style_pixels, tile) if tile
+                   else compute_config_targets(config, extractor, content_pixels, style_pixels))
+        built[tile] = built[tile].for_targets(targets)
+    else:
+        built[tile] = (build_tiled_objective(config, extractor, content_pixels, style_pixels, tile) if tile
+                       else build_objective(config, extractor, content_pixels, style_pixels))
+    return built[tile]
+
+
 @dataclass
 class ScaledOutcome:
     """How a coarse-to-fine run ended: the optimiser's outcome at the last scale it reached."""
@@ -109,17 +127,17 @@ def run_scales(config: "StyleConfig", extractor: "FeatureExtractor", content: "I
                styles: Sequence["Image.Image"], device: str, on_step: Callable[[Step], None],
                notify: Callable[[str], None], initial_image: Callable[[np.ndarray], np.ndarray],
                should_stop: Optional[Callable[[], bool]] = None,
-               on_scale: Optional[Callable[[Scale, int, int, int], None]] = None) -> ScaledOutcome:
+               on_scale: Optional[Callable[[Scale, int, int, int], None]] = None,
+               available_memory: Optional[float] = None) -> ScaledOutcome:
     """Optimise at each scale of `plan_scales(config)` in turn; `on_step` sees every iteration with
     run-wide numbers. `initial_image(content_pixels)` gives the first scale's start (network image);
-    `on_scale(scale, width, height, budget)` is told when a scale starts."""
+    `on_scale(scale, width, height, budget)` is told when a scale starts. Scales whose images do not
+    fit whole in `available_memory` bytes (None: unknown) are evaluated in tiles."""
     import tensorflow as tf
-
-    from .losses import build_objective, compute_config_targets
 
     started = time.perf_counter()
     scales = plan_scales(config)
-    objective = None
+    objectives: Dict[int, Any] = {}  # by tile size (0: whole): built once, retargeted at every scale
     previous: Optional[np.ndarray] = None
     done_iterations = done_evaluations = 0
     left_over = 0
@@ -129,14 +147,16 @@ def run_scales(config: "StyleConfig", extractor: "FeatureExtractor", content: "I
         content_pixels = images.to_array(plan.resize(content, plan.content))
         style_pixels = [images.to_array(plan.resize(style, size)) for style, size in zip(styles, plan.styles)]
         width, height = plan.content
-        with tf.device(device):
-            objective = (build_objective(config, extractor, content_pixels, style_pixels) if objective is None
-                         else objective.for_targets(compute_config_targets(config, extractor, content_pixels,
-                                                                           style_pixels)))
-        x0 = initial_image(content_pixels) if previous is None else upsample(previous, height, width)
         budget = scale.iterations + left_over
         if on_scale is not None:
             on_scale(scale, width, height, budget)
+        memory = plan_memory(scale.size, [plan.content, *plan.styles], config.lbfgs_history, config.tile_size,
+                             config.tile_halo, available_memory, measure=False)
+        if memory.tile:
+            notify(f"{scale.label + ': ' if len(scales) > 1 else ''}{width}x{height} evaluated in {memory.describe()}")
+        with tf.device(device):
+            objective = objective_for(config, extractor, content_pixels, style_pixels, memory.tile, objectives)
+        x0 = initial_image(content_pixels) if previous is None else upsample(previous, height, width)
         check = ConvergenceCheck(config.tolerance)
         offsets = (done_iterations, done_evaluations, time.perf_counter() - started)
 
@@ -165,4 +185,4 @@ def run_scales(config: "StyleConfig", extractor: "FeatureExtractor", content: "I
     return result
 
 
-__all__ = ["Scale", "plan_scales", "run_scales", "scale_count", "scale_sizes", "split_iterations", "upsample"]
+__all__ = ["Scale", "objective_for", "plan_scales", "run_scales", "scale_count", "scale_sizes", "split_iterations", "upsample"]

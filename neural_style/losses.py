@@ -39,6 +39,17 @@ def style_loss(gram: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(gram - target_gram))
 
 
+def style_term(raw_gram: tf.Tensor, count: tf.Tensor, target_gram: tf.Tensor, normalization: str = "mean"
+               ) -> tf.Tensor:
+    """One layer's style term from its unnormalised Gram matrix and the number of activations it sums
+    (C*H*W). 'mean': the Gram matrix divided by the count, then the mean squared difference
+    (jcjohnson/neural-style). 'chapter' (the PyTorch reference): the unnormalised Gram matrix's mean
+    squared difference, divided by the count. Both tiled and whole-image evaluation use this."""
+    if normalization == "mean":
+        return style_loss(raw_gram / count, target_gram)
+    return style_loss(raw_gram, target_gram) / count
+
+
 def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
     """Mean squared difference between horizontally and vertically adjacent pixel values."""
     dx = image[:, :, 1:, :] - image[:, :, :-1, :]
@@ -138,11 +149,8 @@ class Objective:
         return w.content * content, w.style * style, w.tv * tv
 
     def _style_term(self, features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
-        if self.style_normalization == "mean":
-            return style_loss(gram_matrix(features), target_gram)
-        # The PyTorch reference: unnormalised Gram matrices, the mean squared difference divided by d*h*w.
         count = tf.cast(tf.size(features), features.dtype)
-        return style_loss(gram_matrix(features, normalize=False), target_gram) / count
+        return style_term(gram_matrix(features, normalize=False), count, target_gram, self.style_normalization)
 
     def _loss_and_gradient_body(self, image: tf.Tensor, content_targets: Dict[str, tf.Tensor],
                                 style_grams: Dict[str, tf.Tensor]):
