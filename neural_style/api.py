@@ -20,9 +20,10 @@ from PIL import Image
 from . import images
 from .config import StyleConfig, build_config, validate
 from .errors import NeuralStyleError
-from .memory import check_memory
+from .memory import available_memory_bytes, peak_resident_bytes, plan_memory
 from .optimize import Step
 from .outputs import Progress, Recorder
+from .timelapse import Timelapse, check_timelapse
 
 if TYPE_CHECKING:
     from .model import FeatureExtractor
@@ -44,6 +45,7 @@ class StyleResult:
     output: Optional[str] = None
     snapshots: List[str] = field(default_factory=list)
     log_file: Optional[str] = None
+    timelapse: Optional[str] = None
 
     def to_pil(self) -> Image.Image:
         return Image.fromarray(self.image)
@@ -61,10 +63,12 @@ class StyleResult:
         return self.history[-1].seconds / self.history[-1].evaluations
 
 
-def load_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
+def load_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None,
+                available_memory: Optional[float] = None,
                 ) -> Tuple[Image.Image, List[Image.Image], images.SizePlan]:
     """The content and style images as loaded, and the sizes of the output (`config.size`), checked
-    (smallest usable, memory) before anything is resized."""
+    (smallest usable; fits in `available_memory` bytes, default this machine's available memory,
+    whole or in tiles) before anything is resized."""
     content = images.load_image(config.content, "content", notify)
     styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
               for index, source in enumerate(config.styles)]
@@ -72,7 +76,8 @@ def load_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = N
                              config.sizing)
     check_image_sizes(config, plan.content, plan.styles)
     if "GPU" not in (config.device or "").upper():  # a GPU's memory is TensorFlow's to report
-        check_memory(config.size, [plan.content, *plan.styles], config.lbfgs_history)
+        plan_memory(config.size, [plan.content, *plan.styles], config.lbfgs_history, config.tile_size,
+                    config.tile_halo, available_memory)
     return content, styles, plan
 
 
@@ -162,8 +167,12 @@ def stylize(
     validate(config)
     if config.output:
         images.check_writable_image_path(config.output)
+    if config.timelapse:
+        check_timelapse(config.timelapse, config.timelapse_fps)
     progress = Progress(config.iterations, stream=stream, quiet=config.quiet, print_every=config.print_every)
-    content_image, style_images, plan = load_images(config, progress.message)
+    # Measured once, so the check before any work and each scale's choice of tiles agree.
+    available = None if "GPU" in (config.device or "").upper() else available_memory_bytes()
+    content_image, style_images, plan = load_images(config, progress.message, available)
 
     import keras
 
@@ -185,12 +194,14 @@ def stylize(
     )
 
     with op_determinism(config.seed is not None):
-        return _run(config, extractor, content_image, style_images, plan, device, progress, on_step, should_stop)
+        return _run(config, extractor, content_image, style_images, plan, device, progress, on_step, should_stop,
+                    available)
 
 
 def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_image: Image.Image,
          style_images: Sequence[Image.Image], plan: images.SizePlan, device: str, progress: Progress,
-         on_step: Optional[Callable[[Step], None]], should_stop: Optional[Callable[[], bool]]) -> StyleResult:
+         on_step: Optional[Callable[[Step], None]], should_stop: Optional[Callable[[], bool]],
+         available_memory: Optional[float] = None) -> StyleResult:
     """Build the network unless given, optimise scale by scale, write the final picture, report."""
     import tensorflow as tf
 
@@ -211,10 +222,19 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
             progress.scale = f"{scale.label} {scale_width}x{scale_height}"
             progress.message(f"{scale.label}: {scale_width}x{scale_height}, up to {budget} iterations")
 
-    recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log, on_step)
+    timelapse = (Timelapse(config.timelapse, render, config.timelapse_every, config.timelapse_fps)
+                 if config.timelapse else None)
+    recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log,
+                        _both(timelapse.on_step if timelapse else None, on_step))
     rng = np.random.default_rng(config.seed)
-    scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
-                        lambda pixels: initial_image(config, pixels, rng), should_stop, on_scale)
+    try:
+        scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
+                            lambda pixels: initial_image(config, pixels, rng), should_stop, on_scale,
+                            available_memory)
+    except BaseException:
+        if timelapse:
+            timelapse.close()  # what was written so far stays a playable file
+        raise
     outcome = scaled.outcome
     progress.close()
 
@@ -224,23 +244,47 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
     written = None
     if config.output and outcome.iterations > 0:
         written = save_final_image(config.output, final, progress.message)
+    written_timelapse = timelapse.finish(final if outcome.iterations > 0 else None) if timelapse else None
     seconds = time.perf_counter() - started
+    if timelapse and written_timelapse:
+        progress.message(f"timelapse: {timelapse.frames} frames in {written_timelapse} "
+                         f"({timelapse.seconds:.1f} s, {100 * timelapse.seconds / seconds:.1f}% of the run)")
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,
         evaluations=outcome.evaluations, seconds=seconds, stop_reason=outcome.reason, device=device,
         config=config, error=outcome.error, output=written, snapshots=recorder.snapshots,
-        log_file=recorder.log_file,
+        log_file=recorder.log_file, timelapse=written_timelapse,
     )
-    if outcome.error:
-        progress.message(f"stopped: {outcome.error}; kept the last good image")
-    elif outcome.reason not in ("done", "stopped"):
-        progress.message(outcome.reason)
-    progress.message(
-        f"{outcome.iterations} iterations, {outcome.evaluations} evaluations in {seconds:.1f} s "
-        f"({result.seconds_per_evaluation:.2f} s/evaluation)"
-        + (f"; wrote {written}" if written else "")
-    )
+    _report(result, progress)
     return result
+
+
+def _report(result: StyleResult, progress: Progress) -> None:
+    """The closing lines: why the run ended, what it cost, what it wrote."""
+    if result.error:
+        progress.message(f"stopped: {result.error}; kept the last good image")
+    elif result.stop_reason not in ("done", "stopped"):
+        progress.message(result.stop_reason)
+    peak = peak_resident_bytes()
+    progress.message(
+        f"{result.iterations} iterations, {result.evaluations} evaluations in {result.seconds:.1f} s "
+        f"({result.seconds_per_evaluation:.2f} s/evaluation)"
+        + (f", peak memory {peak / 1e9:.1f} GB" if peak else "")
+        + (f"; wrote {result.output}" if result.output else "")
+    )
+
+
+def _both(first: Optional[Callable[[Step], None]], second: Optional[Callable[[Step], None]]
+          ) -> Optional[Callable[[Step], None]]:
+    """One callback calling `first`, then `second` (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def call(step: Step) -> None:
+        first(step)
+        second(step)
+
+    return call
 
 
 def render_image(config: StyleConfig, flat_image: np.ndarray, width: int, height: int,

@@ -3,6 +3,7 @@
     neural-style CONTENT STYLE... [-o OUTPUT] [flags]   paint (stylize_command.py)
     neural-style compare CONTENT STYLE -o FOLDER        the PyTorch reference beside this tool (compare.py)
     neural-style benchmark [flags]                      speed and memory (benchmark.py)
+    neural-style video INPUT STYLE... -o OUTPUT         video with temporal consistency (video_command.py)
 
 No command module imports this one; each takes its shared pieces from runtime.py.
 """
@@ -13,7 +14,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-SUBCOMMANDS = {"compare": "neural_style.compare", "benchmark": "neural_style.benchmark"}
+SUBCOMMANDS = {"compare": "neural_style.compare", "benchmark": "neural_style.benchmark",
+               "video": "neural_style.video_command"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

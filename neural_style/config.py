@@ -107,12 +107,20 @@ class StyleConfig:
     scales: Union[int, str] = "auto"  # coarse-to-fine: the number of sizes, or "auto"
     tolerance: float = 1e-3  # a scale ends when the loss fell by less than this fraction over a window
 
+    # High resolution (see tiled_objective.py): the interior size of the tiles the image is evaluated in,
+    # 0 for the whole image at once, or "auto": tiles only where the whole image would not fit in memory.
+    tile_size: Union[int, str] = "auto"
+    tile_halo: int = 64  # px of context read around each tile; 64 was measured (tiled_objective.DEFAULT_HALO)
+
     # What the `reference` preset changes to match the PyTorch reference (see PRESETS).
     sizing: str = "longest-side"
     style_normalization: str = "mean"
     adam_space: str = "pixels"
 
     # Outputs
+    timelapse: Optional[str] = None  # a .gif, .mp4 or .webp of the run (timelapse.py)
+    timelapse_every: int = 1  # a frame every this many iterations
+    timelapse_fps: float = 25.0
     original_colors: bool = False
     snapshot_every: int = 100
     log: bool = True
@@ -248,6 +256,9 @@ def _check_numbers(config: StyleConfig) -> None:
     _check_number("--tolerance", config.tolerance, minimum=0, strict=False, flag="--tolerance (0 turns it off)")
     if config.scales != "auto":
         _check_int("--scales", config.scales, minimum=1, flag="--scales (or auto)")
+    _check_tiles(config)
+    _check_int("--timelapse-every", config.timelapse_every, minimum=1, flag="--timelapse-every")
+    _check_number("--timelapse-fps", config.timelapse_fps, minimum=0, strict=True, flag="--timelapse-fps")
     for name in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(config, name)
         if value is not None:
@@ -255,6 +266,22 @@ def _check_numbers(config: StyleConfig) -> None:
             _check_number(flag, value, minimum=0, strict=False, flag=flag)
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
+
+
+# Tile borders and halos fall on multiples of 16 px, so VGG19's poolings see the whole image's windows.
+TILE_ALIGNMENT = 16
+
+
+def _check_tiles(config: StyleConfig) -> None:
+    if config.tile_size != "auto":
+        _check_int("--tile-size", config.tile_size, minimum=0, flag="--tile-size (0 turns tiling off, or auto)")
+        if config.tile_size % TILE_ALIGNMENT:
+            raise NeuralStyleError(f"--tile-size must be a multiple of {TILE_ALIGNMENT} px, got {config.tile_size}: "
+                                   f"use --tile-size {max(TILE_ALIGNMENT, config.tile_size // TILE_ALIGNMENT * TILE_ALIGNMENT)}")
+    _check_int("--tile-halo", config.tile_halo, minimum=0, flag="--tile-halo")
+    if config.tile_halo % TILE_ALIGNMENT:
+        raise NeuralStyleError(f"--tile-halo must be a multiple of {TILE_ALIGNMENT} px, got {config.tile_halo}: "
+                               f"use --tile-halo {config.tile_halo // TILE_ALIGNMENT * TILE_ALIGNMENT}")
 
 
 def _check_choices(config: StyleConfig) -> None:

@@ -79,12 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("styles", nargs="+", metavar="style", help="style image(s) (paintings); several are blended")
     parser.add_argument("-o", "--output", default="out.png",
                         help="output image; snapshots and the log go beside it (default: out.png)")
+    add_style_flags(parser)
+    _add_output_flags(parser.add_argument_group("snapshots and progress"))
+    return parser
+
+
+def add_style_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of how a picture is painted, shared by the main command and `video`."""
     _add_image_flags(parser.add_argument_group("images"))
     _add_network_flags(parser.add_argument_group("network and losses"))
     _add_optimiser_flags(parser.add_argument_group("optimiser"))
     _add_speed_flags(parser.add_argument_group("speed"))
-    _add_output_flags(parser.add_argument_group("snapshots and progress"))
-    return parser
 
 
 def _add_image_flags(group: Any) -> None:
@@ -139,7 +144,7 @@ def _add_optimiser_flags(group: Any) -> None:
                        help="TensorFlow device such as /CPU:0 or /GPU:0 (default: the first GPU, else the CPU)")
 
 
-def _scales(text: str) -> Any:
+def _whole_number_or_auto(text: str) -> Any:
     if text == "auto":
         return text
     try:
@@ -154,7 +159,7 @@ def _add_speed_flags(group: Any) -> None:
                        "it natively; Gram matrices and losses stay float32), float32, or auto: bfloat16 on a CPU "
                        "with AVX512-BF16 or AMX and on an NVIDIA GPU of compute capability 8.0 or later "
                        f"{_default('precision')}")
-    group.add_argument("--scales", type=_scales, metavar="N",
+    group.add_argument("--scales", type=_whole_number_or_auto, metavar="N",
                        help="coarse-to-fine: optimise at N sizes, each sqrt(2) times the previous (twice the pixels), "
                        "ending at --size; 1 is a single-size run; auto starts at 256 px or less (1 when --init is a "
                        "file) "
@@ -162,9 +167,23 @@ def _add_speed_flags(group: Any) -> None:
     group.add_argument("--tolerance", type=float, metavar="T",
                        help="a scale ends when the loss has fallen by less than the fraction T over the last 10 "
                        f"iterations; 0 runs every iteration {_default('tolerance')}")
+    group.add_argument("--tile-size", type=_whole_number_or_auto, metavar="PX",
+                       help="evaluate the image in tiles of PX px (a multiple of 16), so memory follows the tile, "
+                       "not the image; the loss and gradient are the whole image's. 0: never tile; auto: tile only "
+                       f"where the whole image would not fit in memory, in the largest tiles that do {_default('tile_size')}")
+    group.add_argument("--tile-halo", type=int, metavar="PX",
+                       help="context read around each tile (a multiple of 16); 80 is exact, 64 agrees to 1e-3 "
+                       f"{_default('tile_halo')}")
 
 
 def _add_output_flags(group: Any) -> None:
+    group.add_argument("--timelapse", metavar="PATH",
+                       help="also write the run as an animation, streamed as it goes: .gif, .mp4 or .webp (needs the video "
+                       "extra) (default: none)")
+    group.add_argument("--timelapse-every", type=int, metavar="N",
+                       help=f"a timelapse frame every N iterations {_default('timelapse_every')}")
+    group.add_argument("--timelapse-fps", type=float, metavar="FPS",
+                       help=f"the timelapse's frames per second {_default('timelapse_fps')}")
     group.add_argument("--snapshot-every", type=int, metavar="N",
                        help=f"save a snapshot every N iterations, 0 for none {_default('snapshot_every')}")
     group.add_argument("--no-log", dest="log", action="store_false", help="do not write the CSV loss log")
