@@ -24,9 +24,11 @@ from .memory import available_memory_bytes, peak_resident_bytes, plan_memory
 from .optimize import Step
 from .outputs import Progress, Recorder
 from .timelapse import Timelapse, check_timelapse
+from .web_view import open_live_view
 
 if TYPE_CHECKING:
     from .model import FeatureExtractor
+    from .web_view import LiveView
 
 
 @dataclass
@@ -173,6 +175,8 @@ def stylize(
     # Measured once, so the check before any work and each scale's choice of tiles agree.
     available = None if "GPU" in (config.device or "").upper() else available_memory_bytes()
     content_image, style_images, plan = load_images(config, progress.message, available)
+    # Bound before any work, so a port in use is refused at once.
+    live = open_live_view(config, content_image, style_images, plan, progress.message) if config.web is not None else None
 
     import keras
 
@@ -193,15 +197,20 @@ def stylize(
         f"{config.optimizer} for up to {config.iterations} iterations"
     )
 
-    with op_determinism(config.seed is not None):
-        return _run(config, extractor, content_image, style_images, plan, device, progress, on_step, should_stop,
-                    available)
+    try:
+        with op_determinism(config.seed is not None):
+            return _run(config, extractor, content_image, style_images, plan, device, progress, on_step,
+                        should_stop, available, live)
+    except BaseException as error:
+        if live:
+            live.finish(None, "failed", str(error) or type(error).__name__)
+        raise
 
 
 def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_image: Image.Image,
          style_images: Sequence[Image.Image], plan: images.SizePlan, device: str, progress: Progress,
          on_step: Optional[Callable[[Step], None]], should_stop: Optional[Callable[[], bool]],
-         available_memory: Optional[float] = None) -> StyleResult:
+         available_memory: Optional[float] = None, live: Optional["LiveView"] = None) -> StyleResult:
     """Build the network unless given, optimise scale by scale, write the final picture, report."""
     import tensorflow as tf
 
@@ -221,11 +230,17 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
         if scale.count > 1:
             progress.scale = f"{scale.label} {scale_width}x{scale_height}"
             progress.message(f"{scale.label}: {scale_width}x{scale_height}, up to {budget} iterations")
+            if live:
+                live.on_scale(progress.scale)
 
     timelapse = (Timelapse(config.timelapse, render, config.timelapse_every, config.timelapse_fps)
                  if config.timelapse else None)
+    if live:
+        live.render = render
+        stop_asked = should_stop
+        should_stop = lambda: live.stop_requested.is_set() or bool(stop_asked and stop_asked())  # noqa: E731
     recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log,
-                        _both(timelapse.on_step if timelapse else None, on_step))
+                        _chain(timelapse.on_step if timelapse else None, live.on_step if live else None, on_step))
     rng = np.random.default_rng(config.seed)
     try:
         scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
@@ -256,6 +271,12 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
         log_file=recorder.log_file, timelapse=written_timelapse,
     )
     _report(result, progress)
+    if live:
+        if live.stop_requested.is_set():
+            progress.message("stopped from the live view")
+        live.finish(final, "failed" if result.error else "stopped" if result.stop_reason == "stopped" else "done",
+                    result.error or (f"{result.iterations} iterations in {result.seconds:.0f} s"
+                                     + (f"; wrote {result.output}" if result.output else "")))
     return result
 
 
@@ -274,15 +295,15 @@ def _report(result: StyleResult, progress: Progress) -> None:
     )
 
 
-def _both(first: Optional[Callable[[Step], None]], second: Optional[Callable[[Step], None]]
-          ) -> Optional[Callable[[Step], None]]:
-    """One callback calling `first`, then `second` (either may be None)."""
-    if first is None or second is None:
-        return first or second
+def _chain(*callbacks: Optional[Callable[[Step], None]]) -> Optional[Callable[[Step], None]]:
+    """One callback calling each of `callbacks` that is not None, in order (None if there are none)."""
+    present = [callback for callback in callbacks if callback is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
 
     def call(step: Step) -> None:
-        first(step)
-        second(step)
+        for callback in present:
+            callback(step)
 
     return call
 

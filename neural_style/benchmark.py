@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "machine with 24 GB)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="bfloat16",
                         help="--tiled's precision (default: bfloat16)")
+    parser.add_argument("--video", nargs=2, metavar=("CLIP", "STYLE"),
+                        help="flicker and seconds per frame of independent frames against the temporal mode")
+    parser.add_argument("--frames", type=int, default=24, help="--video: frames to stylise (default: 24)")
+    parser.add_argument("--iterations", type=int, default=100,
+                        help="--video: iterations of a frame from scratch (default: 100)")
+    parser.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],
+                        help="--video: temporal weights to measure (default: 0.05)")
     return parser
 
 
@@ -409,10 +416,48 @@ def run_tiled_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
     return 0
 
 
+# --- video ----------------------------------------------------------------------------------------
+
+def run_video_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    """Independent frames (each from its own input frame, --iterations each, no temporal loss) against
+    the temporal mode (each later frame from the previous one, half the iterations) at each temporal
+    weight: flicker (optical_flow.flicker) and seconds per frame after the first."""
+    import tempfile
+
+    from . import images
+    from .optical_flow import flicker
+    from .video import FRAME_PATTERN, VideoOptions, read_input, resize_frames, stylize_video
+
+    clip, style = args.video
+    size = args.size if args.size != 512 else 256
+    inputs = resize_frames(read_input(clip, VideoOptions(max_frames=args.frames))[0], size)
+    modes = {"independent": VideoOptions(temporal_weight=0.0, init="content", max_frames=args.frames)}
+    for weight in args.temporal_weights:
+        modes[f"temporal {weight:g}"] = VideoOptions(temporal_weight=weight, max_frames=args.frames,
+                                                     frame_iterations=args.iterations // 2)
+    print(f"{len(inputs)} frames at {inputs[0].shape[1]}x{inputs[0].shape[0]}; a frame from scratch runs "
+          f"{args.iterations} iterations, a frame from the previous one {args.iterations // 2}")
+    print(f"{'mode':>16} {'flicker':>8} {'first s':>8} {'later s/frame':>14}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, options in modes.items():
+            if stop():
+                return 0
+            folder = os.path.join(args.output or scratch, name.replace(" ", "_").replace(".", "p"))
+            result = stylize_video(clip, style, folder, video=options, size=size, iterations=args.iterations,
+                                   quiet=True, should_stop=stop)
+            outputs = [images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(i + 1))))
+                       for i in range(result.frames)]
+            later = result.seconds_per_frame[1:]
+            print(f"{name:>16} {flicker(outputs, inputs[:len(outputs)]):>8.2f} {result.seconds_per_frame[0]:>8.1f} "
+                  f"{min_median(later) if later else 'n/a':>14}", flush=True)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
     args = build_parser().parse_args(argv)
-    body = run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled else run_speed_table
+    body = (run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled
+            else run_video_table if args.video else run_speed_table)
     return run_command(PROG, lambda stop: body(args, stop))
 
 

@@ -121,6 +121,8 @@ class StyleConfig:
     timelapse: Optional[str] = None  # a .gif, .mp4 or .webp of the run (timelapse.py)
     timelapse_every: int = 1  # a frame every this many iterations
     timelapse_fps: float = 25.0
+    web: Optional[int] = None  # the live view's port (web_view.py); 0: any free port
+    web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
     original_colors: bool = False
     snapshot_every: int = 100
     log: bool = True
@@ -258,6 +260,10 @@ def _check_numbers(config: StyleConfig) -> None:
         _check_int("--scales", config.scales, minimum=1, flag="--scales (or auto)")
     _check_tiles(config)
     _check_int("--timelapse-every", config.timelapse_every, minimum=1, flag="--timelapse-every")
+    if config.web is not None:
+        _check_int("--web", config.web, minimum=0, flag="--web PORT")
+        if config.web > 65535:
+            raise NeuralStyleError(f"--web port {config.web} is not a port (0-65535): pass --web with a port such as 8000")
     _check_number("--timelapse-fps", config.timelapse_fps, minimum=0, strict=True, flag="--timelapse-fps")
     for name in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(config, name)

@@ -191,6 +191,12 @@ def _add_output_flags(group: Any) -> None:
                        help=f"print a progress line every N iterations when output is not a terminal "
                        f"{_default('print_every')}")
     group.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    group.add_argument("--web", nargs="?", const=8000, type=int, metavar="PORT",
+                       help="show the run live on a local web page, http://127.0.0.1:PORT/ (PORT 8000 when not "
+                       "given; 0: any free port), with a Stop button (default: off)")
+    group.add_argument("--web-host", metavar="HOST",
+                       help=f"address the live view listens on; anything but 127.0.0.1 lets other machines see it "
+                       f"{_default('web_host')}")
 
 
 CONFIG_FIELDS = frozenset(f.name for f in fields(StyleConfig))

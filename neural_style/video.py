@@ -337,10 +337,10 @@ def _stylize_frames(config: StyleConfig, video: VideoOptions, frames: List[np.nd
 def encode(folder: str, count: int, output: str, fps: float, audio_from: Optional[str] = None) -> None:
     """The video `output` from the first `count` frames in `folder`, read one at a time, written under a
     temporary name and renamed when complete; sound copied from `audio_from` where given."""
-    from .timelapse import FrameWriter, partial_path
+    from .timelapse import frame_writer, partial_path
 
     first = images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(1))))
-    writer = FrameWriter(partial_path(output), fps, first.shape[1], first.shape[0], audio_from=audio_from)
+    writer = frame_writer(partial_path(output), fps, first.shape[1], first.shape[0], audio_from=audio_from)
     try:
         for index in range(1, count + 1):
             writer.append(first if index == 1 else

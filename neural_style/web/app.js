@@ -1,0 +1,89 @@
+// The live view: one server-sent event per iteration; the picture is fetched when it changes.
+"use strict";
+const COLOURS = { total: "#f0f0f0", content: "#4fa3e0", style: "#e0a34f", tv: "#7fd07f" };
+let history = [];
+let loading = false, wanted = -1, shown = -1;
+
+function clock(seconds) {
+  if (seconds === null || seconds === undefined) return "\u2013";
+  seconds = Math.max(0, Math.round(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = seconds % 60;
+  return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
+}
+
+function refreshPicture(version) {
+  // Ask for the picture only when the last one has arrived: a slow page never queues requests.
+  wanted = version;
+  if (loading || wanted === shown) return;
+  loading = true;
+  const img = document.getElementById("current"), asked = wanted;
+  img.onload = img.onerror = () => { loading = false; shown = asked; if (wanted !== shown) refreshPicture(wanted); };
+  img.src = "/image/current.png?v=" + asked;
+}
+
+function drawCurve() {
+  const canvas = document.getElementById("curve"), g = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, pad = 34;
+  g.clearRect(0, 0, w, h);
+  const points = history.filter(p => p.total > 0);
+  if (points.length < 1) return;
+  let low = Infinity, high = -Infinity;
+  for (const p of points) for (const k of Object.keys(COLOURS)) if (p[k] > 0) {
+    low = Math.min(low, Math.log10(p[k])); high = Math.max(high, Math.log10(p[k]));
+  }
+  if (high - low < 1e-6) { high += 0.5; low -= 0.5; }
+  const first = points[0].iteration, last = Math.max(points[points.length - 1].iteration, first + 1);
+  const x = it => pad + (w - pad - 8) * (it - first) / (last - first);
+  const y = v => 8 + (h - pad - 8) * (high - Math.log10(v)) / (high - low);
+  g.strokeStyle = "#444"; g.fillStyle = "#999"; g.font = "11px sans-serif"; g.lineWidth = 1;
+  for (let e = Math.ceil(low); e <= Math.floor(high); e++) {
+    g.beginPath(); g.moveTo(pad, y(10 ** e)); g.lineTo(w - 8, y(10 ** e)); g.stroke();
+    g.fillText("1e" + e, 2, y(10 ** e) + 4);
+  }
+  g.fillText("iteration " + last, w - 90, h - 8);
+  for (const [name, colour] of Object.entries(COLOURS)) {
+    g.strokeStyle = colour; g.lineWidth = name === "total" ? 2 : 1.2; g.beginPath();
+    let started = false;
+    for (const p of points) {
+      if (!(p[name] > 0)) { started = false; continue; }
+      started ? g.lineTo(x(p.iteration), y(p[name])) : g.moveTo(x(p.iteration), y(p[name]));
+      started = true;
+    }
+    g.stroke();
+  }
+}
+
+function show(state) {
+  if (state.history) history = state.history;
+  else if (state.loss && (!history.length || history[history.length - 1].iteration !== state.loss.iteration)) history.push(state.loss);
+  document.getElementById("iteration").textContent = state.iteration;
+  document.getElementById("total").textContent = state.total_iterations;
+  document.getElementById("scale").textContent = state.scale || "\u2013";
+  document.getElementById("speed").textContent = state.seconds_per_evaluation ? state.seconds_per_evaluation.toFixed(2) : "\u2013";
+  document.getElementById("left").textContent = state.status === "running" ? clock(state.seconds_left) : "\u2013";
+  document.getElementById("loss").textContent = state.loss && state.loss.total !== null ? state.loss.total.toPrecision(4) : "\u2013";
+  const status = document.getElementById("status");
+  status.textContent = { starting: "starting", running: "running", done: "finished", stopped: "stopped", failed: "failed" }[state.status] || state.status;
+  status.className = "status " + state.status;
+  document.getElementById("message").textContent = state.message || "";
+  drawCurve();
+  if (state.final_image) {
+    document.getElementById("current").src = state.final_image;
+    document.getElementById("stop").disabled = true;
+  } else if (state.iteration > 0) {
+    refreshPicture(state.version);
+  }
+}
+
+const events = new EventSource("/events");
+events.onmessage = message => {
+  const state = JSON.parse(message.data);
+  show(state);
+  if (state.final_image) events.close();  // the run is over and the server is going away
+};
+
+document.getElementById("stop").addEventListener("click", () => {
+  const button = document.getElementById("stop");
+  button.disabled = true; button.textContent = "Stopping\u2026";
+  fetch("/stop", { method: "POST" });
+});

@@ -1,0 +1,198 @@
+"""The live view: its endpoints, Stop, a port in use, and a real browser drawing the page."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neural_style.cli import main
+from neural_style.errors import NeuralStyleError
+from neural_style.optimize import Step
+from neural_style.web_view import LiveView
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers.get("Content-Type"), response.read()
+
+
+def status_of(url, method="GET"):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture()
+def view():
+    content = np.full((20, 30, 3), 200, np.uint8)
+    style = np.zeros((24, 30, 3), np.uint8)
+    live = LiveView(0, "127.0.0.1", content, [style], total_iterations=10,
+                    render=lambda step: np.full((20, 30, 3), step.iteration * 20, np.uint8))
+    yield live
+    live.close()
+
+
+def test_endpoints_serve_the_state_the_pictures_and_nothing_else(view):
+    assert view._server.server_address[0] == "127.0.0.1"
+    base = view.url
+    assert status_of(base + "image/current.png") == 404  # nothing painted yet
+    view.on_step(Step(iteration=3, evaluations=4, seconds=2.0, total=9.0, content=1.0, style=7.0, tv=1.0))
+    code, kind, body = get(base + "state")
+    state = json.loads(body)
+    assert code == 200 and kind == "application/json"
+    assert state["iteration"] == 3 and state["status"] == "running" and state["loss"]["style"] == 7.0
+    assert state["seconds_per_evaluation"] == pytest.approx(0.5) and state["history"][0]["iteration"] == 3
+    code, kind, body = get(base + "image/current.png")
+    assert kind == "image/png" and np.asarray(Image.open(io.BytesIO(body)))[0, 0, 0] == 60
+    assert np.asarray(Image.open(io.BytesIO(get(base + "image/content.png")[2])))[0, 0, 0] == 200
+    assert get(base + "image/style/0.png")[0] == 200
+    code, kind, body = get(base)
+    assert b"<canvas" in body and kind.startswith("text/html") and b"http" not in body.replace(b"http-equiv", b"")
+    for path in ("image/style/1.png", "nothing", "../setup.cfg", "app.js/../../README.md", "web/app.js"):
+        assert status_of(base + path) == 404, path
+    assert status_of(base + "state", "POST") == 404
+
+
+def test_stop_button_sets_the_stop_flag(view):
+    assert not view.stop_requested.is_set()
+    assert status_of(view.url + "stop", "POST") == 202
+    assert view.stop_requested.is_set()
+
+
+def test_events_stream_every_step_then_the_final_picture(view):
+    received = []
+
+    def listen():
+        with urllib.request.urlopen(view.url + "events", timeout=20) as stream:
+            for line in stream:
+                if line.startswith(b"data: "):
+                    received.append(json.loads(line[6:]))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    time.sleep(0.3)
+    for iteration in (1, 2):
+        view.on_step(Step(iteration=iteration, evaluations=iteration, seconds=float(iteration), total=5.0, content=1.0,
+                          style=3.0, tv=1.0))
+        time.sleep(0.2)
+    view.finish(np.full((20, 30, 3), 7, np.uint8), "done", "finished")
+    listener.join(10)
+    assert not listener.is_alive()  # the stream ends with the run
+    assert [m["iteration"] for m in received if m["status"] == "running"][-1] == 2
+    assert received[-1]["status"] == "done" and received[-1]["final_image"].startswith("data:image/png;base64,")
+
+
+def test_a_port_in_use_is_one_line_before_any_work(small_images, tmp_path, capsys):
+    content, style = small_images
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(NeuralStyleError, match=f"port {port} is in use"):
+            LiveView(port, "127.0.0.1", np.zeros((4, 4, 3), np.uint8), [], 1)
+        output = tmp_path / "o.png"
+        assert main([content, style, "-o", str(output), "--web", str(port), "--size", "64"]) == 2
+    err = capsys.readouterr().err
+    assert f"port {port} is in use: pass a free one with --web PORT" in err and len(err.strip().splitlines()) == 1
+    assert not output.exists()
+
+
+def run_in_background(**options):
+    """stylize() in a thread; returns the thread, where its result lands, and the live view's URL."""
+    from neural_style import stylize
+
+    box = {}
+    urls = []
+
+    class Lines(io.StringIO):
+        def write(self, text):
+            if "live view: " in text:
+                urls.append(text.split("live view: ")[1].split(";")[0].strip())
+            return len(text)
+
+    def work():
+        box["result"] = stylize(stream=Lines(), **options)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    deadline = time.time() + 60
+    while not urls and time.time() < deadline:
+        time.sleep(0.05)
+    assert urls, "the live view never said where it is"
+    return thread, box, urls[0]
+
+
+def wait_for(condition, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_stop_from_the_page_ends_the_run_with_the_picture_and_log_saved(small_images, tmp_path):
+    content, style = small_images
+    output = str(tmp_path / "out.png")
+    thread, box, url = run_in_background(content=content, style=style, output=output, size=64, iterations=2000,
+                                         tolerance=0, scales=1, web=0)
+    assert wait_for(lambda: json.loads(get(url + "state")[2])["iteration"] >= 3)
+    assert status_of(url + "stop", "POST") == 202
+    thread.join(60)
+    result = box["result"]
+    assert result.stop_reason == "stopped" and 3 <= result.iterations < 2000
+    assert os.path.exists(output) and os.path.exists(result.log_file)
+    with pytest.raises(OSError):
+        get(url + "state")  # the server is gone with the run
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium(*arguments):
+    """Headless Chromium as this machine runs it: no sandbox (root), no network beyond localhost."""
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", *arguments], capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package (.ci/run does)")
+def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_images, tmp_path):
+    content, style = small_images
+    thread, box, url = run_in_background(content=content, style=style, output=str(tmp_path / "out.png"), size=96,
+                                         iterations=2000, tolerance=0, scales=1, web=0, snapshot_every=0)
+    try:
+        assert wait_for(lambda: json.loads(get(url + "state")[2])["iteration"] >= 2)
+        counters = []
+        for _ in range(2):
+            # --timeout, not --virtual-time-budget: the event stream never lets the page go idle.
+            dom = chromium("--timeout=4000", "--dump-dom", url).stdout
+            counters.append(int(dom.split('id="iteration">')[1].split("<")[0]))
+        assert 0 < counters[0] < counters[1]  # the page's iteration counter moves with the run
+        shot = str(tmp_path / "page.png")
+        chromium("--timeout=4000", "--window-size=1000,700", f"--screenshot={shot}", url)
+        page = np.asarray(Image.open(shot).convert("RGB")).astype(float)
+        picture = page[60:390, 20:520]  # the current picture's area
+        curve = page[185:425, 550:980]  # the loss curve's canvas
+        assert picture.std() > 20, "the picture area is blank"
+        assert (np.abs(curve - curve.mean(axis=(0, 1))).sum(axis=2) > 60).mean() > 0.005, "no curve was drawn"
+    finally:
+        get(url + "state")
+        status_of(url + "stop", "POST")
+        thread.join(60)
+    assert box["result"].stop_reason == "stopped"
