@@ -23,6 +23,7 @@ from .errors import NeuralStyleError
 from .memory import available_memory_bytes, peak_resident_bytes, plan_memory
 from .optimize import Step
 from .outputs import Progress, Recorder
+from .notebook_view import NotebookView
 from .timelapse import Timelapse, check_timelapse
 from .web_view import open_live_view
 
@@ -150,6 +151,7 @@ def stylize(
     on_step: Optional[Callable[[Step], None]] = None,
     stream: Optional[TextIO] = None,
     should_stop: Optional[Callable[[], bool]] = None,
+    display: bool = False,
     **options: Any,
 ) -> StyleResult:
     """Paint `content` in the style of `style` (a path, Pillow image or uint8 array, or a list
@@ -158,7 +160,8 @@ def stylize(
 
     With `output`, the final image, snapshots and the CSV log are written beside it.
     `extractor` (from `model.build_feature_extractor`) skips building the network, for many runs
-    in one process. `on_step(step)` is called after every iteration (it may raise StopIteration to
+    in one process. `display=True` shows the picture and the loss curve updating in place in a
+    notebook; `web=PORT` serves them on a local page (web_view.py). `on_step(step)` is called after every iteration (it may raise StopIteration to
     stop early); `should_stop()` is polled before every evaluation.
     """
     from .precision import resolve_precision, resolve_xla
@@ -200,7 +203,7 @@ def stylize(
     try:
         with op_determinism(config.seed is not None):
             return _run(config, extractor, content_image, style_images, plan, device, progress, on_step,
-                        should_stop, available, live)
+                        should_stop, available, live, display)
     except BaseException as error:
         if live:
             live.finish(None, "failed", str(error) or type(error).__name__)
@@ -210,7 +213,8 @@ def stylize(
 def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_image: Image.Image,
          style_images: Sequence[Image.Image], plan: images.SizePlan, device: str, progress: Progress,
          on_step: Optional[Callable[[Step], None]], should_stop: Optional[Callable[[], bool]],
-         available_memory: Optional[float] = None, live: Optional["LiveView"] = None) -> StyleResult:
+         available_memory: Optional[float] = None, live: Optional["LiveView"] = None,
+         display: bool = False) -> StyleResult:
     """Build the network unless given, optimise scale by scale, write the final picture, report."""
     import tensorflow as tf
 
@@ -239,8 +243,10 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
         live.render = render
         stop_asked = should_stop
         should_stop = lambda: live.stop_requested.is_set() or bool(stop_asked and stop_asked())  # noqa: E731
+    notebook = NotebookView(render, config.iterations) if display else None
     recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log,
-                        _chain(timelapse.on_step if timelapse else None, live.on_step if live else None, on_step))
+                        _chain(timelapse.on_step if timelapse else None, live.on_step if live else None,
+                               notebook.on_step if notebook else None, on_step))
     rng = np.random.default_rng(config.seed)
     try:
         scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
@@ -271,6 +277,9 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
         log_file=recorder.log_file, timelapse=written_timelapse,
     )
     _report(result, progress)
+    if notebook:
+        notebook.finish(final if outcome.iterations > 0 else None,
+                        f"{result.iterations} iterations, {result.stop_reason}")
     if live:
         if live.stop_requested.is_set():
             progress.message("stopped from the live view")

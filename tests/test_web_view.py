@@ -196,3 +196,34 @@ def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_im
         status_of(url + "stop", "POST")
         thread.join(60)
     assert box["result"].stop_reason == "stopped"
+
+
+def test_notebook_display_updates_one_picture_and_one_curve_in_place(small_images, monkeypatch):
+    import IPython.display
+
+    from neural_style import notebook_view, stylize
+
+    shown = []
+
+    class Handle:
+        def __init__(self):
+            self.updates = []
+
+        def update(self, obj):
+            self.updates.append(obj)
+
+    def fake_display(obj, display_id=False):
+        handle = Handle()
+        shown.append(handle)
+        return handle
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    monkeypatch.setattr(notebook_view, "UPDATE_SECONDS", 0.0)
+    content, style = small_images
+    result = stylize(content, style, size=64, iterations=6, scales=1, tolerance=0, quiet=True, display=True)
+    picture, curve = shown  # two outputs, updated in place
+    assert len(picture.updates) == result.iterations + 1  # every step here (no throttle), then the final picture
+    final = np.asarray(Image.open(io.BytesIO(picture.updates[-1].data)))
+    np.testing.assert_array_equal(final, result.image)
+    svg = curve.updates[-1].data
+    assert svg.count("<polyline") == 4 and "iteration 6" in svg
