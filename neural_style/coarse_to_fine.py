@@ -170,7 +170,8 @@ def run_scales(config: "StyleConfig", extractor: "FeatureExtractor", content: "I
         # the loss (seen at 384 px in bfloat16), run_lbfgs restarts with a one-grey-level step. Scaling
         # every later scale's first step instead was measured worse at 512 px: loss 4.023 vs 3.952.
         outcome = run_optimiser(config.with_options(iterations=budget), evaluator,
-                                x0.astype(np.float64).ravel(), on_scale_step)
+                                x0.astype(np.float64).ravel(), on_scale_step,
+                                cold_start=previous is None and config.init in ("content", "random"))
         done_iterations += outcome.iterations
         done_evaluations += outcome.evaluations
         left_over = budget - outcome.iterations

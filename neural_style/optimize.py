@@ -144,17 +144,29 @@ class Outcome:
 # RELATIVE REDUCTION OF F <= FACTR*EPSMCH, with factr 0: a step too small to change the loss). It is
 # restarted from where it stopped this many times before the run is ended with scipy's reason.
 LBFGS_RESTARTS = 2
+# From a content start, L-BFGS-B's plain first step (a unit-length step along -g) stalled on 8 of 24
+# frames of the sample video at 256 px: the loss fell 1% in 10 iterations and stayed near 800, where
+# a one-grey-level first step reached 7.9 in 30 iterations (chelsea, which does not stall, falls 80%
+# in 10). A cold start that has not fallen by STALL_FALL after STALL_ITERATIONS restarts with that step.
+STALL_ITERATIONS = 10
+STALL_FALL = 0.10
+
+
+class Stalled(Exception):
+    """A cold start whose loss has hardly moved: restart it with a scaled first step."""
 
 
 def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
-              history: int, on_iteration: Callable[[Step], None]) -> Outcome:
+              history: int, on_iteration: Callable[[Step], None], cold_start: bool = False) -> Outcome:
     """Minimise with `fmin_l_bfgs_b`, one continuous run (its memory is kept) unless it ends before
     `iterations`, when it restarts from there (at most LBFGS_RESTARTS times); a start that could not
     get going is retried once with a first trial step of one grey level. The plain first step is kept
     otherwise: from the content image the scaled one lost about 25 iterations (measured).
 
     Tolerances are zero so float32 noise in the loss cannot end the run early: it stops at
-    `iterations`, or when the line search can make no progress even from a fresh start.
+    `iterations`, or when the line search can make no progress even from a fresh start. A `cold_start`
+    (from the content image or noise, not from an earlier result) that stalls is restarted with the
+    one-grey-level step (STALL_ITERATIONS).
     """
     from scipy.optimize import fmin_l_bfgs_b
 
@@ -172,10 +184,21 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
         state["image"] = xk
         if evaluator.last_x is None or not np.array_equal(evaluator.last_x, xk):
             evaluator(xk)  # rare: the iterate is not the last point evaluated
-        on_iteration(_step(state["iteration"], evaluator, start, xk))
+        if state["iteration"] == 1:
+            state["first_loss"] = evaluator.last_total
+        stalled = (watch_stall[0] and state["iteration"] == STALL_ITERATIONS + 1
+                   and evaluator.last_total > (1 - STALL_FALL) * state["first_loss"])
+        try:
+            on_iteration(_step(state["iteration"], evaluator, start, xk))
+        except Converged:
+            if not stalled:  # a stall is not convergence: it is restarted below
+                raise
+        if stalled:
+            raise Stalled
 
     reason = "done"
     scaled_start_tried = False
+    watch_stall = [cold_start]
 
     def scale_first_step() -> None:
         # With every value bounded, L-BFGS-B's first trial step is the whole gradient step -g, which can
@@ -188,8 +211,14 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
     try:
         for _ in range(LBFGS_RESTARTS + 1):
             begun_at = state["iteration"]
-            x, info = _lbfgs_attempt(fmin_l_bfgs_b, scaled_evaluation, state["image"], bounds, scale, history,
-                                     iterations - state["iteration"], iterations, callback)
+            try:
+                x, info = _lbfgs_attempt(fmin_l_bfgs_b, scaled_evaluation, state["image"], bounds, scale, history,
+                                         iterations - state["iteration"], iterations, callback)
+            except Stalled:
+                watch_stall[0] = False
+                scale_first_step()
+                scaled_start_tried = True
+                continue
             state["image"] = x
             reason = _lbfgs_reason(info, state["iteration"], iterations)
             if not reason.startswith("L-BFGS ended"):
@@ -291,12 +320,13 @@ def adam_space(name: str, height: int, width: int) -> Optional[Tuple[np.ndarray,
 
 
 def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray,
-                  on_iteration: Callable[[Step], None]) -> Outcome:
-    """Run `config`'s optimiser from x0 within the valid pixel range."""
+                  on_iteration: Callable[[Step], None], cold_start: bool = False) -> Outcome:
+    """Run `config`'s optimiser from x0 within the valid pixel range; `cold_start`: x0 is the content
+    image or noise, not an earlier result (see run_lbfgs)."""
     height, width = evaluator.shape[1:3]
     bounds = pixel_bounds(height, width)
     if config.optimizer == "lbfgs":
-        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration)
+        return run_lbfgs(evaluator, x0, bounds, config.iterations, config.lbfgs_history, on_iteration, cold_start)
     return run_adam(evaluator, x0, bounds, config.iterations, config.learning_rate, on_iteration,
                     space=adam_space(config.adam_space, height, width))
 

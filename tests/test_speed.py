@@ -292,3 +292,26 @@ def test_a_start_that_cannot_move_is_retried_with_a_one_grey_level_step(monkeypa
     np.testing.assert_allclose(calls[1], calls[0] / scale, rtol=1e-5)
     assert outcome.iterations == 0
     assert outcome.reason == "L-BFGS ended after 0 iterations: ABNORMAL_TERMINATION_IN_LNSRCH"
+
+
+def test_a_cold_start_that_stalls_is_restarted_with_a_one_grey_level_step(small_images, monkeypatch):
+    # A loss that has not fallen by STALL_FALL after STALL_ITERATIONS restarts once; here every cold
+    # start counts as stalled (a fall of more than 100% is impossible), and a warm one is left alone.
+    from neural_style import optimize, stylize
+
+    raised = []
+
+    class CountedStall(optimize.Stalled):
+        def __init__(self, *args):
+            raised.append(1)
+            super().__init__(*args)
+
+    monkeypatch.setattr(optimize, "Stalled", CountedStall)
+    monkeypatch.setattr(optimize, "STALL_FALL", 1.01)
+    content, style = small_images
+    result = stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True)
+    assert len(raised) == 1 and result.iterations == 25 and result.stop_reason == "done"
+    assert [s.iteration for s in result.history] == list(range(1, 26))
+    raised.clear()
+    stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True, init=content)
+    assert raised == []  # a start from an image file is not a cold start
