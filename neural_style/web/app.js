@@ -12,13 +12,23 @@ function clock(seconds) {
 }
 
 function refreshPicture(version) {
-  // Ask for the picture only when the last one has arrived: a slow page never queues requests.
+  // Fetch the picture only when the last one has arrived (a slow page never queues requests), and
+  // show it only once it is whole: the visible picture is never blank while the next one loads.
   wanted = version;
   if (loading || wanted === shown) return;
   loading = true;
-  const img = document.getElementById("current"), asked = wanted;
-  img.onload = img.onerror = () => { loading = false; shown = asked; if (wanted !== shown) refreshPicture(wanted); };
-  img.src = "/image/current.png?v=" + asked;
+  const asked = wanted;
+  fetch("/image/current.png?v=" + asked)
+    .then(response => response.ok ? response.blob() : null)
+    .then(blob => {
+      if (blob) {
+        const img = document.getElementById("current"), old = img.src;
+        img.src = URL.createObjectURL(blob);
+        if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      }
+    })
+    .catch(() => {})
+    .finally(() => { loading = false; shown = asked; if (wanted !== shown) refreshPicture(wanted); });
 }
 
 function drawCurve() {
