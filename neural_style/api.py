@@ -23,8 +23,8 @@ from .errors import NeuralStyleError
 from .memory import available_memory_bytes, peak_resident_bytes, plan_memory
 from .optimize import Step
 from .outputs import Progress, Recorder
-from .notebook_view import NotebookView
-from .timelapse import Timelapse, check_timelapse
+from .timelapse import check_timelapse
+from .watchers import Watchers
 from .web_view import open_live_view
 
 if TYPE_CHECKING:
@@ -230,31 +230,23 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
     def render(step: Step) -> np.ndarray:
         return render_image(config, step.image, step.width, step.height, content_pixels)
 
+    watchers = Watchers(config, render, live, display)
+
     def on_scale(scale: Any, scale_width: int, scale_height: int, budget: int) -> None:
         if scale.count > 1:
             progress.scale = f"{scale.label} {scale_width}x{scale_height}"
             progress.message(f"{scale.label}: {scale_width}x{scale_height}, up to {budget} iterations")
-            if live:
-                live.on_scale(progress.scale)
+            watchers.on_scale(progress.scale)
 
-    timelapse = (Timelapse(config.timelapse, render, config.timelapse_every, config.timelapse_fps)
-                 if config.timelapse else None)
-    if live:
-        live.render = render
-        stop_asked = should_stop
-        should_stop = lambda: live.stop_requested.is_set() or bool(stop_asked and stop_asked())  # noqa: E731
-    notebook = NotebookView(render, config.iterations) if display else None
     recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log,
-                        _chain(timelapse.on_step if timelapse else None, live.on_step if live else None,
-                               notebook.on_step if notebook else None, on_step))
+                        _chain(watchers.on_step, on_step))
     rng = np.random.default_rng(config.seed)
     try:
         scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
-                            lambda pixels: initial_image(config, pixels, rng), should_stop, on_scale,
-                            available_memory)
+                            lambda pixels: initial_image(config, pixels, rng), watchers.should_stop(should_stop),
+                            on_scale, available_memory)
     except BaseException:
-        if timelapse:
-            timelapse.close()  # what was written so far stays a playable file
+        watchers.close()
         raise
     outcome = scaled.outcome
     progress.close()
@@ -265,27 +257,14 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
     written = None
     if config.output and outcome.iterations > 0:
         written = save_final_image(config.output, final, progress.message)
-    written_timelapse = timelapse.finish(final if outcome.iterations > 0 else None) if timelapse else None
-    seconds = time.perf_counter() - started
-    if timelapse and written_timelapse:
-        progress.message(f"timelapse: {timelapse.frames} frames in {written_timelapse} "
-                         f"({timelapse.seconds:.1f} s, {100 * timelapse.seconds / seconds:.1f}% of the run)")
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,
-        evaluations=outcome.evaluations, seconds=seconds, stop_reason=outcome.reason, device=device,
-        config=config, error=outcome.error, output=written, snapshots=recorder.snapshots,
-        log_file=recorder.log_file, timelapse=written_timelapse,
+        evaluations=outcome.evaluations, seconds=time.perf_counter() - started, stop_reason=outcome.reason,
+        device=device, config=config, error=outcome.error, output=written, snapshots=recorder.snapshots,
+        log_file=recorder.log_file,
     )
+    watchers.finish(final if outcome.iterations > 0 else None, result, progress.message)
     _report(result, progress)
-    if notebook:
-        notebook.finish(final if outcome.iterations > 0 else None,
-                        f"{result.iterations} iterations, {result.stop_reason}")
-    if live:
-        if live.stop_requested.is_set():
-            progress.message("stopped from the live view")
-        live.finish(final, "failed" if result.error else "stopped" if result.stop_reason == "stopped" else "done",
-                    result.error or (f"{result.iterations} iterations in {result.seconds:.0f} s"
-                                     + (f"; wrote {result.output}" if result.output else "")))
     return result
 
 

@@ -147,8 +147,9 @@ def wait_for(condition, seconds=60):
 def test_stop_from_the_page_ends_the_run_with_the_picture_and_log_saved(small_images, tmp_path):
     content, style = small_images
     output = str(tmp_path / "out.png")
+    # Adam runs every one of its steps (L-BFGS may end early), so the run is still going when stopped.
     thread, box, url = run_in_background(content=content, style=style, output=output, size=64, iterations=2000,
-                                         tolerance=0, scales=1, web=0)
+                                         tolerance=0, scales=1, web=0, optimizer="adam")
     assert wait_for(lambda: json.loads(get(url + "state")[2])["iteration"] >= 3)
     assert status_of(url + "stop", "POST") == 202
     thread.join(60)
@@ -174,9 +175,10 @@ def chromium(*arguments):
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package (.ci/run does)")
 def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_images, tmp_path):
     content, style = small_images
-    # 160 px: slow enough that the run is still going after several looks on a loaded machine.
+    # Adam runs every one of its steps (L-BFGS may end early), so the run is still going after several looks.
     thread, box, url = run_in_background(content=content, style=style, output=str(tmp_path / "out.png"), size=160,
-                                         iterations=2000, tolerance=0, scales=1, web=0, snapshot_every=0)
+                                         iterations=2000, tolerance=0, scales=1, web=0, snapshot_every=0,
+                                         optimizer="adam")
     try:
         assert wait_for(lambda: json.loads(get(url + "state")[2])["iteration"] >= 2)
         def counter():
