@@ -119,7 +119,7 @@ class StyleConfig:
 
     # Outputs
     timelapse: Optional[str] = None  # a .gif, .mp4 or .webp of the run (timelapse.py)
-    timelapse_every: int = 1  # a frame every this many iterations
+    timelapse_every: int = 2  # a frame every this many iterations: under 2% of a run in every format (README)
     timelapse_fps: float = 25.0
     web: Optional[int] = None  # the live view's port (web_view.py); 0: any free port
     web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
