@@ -39,7 +39,6 @@ ALIGNMENT = 16
 # halo grows, at 512 px in 128 and 256 px tiles: 48 px 2e-2 and 7e-3 (3e-2 along tile borders), 64 px
 # 7e-4 and 2e-4 (no worse along borders), 80 px exact (the receptive field of conv5_1 is 156 px).
 DEFAULT_HALO = 64
-FORWARD_TILE_FACTOR = 1
 
 
 @dataclass(frozen=True)
@@ -177,9 +176,9 @@ class TiledObjective:
 
     def __init__(self, extractor: tf.keras.Model, targets: Targets, loss_weights: LossWeights,
                  style_layer_weights: Mapping[str, float], tile: int, halo: int = DEFAULT_HALO,
-                 style_normalization: str = "mean", forward_tile: int = 0) -> None:
-        # The Gram pass keeps no activations for a backward pass, so it can read larger tiles.
-        self.features = TiledFeatures(extractor, forward_tile or FORWARD_TILE_FACTOR * tile, halo)
+                 style_normalization: str = "mean") -> None:
+        # The Gram pass reads the same tiles as the gradient pass, so in bfloat16 both round alike.
+        self.features = TiledFeatures(extractor, tile, halo)
         self.extractor = extractor
         self.targets = targets
         self.loss_weights = loss_weights
@@ -283,7 +282,7 @@ def compute_config_tiled_targets(config: "StyleConfig", extractor: "FeatureExtra
     """`losses.compute_config_targets`, tile by tile."""
     from .network_input import preprocess
 
-    features = TiledFeatures(extractor.model, tile * FORWARD_TILE_FACTOR, config.tile_halo)
+    features = TiledFeatures(extractor.model, tile, config.tile_halo)
     return compute_tiled_targets(
         features, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
         config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,

@@ -19,7 +19,6 @@ import io
 import json
 import math
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -298,14 +297,4 @@ def open_live_view(config: Any, content_image: Any, style_images: Sequence[Any],
     return view
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether `port` can be bound on `host` now (for choosing a port in tests and tools)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-__all__ = ["DEFAULT_PORT", "LiveView", "RunState", "open_live_view", "png_bytes", "port_is_free"]
+__all__ = ["DEFAULT_PORT", "LiveView", "RunState", "open_live_view", "png_bytes"]

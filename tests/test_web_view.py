@@ -186,11 +186,12 @@ def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_im
             dom = chromium("--timeout=6000", "--dump-dom", url).stdout
             return int(dom.split('id="iteration">')[1].split("<")[0]) if 'id="iteration">' in dom else 0
 
-        def until(condition, tries=6):
+        def until(condition, tries=10):
             for _ in range(tries):  # a loaded machine may need more than one look
                 value = condition()
                 if value is not None:
                     return value
+                time.sleep(1.0)  # a dump can come before the page's first event: look again later
             return None
 
         first = until(lambda: counter() or None)
