@@ -205,7 +205,7 @@ def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_im
             page = np.asarray(Image.open(shot).convert("RGB")).astype(float)
             return page if page[60:390, 20:520].std() > 20 else None
 
-        page = until(screenshot, tries=3)
+        page = until(screenshot, tries=5)
         assert page is not None, "the picture area stayed blank"
         picture = page[60:390, 20:520]  # the current picture's area
         curve = page[185:425, 550:980]  # the loss curve's canvas
