@@ -158,7 +158,7 @@ class Stalled(Exception):
 
 def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
               history: int, on_iteration: Callable[[Step], None], cold_start: bool = False) -> Outcome:
-    """Minimise with `fmin_l_bfgs_b`, one continuous run (its memory is kept) unless it ends before
+    """Minimise with L-BFGS-B (scipy's routine, see lbfgsb.py), one continuous run (its memory is kept) unless it ends before
     `iterations`, when it restarts from there (at most LBFGS_RESTARTS times); a start that could not
     get going is retried once with a first trial step of one grey level. The plain first step is kept
     otherwise: from the content image the scaled one lost about 25 iterations (measured).
@@ -168,7 +168,7 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
     (from the content image or noise, not from an earlier result) that stalls is restarted with the
     one-grey-level step (STALL_ITERATIONS).
     """
-    from scipy.optimize import fmin_l_bfgs_b
+    from . import lbfgsb
 
     start = time.perf_counter()
     state = {"iteration": 0, "image": x0}
@@ -212,7 +212,7 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
         for _ in range(LBFGS_RESTARTS + 1):
             begun_at = state["iteration"]
             try:
-                x, info = _lbfgs_attempt(fmin_l_bfgs_b, scaled_evaluation, state["image"], bounds, scale, history,
+                x, info = _lbfgs_attempt(lbfgsb.fmin_l_bfgs_b, scaled_evaluation, state["image"], bounds, scale, history,
                                          iterations - state["iteration"], iterations, callback)
             except Stalled:
                 watch_stall[0] = False
@@ -242,9 +242,9 @@ def run_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np
 def _lbfgs_attempt(minimise: Callable, scaled_evaluation: Callable, x: np.ndarray,
                    bounds: Tuple[np.ndarray, np.ndarray], scale: list, history: int, iterations: int, budget: int,
                    callback: Callable) -> Tuple[np.ndarray, dict]:
-    """One `fmin_l_bfgs_b` run from x for at most `iterations`; returns the last point and scipy's info."""
+    """One L-BFGS-B run from x for at most `iterations`; returns the last point and scipy's info."""
     y, _, info = minimise(
-        scaled_evaluation, x / scale[0], fprime=None, bounds=np.stack(bounds, axis=1) / scale[0], m=history,
+        scaled_evaluation, x / scale[0], bounds=(bounds[0] / scale[0], bounds[1] / scale[0]), m=history,
         factr=0.0, pgtol=0.0, maxiter=iterations, maxfun=max(15000, 20 * budget), callback=callback,
     )
     return y * scale[0], info

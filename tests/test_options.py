@@ -61,17 +61,17 @@ def test_style_layer_weights_weight_each_layer(small_images):
 
 
 def test_lbfgs_history_is_the_optimisers_memory(small_images, monkeypatch):
-    import scipy.optimize
+    from neural_style import lbfgsb
 
     content, style = small_images
-    real = scipy.optimize.fmin_l_bfgs_b
+    real = lbfgsb.fmin_l_bfgs_b
     memories = []
 
     def recording(*args, **kwargs):
         memories.append(kwargs["m"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", recording)
+    monkeypatch.setattr(lbfgsb, "fmin_l_bfgs_b", recording)
     short = stylize(content, style, lbfgs_history=1, **dict(FAST, iterations=8))
     long = stylize(content, style, lbfgs_history=12, **dict(FAST, iterations=8))
     assert memories == [1, 12]

@@ -244,22 +244,22 @@ class _Quadratic:
 
 
 def test_lbfgs_restarts_where_its_line_search_failed(monkeypatch):
-    import scipy.optimize
+    from neural_style import lbfgsb
 
     from neural_style.optimize import Evaluator, run_lbfgs
 
-    real = scipy.optimize.fmin_l_bfgs_b
+    real = lbfgsb.fmin_l_bfgs_b
     calls = []
 
     def fails_once_after_two_iterations(func, x0, **kwargs):
-        calls.append((x0.copy(), kwargs["maxiter"], kwargs["bounds"].copy()))
+        calls.append((x0.copy(), kwargs["maxiter"], np.stack(kwargs["bounds"])))
         if len(calls) == 1:
             kwargs["maxiter"] = 2
             x, f, info = real(func, x0, **kwargs)
             return x, f, dict(info, task="ABNORMAL_TERMINATION_IN_LNSRCH")
         return real(func, x0, **kwargs)
 
-    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", fails_once_after_two_iterations)
+    monkeypatch.setattr(lbfgsb, "fmin_l_bfgs_b", fails_once_after_two_iterations)
     evaluator = Evaluator(_Quadratic(), (1, 2, 2, 3), "/CPU:0")
     steps = []
     bounds = (np.full(12, -5.0), np.full(12, 5.0))
@@ -270,18 +270,18 @@ def test_lbfgs_restarts_where_its_line_search_failed(monkeypatch):
 
 
 def test_a_start_that_cannot_move_is_retried_with_a_one_grey_level_step(monkeypatch):
-    import scipy.optimize
+    from neural_style import lbfgsb
 
     from neural_style.optimize import Evaluator, run_lbfgs
 
     calls = []
 
     def never_moves(func, x0, **kwargs):
-        calls.append(kwargs["bounds"].copy())
+        calls.append(np.stack(kwargs["bounds"]))
         func(x0)
         return x0, 0.0, {"task": "ABNORMAL_TERMINATION_IN_LNSRCH"}
 
-    monkeypatch.setattr(scipy.optimize, "fmin_l_bfgs_b", never_moves)
+    monkeypatch.setattr(lbfgsb, "fmin_l_bfgs_b", never_moves)
     evaluator = Evaluator(_Quadratic(), (1, 2, 2, 3), "/CPU:0")
     bounds = (np.full(12, -5.0), np.full(12, 5.0))
     outcome = run_lbfgs(evaluator, np.full(12, -3.0), bounds, 6, 5, lambda step: None)
