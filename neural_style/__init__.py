@@ -9,8 +9,9 @@ TensorFlow is imported on first use, not here, so `--help` and input checks stay
 """
 
 from .api import StyleResult, stylize
+from .batch import BatchResult, stylize_batch
 from .config import LossWeights, StyleConfig
 from .errors import NeuralStyleError
 
 __version__ = "0.1.0"
-__all__ = ["stylize", "StyleResult", "StyleConfig", "LossWeights", "NeuralStyleError", "__version__"]
+__all__ = ["stylize", "StyleResult", "stylize_batch", "BatchResult", "StyleConfig", "LossWeights", "NeuralStyleError", "__version__"]

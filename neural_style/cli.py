@@ -4,6 +4,7 @@
     neural-style compare CONTENT STYLE -o FOLDER        the PyTorch reference beside this tool (compare.py)
     neural-style benchmark [flags]                      speed and memory (benchmark.py)
     neural-style video INPUT STYLE... -o OUTPUT         video with temporal consistency (video_command.py)
+    neural-style batch -o OUTDIR --contents ... --styles ...   many pictures, here or on Ray (batch_command.py)
 
 No command module imports this one; each takes its shared pieces from runtime.py.
 """
@@ -15,7 +16,7 @@ import sys
 from typing import Optional, Sequence
 
 SUBCOMMANDS = {"compare": "neural_style.compare", "benchmark": "neural_style.benchmark",
-               "video": "neural_style.video_command"}
+               "video": "neural_style.video_command", "batch": "neural_style.batch_command"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
