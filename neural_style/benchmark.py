@@ -3,6 +3,7 @@
     python -m neural_style benchmark [--sizes 256 512] [--precisions float32 bfloat16] [--rounds 5]
     python -m neural_style benchmark --time-to-quality CONTENT STYLE [--size 512] [-o FOLDER]
     python -m neural_style benchmark --tiled [--sizes 1024 2048 4096] [--tile-size 1024] [--rounds 2]
+    python -m neural_style benchmark --batch [--rounds 2]
 
 The first form prints, per precision and size: seconds per loss-and-gradient evaluation with the plain
 graph and with XLA (measured interleaved, A B A B ..., min and median), the evaluation's GFLOP (VGG19's
@@ -19,6 +20,11 @@ The third measures high resolution: per output size, seconds per evaluation and 
 memory of the whole image evaluated at once (where it fits in this machine's memory) and in tiles
 (tiled_objective.py), each in a process of its own, the two alternating, and the share of the tiled
 evaluation's pixels that are halo, read twice.
+
+The fourth runs one batch (2 contents x 4 styles at 128 px, 50 iterations) each way it can run: in one
+process, in 2 local worker processes, on Ray started locally, and on a two-node Ray cluster on this
+machine; each a process of its own, alternating, and reports wall time (process start to the summary),
+jobs per hour, and each way's overhead per job against the single process.
 """
 
 from __future__ import annotations
@@ -73,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=24, help="--video: frames to stylise (default: 24)")
     parser.add_argument("--iterations", type=int, default=100,
                         help="--video: iterations of a frame from scratch (default: 100)")
+    parser.add_argument("--batch", action="store_true",
+                        help="the batch command's ways of running (one process, 2 workers, Ray, two-node Ray)")
     parser.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],
                         help="--video: temporal weights to measure (default: 0.05)")
     return parser
@@ -453,11 +461,89 @@ def run_video_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
     return 0
 
 
+# --- batch ----------------------------------------------------------------------------------------
+
+BATCH_WAYS = {"1 process": {}, "2 workers": {"workers": 2}, "Ray local": {"ray": "local"},
+              "Ray 2 nodes": {"ray": "two-node"}}
+SHARED_PAINTINGS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "images")
+
+
+def batch_images() -> Tuple[List[str], List[str]]:
+    """2 contents and 4 styles: the samples, and paintings from ../shared/images where they are."""
+    contents = [os.path.join(SAMPLES, name) for name in ("chelsea.jpg", "coffee.jpg")]
+    styles = [os.path.join(SAMPLES, "swirls.jpg")]
+    for name in ("starry_night.jpg", "the_scream.jpg", "woman-with-hat-matisse.jpg"):
+        if os.path.isfile(os.path.join(SHARED_PAINTINGS, name)):
+            styles.append(os.path.join(SHARED_PAINTINGS, name))
+    styles += [os.path.join(SAMPLES, name) for name in ("chelsea.jpg", "coffee.jpg")][:4 - len(styles)]
+    return contents, styles[:4]
+
+
+def batch_way(way: str, outdir: str) -> None:
+    """One batch run as `way` (in a process of its own); prints the batch's seconds as JSON."""
+    from .batch import stylize_batch
+
+    contents, styles = batch_images()
+    options = dict(BATCH_WAYS[way])
+    cluster = None
+    if options.get("ray") == "two-node":
+        from ray.cluster_utils import Cluster
+
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        options["ray"] = cluster.address
+    started = time.perf_counter()
+    result = stylize_batch(contents, styles, outdir, size=128, iterations=50, quiet=True, overwrite=True, **options)
+    seconds = time.perf_counter() - started
+    if cluster is not None:
+        cluster.shutdown()
+    print(json.dumps({"seconds": seconds, "done": result.count("done"),
+                      "job_seconds": [float(row["seconds"]) for row in result.rows if row["seconds"]]}))
+
+
+def run_batch_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    import tempfile
+
+    rounds = max(1, args.rounds or 2)
+    contents, styles = batch_images()
+    print(f"{len(contents)} contents x {len(styles)} styles at 128 px, 50 iterations; {os.cpu_count()} CPUs; each way "
+          f"a process of its own, alternating, {rounds} rounds; wall time from process start, min/median")
+    print(f"{'way':>12} {'wall s':>14} {'jobs/hour':>10} {'s/job in task':>14} {'overhead/job':>13}", flush=True)
+    walls: Dict[str, List[float]] = {way: [] for way in BATCH_WAYS}
+    tasks: Dict[str, List[float]] = {way: [] for way in BATCH_WAYS}
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(rounds):
+            for way in BATCH_WAYS:
+                if stop():
+                    return 0
+                code = f"from neural_style.benchmark import batch_way; batch_way({way!r}, {os.path.join(scratch, way)!r})"
+                started = time.perf_counter()
+                process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                wall = time.perf_counter() - started
+                if process.returncode != 0:
+                    print(f"{way}: failed: {process.stderr.strip().splitlines()[-1:]}", flush=True)
+                    continue
+                report = json.loads(process.stdout.strip().splitlines()[-1])
+                walls[way].append(wall)
+                tasks[way].extend(report["job_seconds"])
+    jobs = len(contents) * len(styles)
+    base = min(walls["1 process"]) if walls["1 process"] else float("nan")
+    for way in BATCH_WAYS:
+        if not walls[way]:
+            continue
+        overhead = (min(walls[way]) - base) / jobs
+        print(f"{way:>12} {min_median(walls[way]):>14} {jobs / min(walls[way]) * 3600:>10.0f} "
+              f"{statistics.median(tasks[way]):>14.2f} {overhead:>+12.2f}s", flush=True)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
     args = build_parser().parse_args(argv)
     body = (run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled
-            else run_video_table if args.video else run_speed_table)
+            else run_video_table if args.video else run_batch_table if args.batch else run_speed_table)
     return run_command(PROG, lambda stop: body(args, stop))
 
 
