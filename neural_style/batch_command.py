@@ -65,4 +65,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{PROG}: interrupted; run the same command again to do the jobs left", file=sys.stderr)
         return 1 if result.failed else 0
 
-    return run_command(PROG, body)
+    return run_command(PROG, body, stopping="stopping; the finished pictures are kept, the jobs not finished stay "
+                       "pending for a rerun")

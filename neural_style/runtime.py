@@ -61,8 +61,11 @@ class StopOnSignal:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, prog: str = "neural-style") -> None:
+    SAVING = "stopping after the current evaluation and saving the picture"
+
+    def __init__(self, prog: str = "neural-style", stopping: str = SAVING) -> None:
         self.prog = prog
+        self.stopping = stopping
         self.received: Optional[int] = None
         self._previous: dict = {}
 
@@ -73,8 +76,8 @@ class StopOnSignal:
         if self.received is not None:
             os._exit(128 + signum)
         self.received = signum
-        sys.stderr.write(f"\n{self.prog}: {signal.Signals(signum).name}: stopping after the current evaluation "
-                         "and saving the picture (press Ctrl-C again to quit at once)\n")
+        sys.stderr.write(f"\n{self.prog}: {signal.Signals(signum).name}: {self.stopping} "
+                         "(press Ctrl-C again to quit at once)\n")
         sys.stderr.flush()
 
     def __enter__(self) -> "StopOnSignal":
@@ -87,11 +90,11 @@ class StopOnSignal:
             signal.signal(signum, handler)
 
 
-def run_command(prog: str, body: Callable[[StopOnSignal], int]) -> int:
+def run_command(prog: str, body: Callable[[StopOnSignal], int], stopping: str = StopOnSignal.SAVING) -> int:
     """Run a command's body with TensorFlow started and signals caught; return its exit status:
     the body's own, 2 for a NeuralStyleError (printed as one line), 128 + n after signal n."""
     try:
-        with StopOnSignal(prog) as stop:
+        with StopOnSignal(prog, stopping) as stop:
             start_tensorflow()
             status = body(stop)
     except NeuralStyleError as error:
