@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Snapshots are written as OUTPUT-STEM_at_iteration_N.EXT and the loss log as OUTPUT-STEM_log.csv. "
         "To resume an interrupted run, pass its last snapshot or output to --init. Other commands: "
         "'neural-style compare CONTENT STYLE -o FOLDER' runs the PyTorch reference beside this tool "
-        "(needs pip install -e .[reference]); 'neural-style benchmark' measures speed and memory. "
-        "Each has its own --help.",
+        "(needs pip install -e .[reference]); 'neural-style benchmark' measures speed and memory; "
+        "'neural-style video INPUT STYLE -o OUTPUT' paints a video; 'neural-style batch -o OUTDIR --contents ... "
+        "--styles ...' paints many pictures, here or on a Ray cluster. Each has its own --help.",
     )
     parser.add_argument("content", help="content image (photo): JPEG, PNG, WebP, TIFF or BMP")
     parser.add_argument("styles", nargs="+", metavar="style", help="style image(s) (paintings); several are blended")
