@@ -141,16 +141,28 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     if not outdir:
         raise NeuralStyleError("no output folder: pass -o OUTDIR")
     shared = build_config(config, options.pop("preset", None), **options)
-    _check_counts(workers, cpus_per_job, gpus_per_job, retries)
-    if ray is not None:
-        from .ray_batch import import_ray
-
-        import_ray()  # a missing extra is named before any work
+    _check_counts(workers, ray, cpus_per_job, gpus_per_job, retries)
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
     planned = plan_batch(outdir, contents, styles, jobs, shared)
     messages = name_outputs(planned)
-    make_output_folders(planned)
+    cluster = None
+    if ray is not None:  # joined before any file is written: a missing extra or cluster writes nothing
+        from .ray_batch import RayConnection
+
+        cluster = RayConnection(ray)
+    try:
+        make_output_folders(planned)
+        return _run_batch(planned, messages, outdir, shared, workers, cluster, cpus_per_job, gpus_per_job, retries,
+                          overwrite, stream, should_stop)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared: StyleConfig,
+               workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float, retries: int,
+               overwrite: bool, stream: Optional[TextIO], should_stop: Optional[Callable[[], bool]]) -> BatchResult:
     summary_path = os.path.join(outdir, SUMMARY_NAME)
     earlier = read_summary(summary_path)
     rows = [summary_row(index, job, "pending") for index, job in enumerate(planned)]
@@ -163,6 +175,8 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     progress = BatchProgress(len(planned), len(to_run), stream, shared.quiet)
     for text in messages:
         progress.message(f"note: {text}")
+    if cluster is not None:
+        progress.message(cluster.description)
     skipped = len(planned) - len(to_run)
     progress.message(f"{len(planned)} jobs into {outdir}: {len(to_run)} to run"
                      + (f", {skipped} already done (pass --overwrite to redo them)" if skipped else ""))
@@ -171,7 +185,7 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     started = time.perf_counter()
     tasks = [(JobSpec(index, planned[index].name, planned[index].config(shared)), planned[index].content,
               planned[index].styles) for index in to_run]
-    for outcome in _outcomes(tasks, workers, ray, cpus_per_job, gpus_per_job, retries, stop, progress.message):
+    for outcome in _outcomes(tasks, workers, cluster, cpus_per_job, gpus_per_job, retries, stop, progress.message):
         job = planned[outcome.index]
         if outcome.status == "stopped":
             continue  # interrupted: left pending, so a rerun does it
@@ -185,7 +199,11 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     return result
 
 
-def _check_counts(workers: Optional[int], cpus_per_job: float, gpus_per_job: float, retries: int) -> None:
+def _check_counts(workers: Optional[int], ray: Optional[str], cpus_per_job: float, gpus_per_job: float,
+                  retries: int) -> None:
+    if ray is not None and workers is not None:
+        raise NeuralStyleError("--workers is for this machine; with --ray, Ray runs as many jobs as the cluster "
+                               "has room for (see --cpus-per-job, --gpus-per-job): drop --workers")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise NeuralStyleError(f"--workers must be a whole number of at least 1, got {workers!r}")
     if cpus_per_job <= 0 or gpus_per_job < 0:
@@ -194,17 +212,14 @@ def _check_counts(workers: Optional[int], cpus_per_job: float, gpus_per_job: flo
         raise NeuralStyleError(f"--retries must be a whole number of at least 0, got {retries!r}")
 
 
-def _outcomes(tasks: List[Any], workers: Optional[int], ray: Optional[str], cpus_per_job: float, gpus_per_job: float,
+def _outcomes(tasks: List[Any], workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float,
               retries: int, stop: Callable[[], bool], notify: Callable[[str], None]) -> Iterator[JobOutcome]:
     if not tasks:
         return iter(())
-    if ray is not None:
-        if workers is not None:
-            raise NeuralStyleError("--workers is for this machine; with --ray, Ray runs as many jobs as the cluster "
-                                   "has room for (see --cpus-per-job, --gpus-per-job)")
+    if cluster is not None:
         from .ray_batch import ray_outcomes
 
-        return ray_outcomes(tasks, ray, stop, cpus_per_job, gpus_per_job, retries, notify)
+        return ray_outcomes(tasks, cluster, stop, cpus_per_job, gpus_per_job, retries, notify)
     gpus = _gpu_count()
     count = workers or max(1, gpus)
     if count == 1:

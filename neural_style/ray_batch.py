@@ -9,6 +9,7 @@ failed; a job's own failure (a broken image, a loss gone bad) comes back as an o
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from .batch_worker import JobOutcome, JobSpec, WorkerState, run_job, size_thread_pools
@@ -42,6 +43,8 @@ def connect(ray: Any, address: str, cpus: Optional[int] = None) -> str:
     """Start Ray on this machine for the run ('local'), or join a running cluster ('auto': the one
     RAY_ADDRESS or `ray start --head` on this machine names; or an address such as 10.0.0.1:6379)."""
     options: Dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if address not in ("local", "auto"):
+        check_reachable(address)
     try:
         if address == "local":
             ray.init(address="local", num_cpus=cpus or os.cpu_count(), **options)
@@ -55,19 +58,39 @@ def connect(ray: Any, address: str, cpus: Optional[int] = None) -> str:
             f"{resources.get('GPU', 0):g} GPUs")
 
 
-def ray_outcomes(tasks: Sequence[Task], address: str, should_stop: Callable[[], bool], cpus_per_job: float = 1,
-                 gpus_per_job: float = 0, retries: int = 2,
-                 notify: Callable[[str], None] = lambda text: None) -> Iterator[JobOutcome]:
-    """The jobs as Ray tasks on the cluster at `address`; each outcome as it finishes."""
-    ray = import_ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        notify(connect(ray, address))
+class RayConnection:
+    """This process's connection to the cluster for one batch: made before any file is written (so a
+    cluster that cannot be reached is a one-line error with nothing written), closed after the last job.
+    A connection the caller already had (ray.init before the batch) is used and left open."""
+
+    def __init__(self, address: str) -> None:
+        self.ray = import_ray()
+        self.owned = not self.ray.is_initialized()
+        self.description = connect(self.ray, address) if self.owned else "Ray: the connection this process has"
+
+    def close(self) -> None:
+        if self.owned and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def check_reachable(address: str, seconds: float = 5.0) -> None:
+    """A cluster address that nothing answers on is refused at once (Ray itself retries for minutes)."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise NeuralStyleError(f"--ray {address!r} is not local, auto or HOST:PORT: pass the head's address as "
+                               "'ray start --head' printed it, e.g. 10.0.0.1:6379")
     try:
-        yield from _run_tasks(ray, tasks, should_stop, cpus_per_job, gpus_per_job, retries, notify)
-    finally:
-        if started_here:
-            ray.shutdown()
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as error:
+        raise NeuralStyleError(f"nothing answers at {address} ({error.strerror or error}): start the cluster's head "
+                               "there with 'ray start --head', or pass --ray local") from None
+
+
+def ray_outcomes(tasks: Sequence[Task], connection: RayConnection, should_stop: Callable[[], bool],
+                 cpus_per_job: float = 1, gpus_per_job: float = 0, retries: int = 2,
+                 notify: Callable[[str], None] = lambda text: None) -> Iterator[JobOutcome]:
+    """The jobs as Ray tasks on the connected cluster; each outcome as it finishes."""
+    yield from _run_tasks(connection.ray, tasks, should_stop, cpus_per_job, gpus_per_job, retries, notify)
 
 
 def _run_tasks(ray: Any, tasks: Sequence[Task], should_stop: Callable[[], bool], cpus_per_job: float,

@@ -266,3 +266,17 @@ def test_ray_needs_the_extra_named_when_missing(album, tmp_path, monkeypatch, ca
                    "--styles", str(album / "paintings" / "swirls.png"), "--ray", "local", "--size", "48"])
     assert status == 2 and "pip install -e '.[cluster]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@needs_ray
+@pytest.mark.parametrize("extra, message", [
+    (["--ray", "127.0.0.1:1"], "nothing answers at 127.0.0.1:1"),
+    (["--ray", "nonsense"], "is not local, auto or HOST:PORT"),
+    (["--ray", "local", "--workers", "2"], "drop --workers"),
+])
+def test_a_cluster_that_cannot_be_used_is_refused_before_anything_is_written(album, tmp_path, capsys, extra, message):
+    status = main(["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "photos" / "cat.png"),
+                   "--styles", str(album / "paintings" / "swirls.png"), "--size", "48", *extra])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
