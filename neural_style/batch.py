@@ -183,7 +183,7 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
     write_csv(summary_path, SUMMARY_FIELDS, [[row[name] for name in SUMMARY_FIELDS] for row in rows])
     stop = should_stop or (lambda: False)
     started = time.perf_counter()
-    tasks = [(JobSpec(index, planned[index].name, planned[index].config(shared)), planned[index].content,
+    tasks = [(JobSpec(index, planned[index].config(shared)), planned[index].content,
               planned[index].styles) for index in to_run]
     for outcome in _outcomes(tasks, workers, cluster, cpus_per_job, gpus_per_job, retries, stop, progress.message):
         job = planned[outcome.index]

@@ -194,26 +194,26 @@ def _describe(name: str, kind: Any) -> str:
     return {bool: "give yes or no", int: "give a whole number", float: "give a number"}.get(kind, "see --help")
 
 
+def _key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
 def name_outputs(jobs: List[BatchJob]) -> List[str]:
     """Give jobs that would write the same file distinct names (-2, -3, ... before the extension), in
     job order; returns one line per renamed job, for the user to see before any work."""
-    taken: Dict[str, int] = {}
-    for job in jobs:
-        taken[os.path.normcase(os.path.abspath(job.output))] = taken.get(
-            os.path.normcase(os.path.abspath(job.output)), 0) + 1
+    wanted = {_key(job.output) for job in jobs}  # a new name must not take another job's own name
     seen: set = set()
     renamed = []
     for job in jobs:
-        key = os.path.normcase(os.path.abspath(job.output))
-        if key not in seen:
-            seen.add(key)
+        if _key(job.output) not in seen:
+            seen.add(_key(job.output))
             continue
         base, extension = os.path.splitext(job.output)
         number = 2
-        while os.path.normcase(os.path.abspath(f"{base}-{number}{extension}")) in seen | set(taken):
+        while _key(f"{base}-{number}{extension}") in seen | wanted:
             number += 1
         original, job.output = job.output, f"{base}-{number}{extension}"
-        seen.add(os.path.normcase(os.path.abspath(job.output)))
+        seen.add(_key(job.output))
         renamed.append(f"{job.content} x {', '.join(job.styles)} would also write {os.path.basename(original)}: "
                        f"written as {os.path.basename(job.output)}")
     return renamed

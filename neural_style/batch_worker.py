@@ -27,11 +27,10 @@ ImageInput = Union[str, bytes]  # a path the worker can read, or the file's byte
 
 @dataclass
 class JobSpec:
-    """One job as a worker receives it: its number, its name (for messages) and its complete options.
+    """One job as a worker receives it: its number and its complete options.
     The config's content and styles are filled in by the worker from the images it is handed."""
 
     index: int
-    name: str
     config: StyleConfig
 
 
@@ -82,7 +81,6 @@ class WorkerState:
 
     def __init__(self) -> None:
         self.extractors: List[Any] = []
-        self.builds = 0
 
     def extractor_for(self, config: StyleConfig) -> Any:
         from .model import build_feature_extractor
@@ -98,7 +96,6 @@ class WorkerState:
                 return extractor
         with tf.device(device):
             extractor = build_feature_extractor(resolved)
-        self.builds += 1
         self.extractors.append(extractor)
         return extractor
 
