@@ -292,6 +292,40 @@ def test_a_start_that_cannot_move_is_retried_with_a_one_grey_level_step(monkeypa
     np.testing.assert_allclose(calls[1], calls[0] / scale, rtol=1e-5)
     assert outcome.iterations == 0
     assert outcome.reason == "L-BFGS ended after 0 iterations: ABNORMAL_TERMINATION_IN_LNSRCH"
+    assert evaluator.evaluations == 1  # the start point, evaluated once for both attempts and the scale
+
+
+def test_a_first_iteration_that_cannot_move_restarts_without_evaluating_its_start_again(monkeypatch):
+    from neural_style import lbfgsb, optimize
+
+    from neural_style.optimize import Evaluator, run_lbfgs
+
+    real = lbfgsb.fmin_l_bfgs_b
+    calls = []  # per attempt: the points asked for
+
+    def line_search_that_never_moves_then_real(func, x0, **kwargs):
+        asked = []
+        calls.append(asked)
+
+        def counted(y):
+            asked.append(y.copy())
+            return func(y)
+
+        if len(calls) == 1:
+            while True:  # trial steps too small to change the loss, until the optimiser gives up on them
+                counted(x0 + 1e-12 * len(asked))
+        return real(counted, x0, **kwargs)
+
+    monkeypatch.setattr(lbfgsb, "fmin_l_bfgs_b", line_search_that_never_moves_then_real)
+    evaluator = Evaluator(_Quadratic(), (1, 2, 2, 3), "/CPU:0")
+    bounds = (np.full(12, -5.0), np.full(12, 5.0))
+    outcome = run_lbfgs(evaluator, np.full(12, -3.0), bounds, 40, 5, lambda step: None)
+    stalled, scaled = calls
+    assert len(stalled) == optimize.FIRST_ITERATION_EVALUATIONS + 1  # the last one raised before evaluating
+    assert outcome.reason == "done" and outcome.iterations == 40
+    # The scaled attempt's first point is the start, already evaluated: only its other points cost.
+    assert evaluator.evaluations == optimize.FIRST_ITERATION_EVALUATIONS + len(scaled) - 1
+    np.testing.assert_allclose(outcome.image, 1.0, atol=0.05)  # and it still finds the minimum
 
 
 def test_a_cold_start_that_stalls_is_restarted_with_a_one_grey_level_step(small_images, monkeypatch):
