@@ -296,10 +296,16 @@ def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_im
         assert seen is not None, "the picture or the loss curve never appeared on the page"
         picture, _ = seen
         assert picture.shape[0] > 100 and picture.shape[1] > 100  # the picture is shown, not a broken-image icon
+        browser.evaluate("document.getElementById('stop').click()")  # the page's own Stop button
+        status = "document.getElementById('status').textContent"
+        assert poll(lambda: browser.evaluate(status) if browser.evaluate(status) != "running" else None) == "stopped"
+        thread.join(60)
+        assert browser.evaluate("document.getElementById('current').src").startswith("data:image/png")  # the final one
     finally:
         if browser:
             browser.close()
-        status_of(url + "stop", "POST")
+        if thread.is_alive():  # a failed look above: end the run
+            status_of(url + "stop", "POST")
         thread.join(60)
     assert box["result"].stop_reason == "stopped"
 
