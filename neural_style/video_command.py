@@ -65,7 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .video import stylize_video
 
         result = stylize_video(input_path, config.styles, output, config=config, video=options, should_stop=stop)
-        if result.stopped:
+        if result.stopped and config.quiet:  # otherwise stylize_video has said it
             print(f"{PROG}: interrupted; {result.frames} of {result.total_frames} frames are in {result.frames_folder} "
                   "(go on with --resume)", file=sys.stderr)
         return 0
