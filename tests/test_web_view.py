@@ -191,8 +191,8 @@ class Browser:
         os.close(to_browser)
         os.close(from_browser)
         self._buffer, self._last_id, self._session = b"", 0, None
-        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self._session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+        page = self.call("Target.createTarget", url="about:blank")["targetId"]  # a page of its own: no startup race
+        self._session = self.call("Target.attachToTarget", targetId=page, flatten=True)["sessionId"]
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                   mobile=False)
 
