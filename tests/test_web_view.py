@@ -182,8 +182,8 @@ class Browser:
         # Chromium reads the protocol on fd 3 and writes on fd 4; bash puts the pipes there (dash refuses fds past 9;
         # no preexec_fn, which is unsafe with the run's threads in this process).
         command = ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}', CHROMIUM,
-                   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                   "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                    "--remote-debugging-pipe", f"--user-data-dir={self._profile.name}", "about:blank"]
         self._log = tempfile.TemporaryFile("w+")
         self._process = subprocess.Popen(command, pass_fds=(to_browser, from_browser),
