@@ -21,15 +21,14 @@ from .optimize import Step
 
 HOLD_SECONDS = 1.5  # the final picture stays this long at the end
 
-# Per container: the encoder and FFmpeg's options. MP4: H.264 in yuv420p (even sides: cropped),
-# fragmented. WebP: libwebp's animation encoder. GIF is not FFmpeg's: a palette per frame made in one
+# Per container: the encoder and FFmpeg's options. MP4: H.264 in yuv420p (even sides: cropped), laid
+# out as MP4_LAYOUT says. WebP: libwebp's animation encoder. GIF is not FFmpeg's: a palette per frame made in one
 # pass there (palettegen stats_mode=single, paletteuse new=1) cost 85 ms a frame at 384 x 255, against
 # about 1 ms a frame for H.264; Pillow's octree quantiser and GIF encoder, frame by frame, cost far less.
 FORMATS: Dict[str, Dict[str, Any]] = {
     ".gif": {},  # written by GifWriter, in this process
     ".mp4": dict(codec="libx264", pix_fmt_out="yuv420p", output_params=[
-        "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2", "-crf", "20",
-        "-movflags", "frag_keyframe+empty_moov+default_base_moof"]),
+        "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2", "-crf", "20"]),
     ".webp": dict(codec="libwebp_anim", pix_fmt_out="yuv420p",
                   output_params=["-loop", "0", "-quality", "80", "-compression_level", "2"]),  # level 4: 2x the time
 }
@@ -48,11 +47,20 @@ def partial_path(path: str) -> str:
     return f"{stem}.partial{extension}"
 
 
-def frame_writer(path: str, fps: float, width: int, height: int, audio_from: Optional[str] = None) -> Any:
-    """A writer of frames of one size into `path`, in the format its extension names."""
+# How an MP4 is laid out. Fragments (a timelapse) play up to the last one written, so a killed run leaves a
+# playable file, but cannot carry an edit list: the video then starts two frames (x264's B-frame delay)
+# after the sound, 80 ms at 25 fps (measured on the sample clip). A finished video, encoded from saved
+# frames, is written whole, with its index at the front for streaming, and starts with its sound.
+MP4_LAYOUT = {True: ["-movflags", "frag_keyframe+empty_moov+default_base_moof"], False: ["-movflags", "+faststart"]}
+
+
+def frame_writer(path: str, fps: float, width: int, height: int, audio_from: Optional[str] = None,
+                 playable_while_written: bool = True) -> Any:
+    """A writer of frames of one size into `path`, in the format its extension names. An MP4 written
+    `playable_while_written` plays up to its last frame even if the writer never closes."""
     if _extension(path) == ".gif":
         return GifWriter(path, fps, width, height)
-    return FrameWriter(path, fps, width, height, audio_from)
+    return FrameWriter(path, fps, width, height, audio_from, playable_while_written)
 
 
 class GifWriter:
@@ -85,15 +93,19 @@ class GifWriter:
 class FrameWriter:
     """Frames of one size handed to an FFmpeg process (imageio-ffmpeg's `write_frames`) as they come."""
 
-    def __init__(self, path: str, fps: float, width: int, height: int, audio_from: Optional[str] = None) -> None:
+    def __init__(self, path: str, fps: float, width: int, height: int, audio_from: Optional[str] = None,
+                 playable_while_written: bool = True) -> None:
         try:
             import imageio_ffmpeg
         except ImportError:
             raise NeuralStyleError("--timelapse and video need imageio-ffmpeg: pip install -e '.[video]'") from None
         self.size = (width, height)
         sound = dict(audio_path=audio_from, audio_codec="aac") if audio_from else {}
+        options = dict(FORMATS[_extension(path)])
+        if _extension(path) == ".mp4":
+            options["output_params"] = options["output_params"] + MP4_LAYOUT[playable_while_written]
         self._frames = imageio_ffmpeg.write_frames(path, self.size, fps=fps, quality=None, macro_block_size=1,
-                                                   ffmpeg_log_level="error", **FORMATS[_extension(path)], **sound)
+                                                   ffmpeg_log_level="error", **options, **sound)
         self._frames.send(None)  # starts FFmpeg
 
     def append(self, picture: np.ndarray) -> None:

@@ -340,7 +340,8 @@ def encode(folder: str, count: int, output: str, fps: float, audio_from: Optiona
     from .timelapse import frame_writer, partial_path
 
     first = images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(1))))
-    writer = frame_writer(partial_path(output), fps, first.shape[1], first.shape[0], audio_from=audio_from)
+    writer = frame_writer(partial_path(output), fps, first.shape[1], first.shape[0], audio_from=audio_from,
+                          playable_while_written=False)  # the frames are saved: a cut encode is redone
     try:
         for index in range(1, count + 1):
             writer.append(first if index == 1 else

@@ -172,6 +172,43 @@ def test_video_round_trip_keeps_frames_rate_and_size_and_resumes(pan_clip, tmp_p
     assert len(frames) == 5
 
 
+def streams(path):
+    """FFmpeg's description of each stream of a file: kind ('Video', 'Audio') -> its line."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    said = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path], capture_output=True,
+                          text=True).stderr
+    return {line.split(": ")[1]: line for line in said.splitlines() if line.strip().startswith("Stream #")}
+
+
+def test_an_encoded_video_carries_the_inputs_sound_in_step_with_the_pictures(tmp_path):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from neural_style.video import encode, read_input, VideoOptions
+
+    clip = str(tmp_path / "with_sound.mp4")  # 10 frames at 10 fps and a second of a 440 Hz tone
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip], check=True)
+    frames, fps, has_audio = read_input(clip, VideoOptions())
+    assert has_audio and fps == pytest.approx(10) and len(frames) == 10
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(frames, 1):
+        Image.fromarray(frame).save(folder / f"frame_{index:06d}.png")
+    output = str(tmp_path / "out.mp4")
+    encode(str(folder), len(frames), output, fps, audio_from=clip)
+    found = streams(output)
+    assert set(found) == {"Video", "Audio"}
+    # The pictures start with the sound: a fragmented MP4 started them two frames (x264's delay) later.
+    assert ", start " not in found["Video"], found["Video"]
+    assert len(read_frames(output)[0]) == 10
+
+
 @pytest.mark.parametrize("make_input, output_name, flags, message", [
     (lambda d: d / "notes.txt", "o.mp4", [], "cannot be read"),
     (None, "o.mp4", ["--start", "100"], "has no frames after --start 100"),
