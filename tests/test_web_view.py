@@ -22,7 +22,7 @@ from PIL import Image
 from neural_style.cli import main
 from neural_style.errors import NeuralStyleError
 from neural_style.optimize import Step
-from neural_style.web_view import LiveView
+from neural_style.web_view import LiveView, png_bytes
 
 
 def get(url):
@@ -308,6 +308,41 @@ def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_im
             status_of(url + "stop", "POST")
         thread.join(60)
     assert box["result"].stop_reason == "stopped"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package (.ci/run does)")
+def test_a_picture_still_loading_when_the_run_ends_does_not_replace_the_final_one():
+    rendering, release = threading.Event(), threading.Event()
+
+    def slow_render(step):
+        rendering.set()
+        release.wait(30)  # the page's fetch of this picture is under way until the test lets it finish
+        return np.full((20, 30, 3), 90, np.uint8)
+
+    live = LiveView(0, "127.0.0.1", np.full((20, 30, 3), 200, np.uint8), [np.zeros((24, 30, 3), np.uint8)],
+                    total_iterations=10, render=slow_render)
+    browser = None
+    try:
+        browser = Browser()
+        browser.call("Page.navigate", url=live.url)
+        loaded = "typeof show === 'function' && document.readyState === 'complete'"
+        assert poll(lambda: browser.evaluate(loaded) or None)
+        time.sleep(0.5)  # the event stream connects
+        live.on_step(Step(iteration=1, evaluations=1, seconds=1.0, total=5.0, content=1.0, style=3.0, tv=1.0))
+        assert rendering.wait(30), "the page never asked for the picture"
+        final = "data:image/png;base64," + base64.b64encode(png_bytes(np.full((20, 30, 3), 7, np.uint8))).decode()
+        # The run's last message, as the event stream delivers it, arrives while that fetch is still open.
+        last = dict(status="stopped", iteration=1, total_iterations=10, history=[], final_image=final)
+        browser.evaluate(f"show({json.dumps(last)})")
+        release.set()
+        time.sleep(2.0)  # the old picture arrives now
+        assert browser.evaluate("document.getElementById('current').src") == final
+        assert browser.evaluate("document.getElementById('status').textContent") == "stopped"
+    finally:
+        release.set()
+        if browser:
+            browser.close()
+        live.close()
 
 
 def test_notebook_display_updates_one_picture_and_one_curve_in_place(small_images, monkeypatch):

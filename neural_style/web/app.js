@@ -2,7 +2,7 @@
 "use strict";
 const COLOURS = { total: "#f0f0f0", content: "#4fa3e0", style: "#e0a34f", tv: "#7fd07f" };
 let history = [];
-let loading = false, wanted = -1, shown = -1;
+let loading = false, wanted = -1, shown = -1, finished = false;
 
 function clock(seconds) {
   if (seconds === null || seconds === undefined) return "\u2013";
@@ -21,14 +21,14 @@ function refreshPicture(version) {
   fetch("/image/current.png?v=" + asked)
     .then(response => response.ok ? response.blob() : null)
     .then(blob => {
-      if (blob) {
+      if (blob && !finished) {  // a fetch still under way when the final picture came is dropped
         const img = document.getElementById("current"), old = img.src;
         img.src = URL.createObjectURL(blob);
         if (old.startsWith("blob:")) URL.revokeObjectURL(old);
       }
     })
     .catch(() => {})
-    .finally(() => { loading = false; shown = asked; if (wanted !== shown) refreshPicture(wanted); });
+    .finally(() => { loading = false; shown = asked; if (wanted !== shown && !finished) refreshPicture(wanted); });
 }
 
 function drawCurve() {
@@ -78,7 +78,10 @@ function show(state) {
   document.getElementById("message").textContent = state.message || "";
   drawCurve();
   if (state.final_image) {
-    document.getElementById("current").src = state.final_image;
+    finished = true;
+    const img = document.getElementById("current");
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    img.src = state.final_image;
     document.getElementById("stop").disabled = true;
   } else if (state.iteration > 0) {
     refreshPicture(state.version);
