@@ -101,8 +101,9 @@ class FrameWriter:
             raise NeuralStyleError("--timelapse and video need imageio-ffmpeg: pip install -e '.[video]'") from None
         self.size = (width, height)
         sound = dict(audio_path=audio_from, audio_codec="aac") if audio_from else {}
-        options = dict(FORMATS[_extension(path)])
-        if _extension(path) == ".mp4":
+        extension = _extension(path)
+        options = dict(FORMATS[extension])
+        if extension == ".mp4":
             options["output_params"] = options["output_params"] + MP4_LAYOUT[playable_while_written]
         self._frames = imageio_ffmpeg.write_frames(path, self.size, fps=fps, quality=None, macro_block_size=1,
                                                    ffmpeg_log_level="error", **options, **sound)

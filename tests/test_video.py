@@ -1,6 +1,7 @@
 """Timelapse and video: animations written as the run goes, flow and warping, frames resumed, bad input."""
 
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -174,8 +175,6 @@ def test_video_round_trip_keeps_frames_rate_and_size_and_resumes(pan_clip, tmp_p
 
 def streams(path):
     """FFmpeg's description of each stream of a file: kind ('Video', 'Audio') -> its line."""
-    import subprocess
-
     import imageio_ffmpeg
 
     said = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path], capture_output=True,
@@ -184,11 +183,9 @@ def streams(path):
 
 
 def test_an_encoded_video_carries_the_inputs_sound_in_step_with_the_pictures(tmp_path):
-    import subprocess
-
     import imageio_ffmpeg
 
-    from neural_style.video import encode, read_input, VideoOptions
+    from neural_style.video import FRAME_PATTERN, VideoOptions, encode, read_input
 
     clip = str(tmp_path / "with_sound.mp4")  # 10 frames at 10 fps and a second of a 440 Hz tone
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
@@ -199,7 +196,7 @@ def test_an_encoded_video_carries_the_inputs_sound_in_step_with_the_pictures(tmp
     folder = tmp_path / "frames"
     folder.mkdir()
     for index, frame in enumerate(frames, 1):
-        Image.fromarray(frame).save(folder / f"frame_{index:06d}.png")
+        Image.fromarray(frame).save(folder / FRAME_PATTERN.format(index))
     output = str(tmp_path / "out.mp4")
     encode(str(folder), len(frames), output, fps, audio_from=clip)
     found = streams(output)
