@@ -70,4 +70,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   "(go on with --resume)", file=sys.stderr)
         return 0
 
-    return run_command(PROG, body)
+    return run_command(PROG, body, stopping="stopping after the current evaluation; the finished frames are kept "
+                       "for --resume")
