@@ -8,10 +8,11 @@
 TensorFlow is imported on first use, not here, so `--help` and input checks stay fast.
 """
 
-from .api import StyleResult, stylize
-from .batch import BatchResult, stylize_batch
-from .config import LossWeights, StyleConfig
-from .errors import NeuralStyleError
+from neural_style.api import StyleResult, stylize
+from neural_style.batch.run import BatchResult, stylize_batch
+from neural_style.video.stylize import VideoOptions, VideoResult, stylize_video
+from neural_style.config import LossWeights, StyleConfig
+from neural_style.errors import NeuralStyleError
 
 __version__ = "0.1.0"
-__all__ = ["stylize", "StyleResult", "stylize_batch", "BatchResult", "StyleConfig", "LossWeights", "NeuralStyleError", "__version__"]
+__all__ = ["stylize", "StyleResult", "stylize_video", "VideoOptions", "VideoResult", "stylize_batch", "BatchResult", "StyleConfig", "LossWeights", "NeuralStyleError", "__version__"]

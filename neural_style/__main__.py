@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from neural_style.commands.cli import main
 
 sys.exit(main())

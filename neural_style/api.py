@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TextI
 import numpy as np
 from PIL import Image
 
-from . import images
-from .config import StyleConfig, build_config, validate
-from .errors import NeuralStyleError
-from .memory import available_memory_bytes, peak_resident_bytes, plan_memory
-from .optimize import Step
-from .outputs import Progress, Recorder
-from .timelapse import check_timelapse
-from .watchers import Watchers
-from .web_view import open_live_view
+from neural_style import images
+from neural_style.config import StyleConfig, build_config, validate
+from neural_style.errors import NeuralStyleError
+from neural_style.optim.memory import available_memory_bytes, peak_resident_bytes, plan_memory
+from neural_style.optim.optimize import Step
+from neural_style.watch.record import Progress, Recorder
+from neural_style.watch.timelapse import check_timelapse
+from neural_style.watch.watchers import Watchers
+from neural_style.watch.live_page import open_live_view
 
 if TYPE_CHECKING:
-    from .model import FeatureExtractor
-    from .web_view import LiveView
+    from neural_style.features.vgg19 import FeatureExtractor
+    from neural_style.watch.live_page import LiveView
 
 
 @dataclass
@@ -95,7 +95,7 @@ def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] 
 def check_image_sizes(config: StyleConfig, content_size: Tuple[int, int],
                       style_sizes: Sequence[Tuple[int, int]]) -> None:
     """VGG19's poolings halve the image; the deepest layer used must still have a pixel."""
-    from .model import deepest_downsampling
+    from neural_style.features.vgg19 import deepest_downsampling
 
     poolings = deepest_downsampling(tuple(config.content_layers) + tuple(config.style_layers))
     smallest = 2**poolings
@@ -109,7 +109,7 @@ def check_image_sizes(config: StyleConfig, content_size: Tuple[int, int],
 
 def initial_image(config: StyleConfig, content: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The starting network image: the content, white noise, or a file (e.g. a snapshot, to resume)."""
-    from .network_input import preprocess
+    from neural_style.features.network_input import preprocess
 
     if config.init == "content":
         return preprocess(content)
@@ -164,8 +164,8 @@ def stylize(
     notebook; `web=PORT` serves them on a local page (web_view.py). `on_step(step)` is called after every iteration (it may raise StopIteration to
     stop early); `should_stop()` is polled before every evaluation.
     """
-    from .precision import resolve_precision, resolve_xla
-    from .runtime import op_determinism, resolve_device
+    from neural_style.hardware import resolve_precision, resolve_xla
+    from neural_style.commands.common import op_determinism, resolve_device
 
     given = {k: v for k, v in (("content", content), ("styles", style), ("output", output)) if v is not None}
     config = build_config(config, options.pop("preset", None), **given, **options)
@@ -218,8 +218,8 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
     """Build the network unless given, optimise scale by scale, write the final picture, report."""
     import tensorflow as tf
 
-    from .coarse_to_fine import run_scales
-    from .model import build_feature_extractor
+    from neural_style.optim.coarse_to_fine import run_scales
+    from neural_style.features.vgg19 import build_feature_extractor
 
     width, height = plan.content
     content_pixels = images.to_array(plan.resize(content_image, plan.content))
@@ -300,7 +300,7 @@ def render_image(config: StyleConfig, flat_image: np.ndarray, width: int, height
                  content_pixels: np.ndarray) -> np.ndarray:
     """A flat network image of width x height as the output's uint8 RGB picture: at the output's size
     (a coarse scale's picture is upsampled), with the content's colours if --original-colors."""
-    from .network_input import deprocess
+    from neural_style.features.network_input import deprocess
 
     pixels = deprocess(flat_image.reshape(1, height, width, 3))
     if pixels.shape[:2] != content_pixels.shape[:2]:

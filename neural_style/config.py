@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence, Tuple, Union
 
-from .errors import NeuralStyleError
+from neural_style.errors import NeuralStyleError
 
 # Names of the convolution layers of Keras's VGG19 (keras/src/applications/vgg19.py), in order.
 # Each Keras conv layer includes its ReLU, so block4_conv2 is Caffe's relu4_2.

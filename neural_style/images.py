@@ -14,8 +14,8 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
-from .errors import NeuralStyleError
-from .files import write_atomically
+from neural_style.errors import NeuralStyleError
+from neural_style.files import write_atomically
 
 # Pillow's own decompression-bomb limit (about 89 megapixels) is what we refuse above.
 MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485

@@ -29,9 +29,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import images
-from .network_input import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
-from .weights import gatys_source_path, read_legacy_torch_state_dict
+from neural_style import images
+from neural_style.features.network_input import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from neural_style.features.weights import gatys_source_path, read_legacy_torch_state_dict
 
 try:
     import torch

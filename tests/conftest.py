@@ -28,7 +28,7 @@ def private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def vgg19():
     """Keras VGG19 (no top) with the real Gatys weights."""
-    from neural_style.model import build_vgg19
+    from neural_style.features.vgg19 import build_vgg19
 
     return build_vgg19("gatys")
 

@@ -96,7 +96,7 @@ def test_on_step_can_stop_the_run(small_images, tmp_path):
 def test_a_failed_snapshot_write_is_reported_once_and_the_run_goes_on(small_images, tmp_path, monkeypatch):
     import io
 
-    from neural_style import outputs
+    from neural_style.watch import record as outputs
 
     content, style = small_images
     output = str(tmp_path / "out.png")

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from neural_style import stylize_batch
-from neural_style.batch_jobs import name_outputs, pair_jobs, read_manifest
-from neural_style.cli import main
+from neural_style.batch.jobs import name_outputs, pair_jobs, read_manifest
+from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 
 FAST = dict(size=48, iterations=5, scales=1, xla=False)
@@ -144,12 +144,12 @@ def test_an_interrupted_batch_leaves_the_jobs_not_run_pending(album, tmp_path):
 
 
 def test_thread_pools_are_sized_before_tensorflow_runs():
-    code = ("from neural_style.batch_worker import size_thread_pools; size_thread_pools(1); import tensorflow as tf; "
+    code = ("from neural_style.batch.worker import size_thread_pools; size_thread_pools(1); import tensorflow as tf; "
             "tf.constant(1.0) + 1.0; print(tf.config.threading.get_intra_op_parallelism_threads(), "
             "tf.config.threading.get_inter_op_parallelism_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert out.split() == ["1", "1"]
-    from neural_style.batch_local import threads_per_worker
+    from neural_style.batch.local_pool import threads_per_worker
 
     assert threads_per_worker(2, cores=16) == 8 and threads_per_worker(4, cores=2) == 1
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neural_style.cli import main
+from neural_style.commands.cli import main
 
 
 def run_cli(*args):
@@ -23,9 +23,9 @@ def content_loss_of(vgg19, image_path, other_pixels):
     """Unweighted content loss (block4_conv2) between an image file and other pixels."""
     import tensorflow as tf
 
-    from neural_style.losses import content_loss
-    from neural_style.model import feature_extractor
-    from neural_style.network_input import preprocess
+    from neural_style.objective.losses import content_loss
+    from neural_style.features.vgg19 import feature_extractor
+    from neural_style.features.network_input import preprocess
 
     extractor = feature_extractor(vgg19, ["block4_conv2"])
     target = extractor(preprocess(np.asarray(Image.open(image_path).convert("RGB"))))["block4_conv2"]
@@ -76,7 +76,7 @@ def test_every_config_field_has_a_flag_and_every_flag_reaches_the_config():
     from dataclasses import fields
 
     from neural_style.config import StyleConfig
-    from neural_style.stylize_command import build_parser
+    from neural_style.commands.stylize import build_parser
 
     parser = build_parser()
     destinations = {action.dest for action in parser._actions} - {"help", "preset"}
@@ -84,7 +84,7 @@ def test_every_config_field_has_a_flag_and_every_flag_reaches_the_config():
 
 
 def test_help_documents_every_option_once_with_its_default_in_flag_form(capsys):
-    from neural_style.stylize_command import build_parser
+    from neural_style.commands.stylize import build_parser
 
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
@@ -106,7 +106,7 @@ def test_help_documents_every_option_once_with_its_default_in_flag_form(capsys):
 
 
 def parsed(*argv):
-    from neural_style.stylize_command import build_parser, config_from_args
+    from neural_style.commands.stylize import build_parser, config_from_args
 
     return config_from_args(build_parser().parse_args(list(argv)))
 

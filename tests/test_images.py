@@ -9,7 +9,7 @@ from PIL import Image
 
 from neural_style import images
 from neural_style.errors import NeuralStyleError
-from neural_style.network_input import deprocess, pixel_bounds, preprocess
+from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
 
 from conftest import random_image
 

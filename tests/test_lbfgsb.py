@@ -2,7 +2,7 @@
 import numpy as np
 import scipy.optimize
 
-from neural_style import lbfgsb
+from neural_style.optim import lbfgsb
 
 
 def _problem(n=40, seed=0):

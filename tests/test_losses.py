@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neural_style import losses
+from neural_style.objective import losses
 
 
 @pytest.fixture()
@@ -50,7 +50,7 @@ def test_total_variation_matches_numpy():
 def test_objective_gradient_matches_finite_differences(vgg19):
     """The one compiled function's gradient is the derivative of the loss it returns."""
     from neural_style.config import LossWeights
-    from neural_style.model import feature_extractor
+    from neural_style.features.vgg19 import feature_extractor
 
     extractor = feature_extractor(vgg19, ["block1_conv1", "block2_conv1"])
     rng = np.random.default_rng(4)
@@ -72,7 +72,7 @@ def test_objective_gradient_matches_finite_differences(vgg19):
 
 def test_xla_and_graph_agree(vgg19):
     from neural_style.config import DEFAULT_STYLE_LAYERS, LossWeights
-    from neural_style.model import feature_extractor
+    from neural_style.features.vgg19 import feature_extractor
 
     layers = ["block4_conv2", *DEFAULT_STYLE_LAYERS]
     extractor = feature_extractor(vgg19, layers)
@@ -95,7 +95,7 @@ def test_objective_terms_and_total_match_numpy(vgg19):
     """Each weighted term from the network's activations, computed again in float64 numpy, and the
     total as their sum: a wrong weight, a dropped term or a wrong sum would show."""
     from neural_style.config import LossWeights
-    from neural_style.model import feature_extractor
+    from neural_style.features.vgg19 import feature_extractor
 
     extractor = feature_extractor(vgg19, ["block1_conv1", "block2_conv1", "block2_conv2"])
     rng = np.random.default_rng(6)
@@ -125,7 +125,7 @@ def test_objective_terms_and_total_match_numpy(vgg19):
 
 def test_a_failing_xla_compile_falls_back_to_the_graph(vgg19):
     from neural_style.config import LossWeights
-    from neural_style.model import feature_extractor
+    from neural_style.features.vgg19 import feature_extractor
 
     extractor = feature_extractor(vgg19, ["block1_conv1"])
     rng = np.random.default_rng(7)

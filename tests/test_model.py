@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neural_style.model import deepest_downsampling, feature_extractor
+from neural_style.features.vgg19 import deepest_downsampling, feature_extractor
 
 
 def _layer_names(model):

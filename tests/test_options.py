@@ -23,8 +23,8 @@ def test_style_scale_sizes_the_style_image(small_images):
 
 def _objective(config, content, style):
     from neural_style.api import prepare_images
-    from neural_style.losses import build_objective
-    from neural_style.model import build_feature_extractor
+    from neural_style.objective.losses import build_objective
+    from neural_style.features.vgg19 import build_feature_extractor
 
     config = config.with_options(content=content, styles=[style])
     content_pixels, style_pixels = prepare_images(config)
@@ -44,7 +44,7 @@ def test_content_layers_choose_the_content_target_and_the_network_depth(small_im
 def test_style_layer_weights_weight_each_layer(small_images):
     import tensorflow as tf
 
-    from neural_style.network_input import preprocess
+    from neural_style.features.network_input import preprocess
 
     content, style = small_images
     layers = ("block1_conv1", "block2_conv1")
@@ -61,7 +61,7 @@ def test_style_layer_weights_weight_each_layer(small_images):
 
 
 def test_lbfgs_history_is_the_optimisers_memory(small_images, monkeypatch):
-    from neural_style import lbfgsb
+    from neural_style.optim import lbfgsb
 
     content, style = small_images
     real = lbfgsb.fmin_l_bfgs_b
@@ -88,7 +88,7 @@ def test_no_log_writes_no_log(small_images, tmp_path):
 
 
 def test_a_failed_log_write_is_reported_once_and_the_run_goes_on(small_images, tmp_path, monkeypatch):
-    from neural_style import outputs
+    from neural_style.watch import record as outputs
 
     def full_disk(path, header, rows):
         raise OSError(28, "No space left on device", path)
@@ -117,7 +117,7 @@ def test_lbfgs_ending_early_says_why(small_images, monkeypatch):
     the run prints the optimiser's reason instead of pretending it finished."""
     import tensorflow as tf
 
-    from neural_style import losses
+    from neural_style.objective import losses
 
     def flat_loss(self, image):
         return tf.constant(1.0), tf.constant([1.0, 0.0, 0.0]), tf.ones_like(image)
@@ -133,7 +133,7 @@ def test_lbfgs_ending_early_says_why(small_images, monkeypatch):
 
 
 def test_determinism_is_switched_off_after_a_seeded_run(small_images):
-    from neural_style.runtime import is_op_determinism_enabled
+    from neural_style.commands.common import is_op_determinism_enabled
 
     content, style = small_images
     assert not is_op_determinism_enabled()
@@ -146,7 +146,7 @@ def test_determinism_is_switched_off_after_a_seeded_run(small_images):
 
 
 def test_a_prebuilt_extractor_serves_many_runs_and_a_mismatched_one_is_refused(small_images):
-    from neural_style.model import build_feature_extractor
+    from neural_style.features.vgg19 import build_feature_extractor
 
     content, style = small_images
     extractor = build_feature_extractor(StyleConfig(precision="float32"))

@@ -5,8 +5,8 @@ import io
 
 import numpy as np
 
-from neural_style.optimize import Step
-from neural_style.outputs import LossLog, Progress, log_path, snapshot_path
+from neural_style.optim.optimize import Step
+from neural_style.watch.record import LossLog, Progress, log_path, snapshot_path
 
 
 def step(i, evaluations=None):

@@ -13,9 +13,9 @@ import tensorflow as tf  # noqa: E402
 from neural_style import reference as ref  # noqa: E402
 from neural_style import stylize  # noqa: E402
 from neural_style.config import PRESETS, StyleConfig  # noqa: E402
-from neural_style.losses import Objective, compute_targets  # noqa: E402
-from neural_style.model import feature_extractor  # noqa: E402
-from neural_style.network_input import preprocess  # noqa: E402
+from neural_style.objective.losses import Objective, compute_targets  # noqa: E402
+from neural_style.features.vgg19 import feature_extractor  # noqa: E402
+from neural_style.features.network_input import preprocess  # noqa: E402
 
 from conftest import IMAGES  # noqa: E402
 
@@ -88,7 +88,7 @@ def test_compare_writes_every_file_and_a_summary_that_agrees_with_them(tmp_path)
 
     from PIL import Image
 
-    from neural_style.compare import run_compare
+    from neural_style.commands.compare import run_compare
 
     folder = tmp_path / "comparison"
     summary = run_compare(CONTENT, STYLE, str(folder), steps=8, size=32, quiet=True)
@@ -123,7 +123,7 @@ def test_compare_writes_every_file_and_a_summary_that_agrees_with_them(tmp_path)
 
 
 def test_an_interrupted_compare_writes_nothing(tmp_path):
-    from neural_style.compare import run_compare
+    from neural_style.commands.compare import run_compare
 
     folder = tmp_path / "comparison"
     steps = []

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from neural_style import NeuralStyleError, images, stylize
-from neural_style.memory import check_memory, estimated_memory_bytes
-from neural_style.cli import main
-from neural_style.runtime import StopOnSignal
+from neural_style.optim.memory import check_memory, estimated_memory_bytes
+from neural_style.commands.cli import main
+from neural_style.commands.common import StopOnSignal
 
 from conftest import random_image
 
@@ -189,7 +189,7 @@ def test_a_loss_that_overflows_names_the_term_and_writes_nothing(tmp_path, small
 
 
 def _breaks_after(monkeypatch, evaluations, break_loss=True, break_gradient=False):
-    from neural_style import losses
+    from neural_style.objective import losses
 
     real = losses.Objective.loss_and_gradient
     calls = {"n": 0}
@@ -208,7 +208,7 @@ def _breaks_after(monkeypatch, evaluations, break_loss=True, break_gradient=Fals
 
 
 def test_a_loss_that_goes_bad_mid_run_keeps_the_last_good_image(small_images, monkeypatch):
-    from neural_style.network_input import deprocess
+    from neural_style.features.network_input import deprocess
 
     _breaks_after(monkeypatch, 5)
     content, style = small_images

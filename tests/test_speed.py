@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from neural_style import StyleConfig, stylize
-from neural_style.coarse_to_fine import plan_scales, scale_count, split_iterations
-from neural_style.precision import native_bfloat16, resolve_precision, resolve_xla
+from neural_style.optim.coarse_to_fine import plan_scales, scale_count, split_iterations
+from neural_style.hardware import native_bfloat16, resolve_precision, resolve_xla
 
 FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True)
 
@@ -37,7 +37,7 @@ def test_xla_only_where_it_pays_and_never_when_seeded():
 
 
 def test_the_start_line_says_which_precision_and_why(small_images, monkeypatch):
-    from neural_style import precision
+    from neural_style import hardware as precision
 
     content, style = small_images
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
@@ -59,9 +59,9 @@ def test_bfloat16_loss_and_gradient_are_close_to_float32(small_images):
     import tensorflow as tf
 
     from neural_style.api import prepare_images
-    from neural_style.losses import build_objective
-    from neural_style.model import build_feature_extractor, build_vgg19
-    from neural_style.network_input import preprocess
+    from neural_style.objective.losses import build_objective
+    from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
+    from neural_style.features.network_input import preprocess
 
     content, style = small_images
     config = StyleConfig(content=content, styles=[style], size=96, xla=False)
@@ -85,7 +85,7 @@ def test_bfloat16_loss_and_gradient_are_close_to_float32(small_images):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_seeded_runs_are_byte_identical_in_either_precision(small_images, tmp_path, precision):
-    from neural_style.cli import main
+    from neural_style.commands.cli import main
 
     content, style = small_images
     pictures = []
@@ -118,11 +118,11 @@ def test_scales_1_is_a_plain_single_optimisation(small_images):
     import tensorflow as tf
 
     from neural_style.api import prepare_images
-    from neural_style.losses import build_objective
-    from neural_style.model import build_feature_extractor
-    from neural_style.network_input import deprocess, pixel_bounds, preprocess
-    from neural_style.optimize import Evaluator, run_lbfgs
-    from neural_style.runtime import op_determinism
+    from neural_style.objective.losses import build_objective
+    from neural_style.features.vgg19 import build_feature_extractor
+    from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
+    from neural_style.optim.optimize import Evaluator, run_lbfgs
+    from neural_style.commands.common import op_determinism
 
     content, style = small_images
     options = dict(FAST, precision="float32", xla=False, scales=1, tolerance=0.0, iterations=8, seed=1)
@@ -186,7 +186,7 @@ def test_the_tolerance_ends_a_scale_and_says_why(small_images):
 # --- the benchmark -------------------------------------------------------------------------------
 
 def test_benchmark_prints_its_table_at_a_tiny_size(capsys):
-    from neural_style.cli import main
+    from neural_style.commands.cli import main
 
     assert main(["benchmark", "--sizes", "32", "--precisions", "bfloat16", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
@@ -202,8 +202,8 @@ def test_benchmark_prints_its_table_at_a_tiny_size(capsys):
 
 
 def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
-    from neural_style.benchmark import evaluation_gflop
-    from neural_style.model import feature_extractor
+    from neural_style.commands.benchmark import evaluation_gflop
+    from neural_style.features.vgg19 import feature_extractor
 
     model = feature_extractor(vgg19, ["block1_conv1"])
     # One 3x3 conv, 3 -> 64 channels, on 10 x 10: forward and input gradient, plus its Gram matrix.
@@ -215,7 +215,7 @@ def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
 
 
 def test_time_to_quality_compares_the_baseline_with_the_default(small_images):
-    from neural_style import benchmark
+    from neural_style.commands import benchmark
 
     content, style = small_images
     runs = benchmark.time_to_quality(content, style, 48, lambda: False, say=lambda text: None, iterations=12)
@@ -244,9 +244,9 @@ class _Quadratic:
 
 
 def test_lbfgs_restarts_where_its_line_search_failed(monkeypatch):
-    from neural_style import lbfgsb
+    from neural_style.optim import lbfgsb
 
-    from neural_style.optimize import Evaluator, run_lbfgs
+    from neural_style.optim.optimize import Evaluator, run_lbfgs
 
     real = lbfgsb.fmin_l_bfgs_b
     calls = []
@@ -270,9 +270,9 @@ def test_lbfgs_restarts_where_its_line_search_failed(monkeypatch):
 
 
 def test_a_start_that_cannot_move_is_retried_with_a_one_grey_level_step(monkeypatch):
-    from neural_style import lbfgsb
+    from neural_style.optim import lbfgsb
 
-    from neural_style.optimize import Evaluator, run_lbfgs
+    from neural_style.optim.optimize import Evaluator, run_lbfgs
 
     calls = []
 
@@ -296,9 +296,10 @@ def test_a_start_that_cannot_move_is_retried_with_a_one_grey_level_step(monkeypa
 
 
 def test_a_first_iteration_that_cannot_move_restarts_without_evaluating_its_start_again(monkeypatch):
-    from neural_style import lbfgsb, optimize
+    from neural_style.optim import lbfgsb
+    from neural_style.optim import optimize
 
-    from neural_style.optimize import Evaluator, run_lbfgs
+    from neural_style.optim.optimize import Evaluator, run_lbfgs
 
     real = lbfgsb.fmin_l_bfgs_b
     calls = []  # per attempt: the points asked for
@@ -331,7 +332,8 @@ def test_a_first_iteration_that_cannot_move_restarts_without_evaluating_its_star
 def test_a_cold_start_that_stalls_is_restarted_with_a_one_grey_level_step(small_images, monkeypatch):
     # A loss that has not fallen by STALL_FALL after STALL_ITERATIONS restarts once; here every cold
     # start counts as stalled (a fall of more than 100% is impossible), and a warm one is left alone.
-    from neural_style import optimize, stylize
+    from neural_style import stylize
+    from neural_style.optim import optimize
 
     raised = []
 

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neural_style import images, memory
-from neural_style.cli import main
+from neural_style import images
+from neural_style.optim import memory
+from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
-from neural_style.memory import plan_memory, tiled_memory_bytes
-from neural_style.tiled_objective import ALIGNMENT, DEFAULT_HALO, axis_spans, tile_grid
+from neural_style.optim.memory import plan_memory, tiled_memory_bytes
+from neural_style.objective.tiled import ALIGNMENT, DEFAULT_HALO, axis_spans, tile_grid
 
 from conftest import IMAGES
 
@@ -33,7 +34,7 @@ def test_tile_interiors_partition_the_image_on_multiples_of_16():
 
 @pytest.fixture(scope="module")
 def extractor(vgg19):
-    from neural_style.model import build_feature_extractor
+    from neural_style.features.vgg19 import build_feature_extractor
 
     return build_feature_extractor(StyleConfig(precision="float32"), vgg=vgg19)
 
@@ -49,9 +50,9 @@ def whole_and_tiled(extractor, config, content, styles, tile):
     """Loss, terms and gradient of the whole-image and the tiled objective at a content-plus-noise image."""
     import tensorflow as tf
 
-    from neural_style.losses import build_objective
-    from neural_style.network_input import preprocess
-    from neural_style.tiled_objective import build_tiled_objective
+    from neural_style.objective.losses import build_objective
+    from neural_style.features.network_input import preprocess
+    from neural_style.objective.tiled import build_tiled_objective
 
     image = preprocess(content) + np.random.default_rng(0).normal(0, 20, (1,) + content.shape).astype(np.float32)
     image = tf.constant(image, tf.float32)
@@ -87,9 +88,9 @@ def test_a_narrow_halo_is_measurably_wrong(extractor):
 def test_tiled_targets_and_gram_sums_match_the_whole_image(extractor):
     import tensorflow as tf
 
-    from neural_style.losses import compute_config_targets, gram_matrix
-    from neural_style.network_input import preprocess
-    from neural_style.tiled_objective import TiledFeatures, compute_config_tiled_targets
+    from neural_style.objective.losses import compute_config_targets, gram_matrix
+    from neural_style.features.network_input import preprocess
+    from neural_style.objective.tiled import TiledFeatures, compute_config_tiled_targets
 
     config = StyleConfig(styles=["style"], precision="float32")
     content, styles = pictures(160, 112, style_scale=1.5)  # a style image larger than the content

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from conftest import IMAGES
-from neural_style.cli import main
+from neural_style.commands.cli import main
 from neural_style.errors import NeuralStyleError
-from neural_style.optical_flow import consistency_mask, dense_flow, flicker, warp
-from neural_style.timelapse import HOLD_SECONDS, FrameWriter, Timelapse, check_timelapse, read_frames
+from neural_style.video.optical_flow import consistency_mask, dense_flow, flicker, warp
+from neural_style.watch.timelapse import HOLD_SECONDS, FrameWriter, Timelapse, check_timelapse, read_frames
 
 
 def photo(width=300, height=200):
@@ -110,7 +110,7 @@ def test_occlusion_mask_marks_what_came_into_view():
 def test_temporal_loss_gradient_matches_finite_differences():
     import tensorflow as tf
 
-    from neural_style.temporal_loss import TemporalObjective
+    from neural_style.objective.temporal import TemporalObjective
 
     class Zero:
         targets = None
@@ -185,7 +185,7 @@ def streams(path):
 def test_an_encoded_video_carries_the_inputs_sound_in_step_with_the_pictures(tmp_path):
     import imageio_ffmpeg
 
-    from neural_style.video import FRAME_PATTERN, VideoOptions, encode, read_input
+    from neural_style.video.stylize import FRAME_PATTERN, VideoOptions, encode, read_input
 
     clip = str(tmp_path / "with_sound.mp4")  # 10 frames at 10 fps and a second of a 440 Hz tone
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
@@ -229,7 +229,7 @@ def test_bad_video_input_gets_one_line_and_writes_nothing(pan_clip, tmp_path, ca
 
 
 def test_api_refuses_a_missing_input():
-    from neural_style.video import stylize_video
+    from neural_style.video.stylize import stylize_video
 
     with pytest.raises(NeuralStyleError, match="does not exist"):
         stylize_video("no-such-clip.mp4", os.path.join(IMAGES, "swirls.jpg"), "out.mp4")

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neural_style.cli import main
+from neural_style.commands.cli import main
 from neural_style.errors import NeuralStyleError
-from neural_style.optimize import Step
-from neural_style.web_view import LiveView, png_bytes
+from neural_style.optim.optimize import Step
+from neural_style.watch.live_page import LiveView, png_bytes
 
 
 def get(url):
@@ -348,7 +348,8 @@ def test_a_picture_still_loading_when_the_run_ends_does_not_replace_the_final_on
 def test_notebook_display_updates_one_picture_and_one_curve_in_place(small_images, monkeypatch):
     import IPython.display
 
-    from neural_style import notebook_view, stylize
+    from neural_style import stylize
+    from neural_style.watch import notebook as notebook_view
 
     shown = []
 

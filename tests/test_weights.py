@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from neural_style import weights
+from neural_style.features import weights
 from neural_style.config import VGG19_CONV_LAYERS
 from neural_style.errors import NeuralStyleError
 
@@ -217,7 +217,7 @@ def test_imagenet_offline_gives_one_line_error_naming_the_alternatives(monkeypat
 
 
 def test_a_keras_weights_file_loads(tmp_path, vgg19):
-    from neural_style.model import build_vgg19
+    from neural_style.features.vgg19 import build_vgg19
 
     path = str(tmp_path / "mine.weights.h5")
     vgg19.save_weights(path)
@@ -230,7 +230,7 @@ def test_a_keras_weights_file_loads(tmp_path, vgg19):
 def test_a_weights_file_with_wrong_layers_is_refused(tmp_path):
     import keras
 
-    from neural_style.model import build_vgg19
+    from neural_style.features.vgg19 import build_vgg19
 
     other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
     path = str(tmp_path / "other.weights.h5")

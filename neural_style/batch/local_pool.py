@@ -1,0 +1,101 @@
+"""Running batch jobs on this machine: in the batch's own process (one worker), or in a pool of worker
+processes, each with its share of the cores (and its own GPU where there are several).
+
+Both yield each job's outcome as it finishes. A worker process that dies (killed, out of memory) takes the
+jobs it was running with it: they are run again, up to `retries` times, then recorded as failed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from neural_style.batch.worker import JobOutcome, JobSpec, WorkerState, run_job, size_thread_pools
+
+Task = Tuple[JobSpec, str, Sequence[str]]  # a job, its content path, its style paths
+POLL_SECONDS = 0.5
+
+
+def in_process(tasks: Sequence[Task], should_stop: Callable[[], bool]) -> Iterator[JobOutcome]:
+    """One job after another in this process, all reusing one network."""
+    state = WorkerState()
+    for spec, content, styles in tasks:
+        if should_stop():
+            return
+        yield run_job(spec, content, styles, state, should_stop)
+
+
+# A pool worker's networks, kept between its jobs (one per process: set by the pool's initializer).
+_worker_state: Optional[WorkerState] = None
+
+
+def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]") -> None:
+    global _worker_state
+    if gpus is not None:
+        try:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before TensorFlow is imported
+        except queue.Empty:
+            pass
+    size_thread_pools(threads)
+    _worker_state = WorkerState()
+
+
+def _pool_job(spec: JobSpec, content: str, styles: Sequence[str]) -> JobOutcome:
+    assert _worker_state is not None, "the pool's initializer did not run"
+    return run_job(spec, content, styles, _worker_state)
+
+
+def threads_per_worker(workers: int, cores: Optional[int] = None) -> int:
+    """The cores each of `workers` processes gets, so that together they take each core once."""
+    return max(1, (cores or os.cpu_count() or 1) // workers)
+
+
+def process_pool(tasks: Sequence[Task], workers: int, should_stop: Callable[[], bool], retries: int = 2,
+                 gpu_count: int = 0, notify: Callable[[str], None] = lambda text: None) -> Iterator[JobOutcome]:
+    """The jobs on `workers` processes; a job whose worker died is run again up to `retries` times."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow does not survive fork
+    attempts: Dict[int, int] = {}
+    waiting: List[Task] = list(tasks)
+    while waiting:
+        gpus = None
+        if gpu_count:
+            gpus = context.Queue()
+            for index in range(gpu_count):
+                gpus.put(index)
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                   initargs=(threads_per_worker(workers), gpus))
+        running: Dict[Future, Task] = {}
+        lost: List[Task] = []  # jobs that were running when a worker died (which one killed it is unknown)
+        try:
+            while (waiting or running) and not lost:
+                while waiting and len(running) < workers and not should_stop():
+                    task = waiting.pop(0)
+                    running[pool.submit(_pool_job, *task)] = task
+                if should_stop() and not running:
+                    return
+                finished, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        lost.append(task)
+                        continue
+                    yield outcome
+            lost.extend(running.values())
+        finally:
+            pool.shutdown(wait=not lost, cancel_futures=True)
+        for task in reversed(lost):
+            spec = task[0]
+            attempts[spec.index] = attempts.get(spec.index, 0) + 1
+            if attempts[spec.index] > retries:
+                yield JobOutcome(spec.index, "failed", f"its worker process died {attempts[spec.index]} times "
+                                 "(killed, or out of memory)")
+            else:
+                waiting.insert(0, task)
+        if lost:
+            notify(f"a worker process died; {len(lost)} job(s) it may have been running go again in a new pool")

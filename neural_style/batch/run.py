@@ -1,0 +1,266 @@
+"""Many pictures at once: `stylize_batch()` plans the jobs (batch_jobs.py), runs them here, in local worker
+processes (batch_local.py) or on a Ray cluster (ray_batch.py), and writes every output, its loss log and
+the OUTDIR/batch.csv summary as each job finishes.
+
+A rerun skips jobs whose output exists (outputs are written atomically, so one that exists is complete);
+`overwrite=True` redoes them. A job that fails is recorded and never stops the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO
+
+from neural_style import images
+from neural_style.batch.jobs import BatchJob, name_outputs, pair_jobs, read_manifest
+from neural_style.batch.worker import JobOutcome, JobSpec
+from neural_style.config import StyleConfig, build_config, validate
+from neural_style.errors import NeuralStyleError
+from neural_style.files import write_csv
+from neural_style.watch.record import LossLog, format_duration, log_path
+
+SUMMARY_NAME = "batch.csv"
+SUMMARY_FIELDS = ("job", "content", "style", "output", "status", "error", "iterations", "seconds", "total_loss",
+                  "content_loss", "style_loss", "tv_loss", "worker")
+
+
+@dataclass
+class BatchResult:
+    """How a batch went: one summary row per job (as in batch.csv), and the counts."""
+
+    rows: List[Dict[str, Any]]
+    summary: str
+    seconds: float
+    stopped: bool = False
+    messages: List[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(row["status"] == status for row in self.rows)
+
+    @property
+    def failed(self) -> List[Dict[str, Any]]:
+        return [row for row in self.rows if row["status"] == "failed"]
+
+
+def plan_batch(outdir: str, contents: Optional[Sequence[str]], styles: Optional[Sequence[str]],
+               manifest: Optional[str], shared: StyleConfig) -> List[BatchJob]:
+    """The jobs, every one checked, with distinct output names; raises NeuralStyleError before any work."""
+    if manifest is not None:
+        if contents or styles:
+            raise NeuralStyleError("give either --jobs MANIFEST or --contents and --styles, not both")
+        jobs = read_manifest(manifest, outdir, shared)
+    else:
+        if not contents or not styles:
+            raise NeuralStyleError("give --contents and --styles (files or globs), or --jobs MANIFEST.csv")
+        jobs = pair_jobs(contents, styles, outdir)
+        for job in jobs:
+            validate(job.config(shared))
+    return jobs
+
+
+def make_output_folders(jobs: Sequence[BatchJob]) -> None:
+    """Create OUTDIR (and a manifest's subfolders), then check every output can be written."""
+    for folder in sorted({os.path.dirname(os.path.abspath(job.output)) for job in jobs}):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise NeuralStyleError(f"cannot create the output folder {folder} ({error.strerror or error}): "
+                                   "pass another -o") from None
+    for job in jobs:
+        images.check_writable_image_path(job.output)
+
+
+def read_summary(path: str) -> Dict[str, Dict[str, str]]:
+    """The rows of an earlier batch.csv by output path (empty when there is none or it cannot be read)."""
+    try:
+        with open(path, newline="") as stream:
+            return {row["output"]: row for row in csv.DictReader(stream) if row.get("output")}
+    except (OSError, csv.Error, KeyError):
+        return {}
+
+
+def summary_row(index: int, job: BatchJob, status: str, outcome: Optional[JobOutcome] = None,
+                earlier: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    row: Dict[str, Any] = dict.fromkeys(SUMMARY_FIELDS, "")
+    row.update(job=index + 1, content=job.content, style=";".join(job.styles), output=job.output, status=status)
+    if earlier and status == "skipped":  # the numbers of the run that made the output
+        row.update({name: earlier.get(name, "") for name in SUMMARY_FIELDS[6:]})
+    if outcome is not None:
+        row.update(error=outcome.error, iterations=outcome.iterations, seconds=f"{outcome.seconds:.2f}",
+                   worker=outcome.worker)
+        last = outcome.final_loss
+        if last is not None:
+            row.update(total_loss=repr(last.total), content_loss=repr(last.content), style_loss=repr(last.style),
+                       tv_loss=repr(last.tv))
+    return row
+
+
+class BatchProgress:
+    """One line per finished job: which, how long, then jobs done of total, failed, jobs per hour, time left."""
+
+    def __init__(self, total: int, to_run: int, stream: Optional[TextIO], quiet: bool) -> None:
+        self.total, self.to_run = total, to_run
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.started = time.perf_counter()
+        self.finished = self.failed = 0
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def job_finished(self, job: BatchJob, outcome: JobOutcome, done_before: int) -> None:
+        self.finished += 1
+        self.failed += outcome.status == "failed"
+        elapsed = time.perf_counter() - self.started
+        per_hour = self.finished / elapsed * 3600 if elapsed > 0 else 0.0
+        left = (self.to_run - self.finished) * elapsed / self.finished
+        what = (f"done in {outcome.seconds:.1f} s, {outcome.iterations} iterations" if outcome.status == "done"
+                else f"{outcome.status}: {outcome.error}")
+        self.message(f"{job.name}: {what}{' on ' + outcome.worker if outcome.worker else ''}\n"
+                     f"  {done_before + self.finished - self.failed} of {self.total} done, {self.failed} failed, "
+                     f"{per_hour:.0f} jobs/hour, {format_duration(left)} left")
+
+
+def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Sequence[str]] = None,
+                  outdir: Optional[str] = None, *, jobs: Optional[str] = None, config: Optional[StyleConfig] = None,
+                  workers: Optional[int] = None, ray: Optional[str] = None, cpus_per_job: float = 1,
+                  gpus_per_job: float = 0, retries: int = 2, overwrite: bool = False, stream: Optional[TextIO] = None,
+                  should_stop: Optional[Callable[[], bool]] = None, **options: Any) -> BatchResult:
+    """Paint every content x style pair (paths or globs), or the jobs of a manifest CSV (`jobs=`), into
+    `outdir` as <content-stem>__<style-stem>.png, each with its loss log, plus outdir/batch.csv.
+
+    Runs in this process (`workers=1`, the default on a CPU machine; one per GPU where there are GPUs), in
+    `workers` local processes, or as Ray tasks (`ray="local"`, `"auto"` or a cluster's address; the
+    `cluster` extra). Options are StyleConfig fields shared by every job; a manifest's columns override
+    them per job. Returns the summary; `result.failed` lists the jobs that failed."""
+    if not outdir:
+        raise NeuralStyleError("no output folder: pass -o OUTDIR")
+    shared = build_config(config, options.pop("preset", None), **options)
+    _check_counts(workers, ray, cpus_per_job, gpus_per_job, retries)
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
+    planned = plan_batch(outdir, contents, styles, jobs, shared)
+    messages = name_outputs(planned)
+    cluster = None
+    if ray is not None:  # joined before any file is written: a missing extra or cluster writes nothing
+        from neural_style.batch.ray_cluster import RayConnection
+
+        cluster = RayConnection(ray)
+    try:
+        make_output_folders(planned)
+        return _run_batch(planned, messages, outdir, shared, workers, cluster, cpus_per_job, gpus_per_job, retries,
+                          overwrite, stream, should_stop)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared: StyleConfig,
+               workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float, retries: int,
+               overwrite: bool, stream: Optional[TextIO], should_stop: Optional[Callable[[], bool]]) -> BatchResult:
+    summary_path = os.path.join(outdir, SUMMARY_NAME)
+    earlier = read_summary(summary_path)
+    rows = [summary_row(index, job, "pending") for index, job in enumerate(planned)]
+    to_run = []
+    for index, job in enumerate(planned):
+        if os.path.isfile(job.output) and not overwrite:
+            rows[index] = summary_row(index, job, "skipped", earlier=earlier.get(job.output))
+        else:
+            to_run.append(index)
+    progress = BatchProgress(len(planned), len(to_run), stream, shared.quiet)
+    for text in messages:
+        progress.message(f"note: {text}")
+    if cluster is not None:
+        progress.message(cluster.description)
+    skipped = len(planned) - len(to_run)
+    progress.message(f"{len(planned)} jobs into {outdir}: {len(to_run)} to run"
+                     + (f", {skipped} already done (pass --overwrite to redo them)" if skipped else ""))
+    write_csv(summary_path, SUMMARY_FIELDS, [[row[name] for name in SUMMARY_FIELDS] for row in rows])
+    stop = should_stop or (lambda: False)
+    started = time.perf_counter()
+    tasks = [(JobSpec(index, planned[index].config(shared)), planned[index].content,
+              planned[index].styles) for index in to_run]
+    for outcome in _outcomes(tasks, workers, cluster, cpus_per_job, gpus_per_job, retries, stop, progress.message):
+        job = planned[outcome.index]
+        if outcome.status == "stopped":
+            continue  # interrupted: left pending, so a rerun does it
+        if outcome.status == "done":
+            outcome = _write_outputs(job, outcome, shared)
+        rows[outcome.index] = summary_row(outcome.index, job, outcome.status, outcome)
+        write_csv(summary_path, SUMMARY_FIELDS, [[row[name] for name in SUMMARY_FIELDS] for row in rows])
+        progress.job_finished(job, outcome, skipped)
+    result = BatchResult(rows, summary_path, time.perf_counter() - started, stopped=stop(), messages=messages)
+    _report(result, progress)
+    return result
+
+
+def _check_counts(workers: Optional[int], ray: Optional[str], cpus_per_job: float, gpus_per_job: float,
+                  retries: int) -> None:
+    if ray is not None and workers is not None:
+        raise NeuralStyleError("--workers is for this machine; with --ray, Ray runs as many jobs as the cluster "
+                               "has room for (see --cpus-per-job, --gpus-per-job): drop --workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise NeuralStyleError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    if cpus_per_job <= 0 or gpus_per_job < 0:
+        raise NeuralStyleError("--cpus-per-job must be above 0 and --gpus-per-job at least 0")
+    if not isinstance(retries, int) or retries < 0:
+        raise NeuralStyleError(f"--retries must be a whole number of at least 0, got {retries!r}")
+
+
+def _outcomes(tasks: List[Any], workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float,
+              retries: int, stop: Callable[[], bool], notify: Callable[[str], None]) -> Iterator[JobOutcome]:
+    if not tasks:
+        return iter(())
+    if cluster is not None:
+        from neural_style.batch.ray_cluster import ray_outcomes
+
+        return ray_outcomes(tasks, cluster, stop, cpus_per_job, gpus_per_job, retries, notify)
+    gpus = _gpu_count()
+    count = workers or max(1, gpus)
+    if count == 1:
+        from neural_style.batch.local_pool import in_process
+
+        return in_process(tasks, stop)
+    from neural_style.batch.local_pool import process_pool, threads_per_worker
+
+    notify(f"{count} worker processes, {threads_per_worker(count)} core(s) each"
+           + (f", one GPU each of {gpus}" if gpus else ""))
+    return process_pool(tasks, count, stop, retries, gpus, notify)
+
+
+def _gpu_count() -> int:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def _write_outputs(job: BatchJob, outcome: JobOutcome, shared: StyleConfig) -> JobOutcome:
+    """The picture (atomically: an output that exists is complete) and its loss log; a failed write fails
+    the job, not the batch."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(job.output)), exist_ok=True)
+        if shared.log:
+            log = LossLog(log_path(job.output))
+            log.rows = list(outcome.history)
+            log.write()
+        images.save_image(job.output, outcome.image)
+    except OSError as error:
+        return JobOutcome(outcome.index, "failed", f"cannot write {job.output} ({error.strerror or error})",
+                          history=outcome.history, iterations=outcome.iterations, seconds=outcome.seconds,
+                          worker=outcome.worker)
+    return outcome
+
+
+def _report(result: BatchResult, progress: BatchProgress) -> None:
+    done, failed, skipped = result.count("done"), result.count("failed"), result.count("skipped")
+    pending = result.count("pending")
+    progress.message(f"{done} done, {skipped} skipped, {failed} failed"
+                     + (f", {pending} not run" if pending else "")
+                     + f" in {format_duration(result.seconds)}; summary in {result.summary}")
+    for row in result.failed:
+        progress.message(f"failed: {os.path.basename(row['output'])}: {row['error']}")

@@ -1,0 +1,2 @@
+"""The command line: the dispatcher (cli.py), each subcommand, and what only commands need (common.py).
+Nothing in the library imports this package."""

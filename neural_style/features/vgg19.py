@@ -1,0 +1,103 @@
+"""Features: Keras's VGG19 with weights loaded, cut after the deepest layer the losses read.
+Its input convention (Caffe: BGR, 0-255, ImageNet mean subtracted) is in network_input.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
+
+from neural_style.features.weights import load_vgg19_weights
+
+if TYPE_CHECKING:
+    from neural_style.config import StyleConfig
+
+
+def build_vgg19(weights: str, cache_dir: Optional[str] = None, notify: Optional[Callable[[str], None]] = None
+                ) -> Any:
+    """Keras VGG19 without top, any input size, with weights from `weights` ('gatys', 'imagenet' or a file)."""
+    import keras
+
+    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    load_vgg19_weights(vgg, weights, cache_dir, notify)
+    return vgg
+
+
+def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max", precision: str = "float32") -> Any:
+    """A model from the image to {layer name: float32 activation}, built from `vgg`'s layers up to
+    the deepest one named, so no layer runs that no loss reads. `pooling='avg'` swaps each max
+    pooling for average pooling (Gatys et al. found it gives smoother results). `precision='bfloat16'`
+    runs the layers under Keras's mixed_bfloat16 policy (float32 weights, bfloat16 arithmetic); the
+    activations are handed out as float32 either way, so Gram matrices and losses stay float32."""
+    import keras
+
+    wanted = set(layer_names)
+    names = [layer.name for layer in vgg.layers]
+    missing = wanted.difference(names)
+    if missing:
+        raise ValueError(f"VGG19 has no layer(s) {sorted(missing)}")
+    deepest = max(names.index(name) for name in wanted)
+    policy = "mixed_bfloat16" if precision == "bfloat16" else None
+
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    x = inputs
+    outputs = {}
+    for layer in vgg.layers[1 : deepest + 1]:
+        if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
+            x = keras.layers.AveragePooling2D(pool_size=2, strides=2, name=layer.name + "_avg", dtype=policy)(x)
+        elif policy is not None:
+            x = _with_policy(layer, policy)(x)
+        else:
+            x = layer(x)
+        if layer.name in wanted:
+            outputs[layer.name] = keras.ops.cast(x, "float32") if policy is not None else x
+    return keras.Model(inputs, outputs, name="vgg19_features")
+
+
+def _with_policy(layer: Any, policy: str) -> Any:
+    """A copy of `layer` under another dtype policy, sharing nothing but the weights' values."""
+    config = dict(layer.get_config(), dtype=policy)
+    copy = type(layer).from_config(config)
+    if layer.weights:
+        copy.build(layer.input.shape)
+        copy.set_weights(layer.get_weights())
+    return copy
+
+
+def deepest_downsampling(layer_names: Sequence[str]) -> int:
+    """How many 2x poolings lie before the deepest of `layer_names` (block N has N - 1)."""
+    return max(int(name.split("_")[0][len("block") :]) for name in layer_names) - 1
+
+
+@dataclass(frozen=True)
+class FeatureExtractor:
+    """The truncated VGG19 a run reads its features from, and what it was built for. Building it
+    (weights, truncation, pooling) is the slow part of a start: build it once per process and give
+    it to every run, scale, frame or job whose configuration `matches` it."""
+
+    model: Any  # keras.Model: 1 x H x W x 3 network image -> {layer name: float32 activation}
+    weights: str
+    pooling: str
+    layers: Tuple[str, ...]
+    precision: str = "float32"
+
+    def matches(self, config: "StyleConfig") -> bool:
+        """Whether a run with `config` (its precision resolved) reads exactly these weights, pooling and
+        layers, in this precision."""
+        return ((self.weights, self.pooling, self.layers, self.precision)
+                == (config.weights, config.pooling, layers_used(config), config.precision))
+
+
+def layers_used(config: "StyleConfig") -> Tuple[str, ...]:
+    """The content layers, then the style layers, without repeats."""
+    return tuple(dict.fromkeys(tuple(config.content_layers) + tuple(config.style_layers)))
+
+
+def build_feature_extractor(config: "StyleConfig", notify: Optional[Callable[[str], None]] = None,
+                            vgg: Any = None) -> FeatureExtractor:
+    """VGG19 with `config`'s weights, cut after the deepest layer its losses read, with its pooling and
+    precision ('float32' or 'bfloat16'; 'auto' counts as float32). `vgg` reuses a network already loaded."""
+    precision = "bfloat16" if config.precision == "bfloat16" else "float32"
+    vgg = vgg or build_vgg19(config.weights, config.cache_dir, notify)
+    layers = layers_used(config)
+    return FeatureExtractor(feature_extractor(vgg, layers, config.pooling, precision), config.weights,
+                            config.pooling, layers, precision)

@@ -1,0 +1,1 @@
+"""Optimisers (L-BFGS-B, Adam), the coarse-to-fine schedule and the memory plan."""

@@ -1,0 +1,355 @@
+"""Video style transfer with temporal consistency (Ruder, Dosovitskiy & Brox 2016), frame by frame.
+
+frames in (imageio-ffmpeg, or a folder of images) -> per frame: content targets -> the first frame a
+normal coarse-to-fine run; each later one starts from the previous stylised frame warped by the optical
+flow (optical_flow.py) and is pulled towards it where the flow is trustworthy (temporal_loss.py) ->
+every finished frame saved as a PNG in a work folder beside the output (so a run resumes) -> the video
+encoded from them (timelapse.FrameWriter), audio copied where it can be.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
+
+import numpy as np
+from PIL import Image
+
+from neural_style import images
+from neural_style.config import StyleConfig, build_config, validate
+from neural_style.errors import NeuralStyleError
+
+FRAME_PATTERN = "frame_{:06d}.png"
+VIDEO_EXTENSIONS = (".mp4", ".gif", ".webp")
+DEFAULT_FPS = 25.0  # for a folder of images, which has no frame rate of its own
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """What a video run adds to the image options (`StyleConfig`)."""
+
+    temporal_weight: float = 0.05  # chosen by measurement (README, Video)
+    frame_iterations: int = 100  # budget of frames that start from the previous stylised frame
+    max_frames: Optional[int] = None
+    start: float = 0.0  # seconds into the input
+    every_nth: int = 1
+    resume: bool = False
+    flow: str = "dis"  # OpenCV's DIS, or farneback
+    # "previous": each frame after the first starts from the previous stylised frame, warped;
+    # "content": every frame starts from its own input frame (with temporal_weight 0: independent frames)
+    init: str = "previous"
+
+
+@dataclass
+class VideoResult:
+    """What a video run produced."""
+
+    output: Optional[str]  # the encoded video (None for a folder output or an interrupted run)
+    frames_folder: str
+    frames: int  # frames finished
+    total_frames: int
+    fps: float
+    seconds_per_frame: List[float] = field(default_factory=list)  # of the frames stylised in this run
+    stopped: bool = False
+
+
+# --- frames in -----------------------------------------------------------------------------------
+
+def _is_folder_output(path: str) -> bool:
+    return os.path.splitext(path)[1] == "" or path.endswith(os.sep)
+
+
+def read_input(path: str, options: VideoOptions) -> Tuple[List[np.ndarray], float, bool]:
+    """The input's frames (uint8 RGB) after --start, --every-nth and --max-frames, its frame rate
+    (divided by --every-nth), and whether it has sound."""
+    if not os.path.exists(path):
+        raise NeuralStyleError(f"input video {path!r} does not exist: check the path")
+    if os.path.isdir(path):
+        files = sorted(f for f in glob.glob(os.path.join(path, "*"))
+                       if os.path.splitext(f)[1].lower() in Image.registered_extensions())
+        fps, has_audio = DEFAULT_FPS, False
+        first = int(round(options.start * fps))
+        wanted = files[first::options.every_nth][:options.max_frames]
+        frames = [images.to_array(images.load_image(f, "frame")) for f in wanted]
+    else:
+        frames, fps, has_audio = _read_video_file(path, options)
+    if not frames:
+        raise NeuralStyleError(f"input video {path!r} has no frames after --start {options.start:g}: "
+                               "check the file, or start earlier")
+    return frames, fps / options.every_nth, has_audio
+
+
+def _read_video_file(path: str, options: VideoOptions) -> Tuple[List[np.ndarray], float, bool]:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise NeuralStyleError("video needs imageio-ffmpeg: pip install -e '.[video]'") from None
+    try:
+        reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
+        meta = reader.__next__()
+    except (RuntimeError, OSError, StopIteration) as error:
+        raise NeuralStyleError(f"input video {path!r} cannot be read ({str(error).strip().splitlines()[-1][:120]}): "
+                               "pass an MP4, GIF, WebM or a folder of images") from None
+    width, height = meta["size"]
+    fps = float(meta.get("fps") or DEFAULT_FPS)
+    first = int(round(options.start * fps))
+    frames: List[np.ndarray] = []
+    try:
+        for index, data in enumerate(reader):
+            if options.max_frames is not None and len(frames) >= options.max_frames:
+                break
+            if index >= first and (index - first) % options.every_nth == 0:
+                frames.append(np.frombuffer(data, np.uint8).reshape(height, width, 3).copy())
+    finally:
+        reader.close()
+    return frames, fps, bool(meta.get("audio_codec"))
+
+
+def resize_frames(frames: Sequence[np.ndarray], size: int) -> List[np.ndarray]:
+    """Frames with their longer side `size` (Lanczos, as images are)."""
+    width, height = images.scaled_size(frames[0].shape[1], frames[0].shape[0], size)
+    return [images.to_array(images.resize_to(Image.fromarray(f), (width, height))) for f in frames]
+
+
+# --- checks before any work ----------------------------------------------------------------------
+
+def check_output(path: str, fps: float) -> None:
+    """The output's kind (a video file or a folder) and that it can be written, before any work."""
+    from neural_style.watch.timelapse import check_timelapse
+
+    if _is_folder_output(path):
+        parent = os.path.dirname(os.path.abspath(path.rstrip(os.sep)))
+        if not os.access(parent, os.W_OK):
+            raise NeuralStyleError(f"output folder {path!r} cannot be created in {parent!r}: choose another path")
+        return
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in VIDEO_EXTENSIONS:
+        raise NeuralStyleError(f"video output {path!r} has an unknown extension: use .mp4, .gif, .webp "
+                               "or a folder name")
+    check_timelapse(path, fps, "video output")
+
+
+def frames_folder(output: str) -> str:
+    """Where finished frames are kept: the output folder itself, or `OUTPUT-STEM_frames/` beside a file."""
+    return output.rstrip(os.sep) if _is_folder_output(output) else os.path.splitext(output)[0] + "_frames"
+
+
+# --- one frame -----------------------------------------------------------------------------------
+
+@dataclass
+class FrameContext:
+    """What every frame shares: the configuration, the network, the style targets, the objective."""
+
+    config: StyleConfig
+    options: VideoOptions
+    extractor: Any
+    device: str
+    should_stop: Callable[[], bool]
+    objective: Any = None  # built at the first frame that needs it, retargeted after
+
+
+def _content_targets(context: FrameContext, frame: np.ndarray) -> Any:
+    import tensorflow as tf
+
+    from neural_style.objective.losses import Targets, compute_targets
+    from neural_style.features.network_input import preprocess
+
+    config = context.config
+    content = compute_targets(context.extractor.model, tf.constant(preprocess(frame)), [], [],
+                              config.content_layers, config.style_layers, config.style_normalization).content
+    return Targets(content=content, style_grams=context.objective.targets.style_grams)
+
+
+def stylize_first_frame(context: FrameContext, frame: np.ndarray, styles: Sequence[Image.Image]) -> Tuple[np.ndarray, int]:
+    """A frame from scratch: the image pipeline's own coarse-to-fine run. Returns the network image
+    and the iterations run."""
+    from neural_style.optim.coarse_to_fine import run_scales
+    from neural_style.features.network_input import preprocess
+
+    scaled = run_scales(context.config, context.extractor, Image.fromarray(frame),
+                        list(styles), context.device, lambda step: None, lambda message: None,
+                        lambda pixels: preprocess(pixels), context.should_stop)
+    outcome = scaled.outcome
+    if outcome.reason == "stopped":
+        raise StopIteration
+    if outcome.error:
+        raise NeuralStyleError(f"a frame failed: {outcome.error}")
+    return outcome.image.reshape(1, scaled.height, scaled.width, 3), outcome.iterations
+
+
+def stylize_next_frame(context: FrameContext, frame: np.ndarray, start: np.ndarray, warped: np.ndarray,
+                       mask: np.ndarray, style_pixels: Sequence[np.ndarray]) -> Tuple[np.ndarray, int]:
+    """A frame started from `start` (network image) and pulled towards `warped` where `mask` is 1."""
+    import tensorflow as tf
+
+    from neural_style.objective.losses import build_objective
+    from neural_style.optim.optimize import ConvergenceCheck, Evaluator, run_optimiser
+    from neural_style.objective.temporal import TemporalObjective
+
+    config = context.config
+    with tf.device(context.device):
+        if context.objective is None:
+            context.objective = build_objective(config, context.extractor, frame, style_pixels)
+        else:
+            context.objective = context.objective.for_targets(_content_targets(context, frame))
+        objective = TemporalObjective(context.objective, warped, mask, context.options.temporal_weight)
+    height, width = frame.shape[:2]
+    evaluator = Evaluator(objective, (1, height, width, 3), context.device, context.should_stop)
+    outcome = run_optimiser(config.with_options(iterations=context.options.frame_iterations), evaluator,
+                            start.astype(np.float64).ravel(), ConvergenceCheck(config.tolerance))
+    if outcome.reason == "stopped":
+        raise StopIteration
+    if outcome.error:
+        raise NeuralStyleError(f"a frame failed: {outcome.error}")
+    return outcome.image.reshape(1, height, width, 3), outcome.iterations
+
+
+def temporal_start(previous_output: np.ndarray, previous_frame: np.ndarray, frame: np.ndarray, method: str
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, warped, mask) for a frame: the previous stylised frame (network image) warped by the
+    flow from this frame to the previous one; where that flow is not trustworthy, the start is this
+    frame's own content."""
+    from neural_style.features.network_input import preprocess
+    from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
+
+    to_previous = dense_flow(frame, previous_frame, method)
+    to_current = dense_flow(previous_frame, frame, method)
+    mask = consistency_mask(to_previous, to_current)
+    warped = warp(previous_output[0], to_previous)[None]
+    start = mask[None, :, :, None] * warped + (1 - mask[None, :, :, None]) * preprocess(frame)
+    return start, warped, mask
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+def stylize_video(input: str, style: Any, output: str, *, config: Optional[StyleConfig] = None,
+                  video: Optional[VideoOptions] = None, stream: Optional[TextIO] = None,
+                  should_stop: Optional[Callable[[], bool]] = None, **options: Any) -> VideoResult:
+    """Stylise every frame of `input` (a video file or a folder of images) in the style of `style`,
+    writing `output` (.mp4, .gif, .webp, or a folder of PNG frames). Image options are `StyleConfig`
+    fields (`size=256`, ...); `video` holds the temporal ones. Finished frames are kept in
+    `frames_folder(output)`; with `video.resume`, frames already there are not redone."""
+    import sys
+
+    video = video or VideoOptions()
+    stream = stream or sys.stderr
+    should_stop = should_stop or (lambda: False)
+    check_video_options(video)
+    frames, fps, has_audio = read_input(input, video)
+    config = build_config(config, options.pop("preset", None), content=frames[0], styles=style, output=None, **options)
+    validate(config)
+    check_output(output, fps)
+    folder = frames_folder(output)
+    os.makedirs(folder, exist_ok=True)
+    frames = resize_frames(frames, config.size)
+    done = _finished_frames(folder, len(frames)) if video.resume else 0
+    say = (lambda text: None) if config.quiet else (lambda text: print(text, file=stream, flush=True))
+    say(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps"
+        + (f"; resuming after frame {done}" if done else ""))
+    result = VideoResult(None, folder, done, len(frames), fps)
+    _stylize_frames(config, video, frames, done, folder, result, should_stop, say)
+    if result.stopped:
+        say(f"interrupted after frame {result.frames} of {len(frames)}; finished frames are in {folder}: "
+            "rerun with --resume to go on")
+        return result
+    if not _is_folder_output(output):
+        audio = input if has_audio and video.start == 0 and video.every_nth == 1 and video.max_frames is None else None
+        encode(folder, len(frames), output, fps, audio)
+        result.output = output
+        say(f"wrote {output}" + (" with the input's sound" if audio else ""))
+    return result
+
+
+def check_video_options(video: VideoOptions) -> None:
+    """One-line errors for video options that cannot work."""
+    checks = [("--temporal-weight", video.temporal_weight >= 0 and math.isfinite(video.temporal_weight), ">= 0"),
+              ("--frame-iterations", isinstance(video.frame_iterations, int) and video.frame_iterations >= 1, "an integer >= 1"),
+              ("--max-frames", video.max_frames is None or video.max_frames >= 1, "an integer >= 1"),
+              ("--start", video.start >= 0, ">= 0 (seconds)"),
+              ("--every-nth", isinstance(video.every_nth, int) and video.every_nth >= 1, "an integer >= 1"),
+              ("--flow", video.flow in ("dis", "farneback"), "dis or farneback"),
+              ("--init", video.init in ("previous", "content"), "content (every frame from its own input frame) "
+               "or left out (each from the previous stylised frame)")]
+    for flag, ok, wanted in checks:
+        if not ok:
+            raise NeuralStyleError(f"{flag} must be {wanted}: pass {flag} with such a value")
+
+
+def _finished_frames(folder: str, total: int) -> int:
+    """How many frames, from the first, are already in `folder` (each written atomically)."""
+    count = 0
+    while count < total and os.path.exists(os.path.join(folder, FRAME_PATTERN.format(count + 1))):
+        count += 1
+    return count
+
+
+def _stylize_frames(config: StyleConfig, video: VideoOptions, frames: List[np.ndarray], done: int, folder: str,
+                    result: VideoResult, should_stop: Callable[[], bool], say: Callable[[str], None]) -> None:
+    import tensorflow as tf
+
+    from neural_style.features.vgg19 import build_feature_extractor
+    from neural_style.features.network_input import deprocess, preprocess
+    from neural_style.hardware import resolve_precision, resolve_xla
+    from neural_style.commands.common import resolve_device
+
+    device = resolve_device(config.device)
+    precision, _ = resolve_precision(config.precision, device)
+    config = config.with_options(precision=precision, xla=resolve_xla(config.xla, device, config.seed is not None))
+    with tf.device(device):
+        extractor = build_feature_extractor(config)
+    styles = [images.load_image(s, "style") for s in config.styles]
+    plan = images.plan_sizes((frames[0].shape[1], frames[0].shape[0]), [s.size for s in styles], config.size,
+                             config.style_scale, config.sizing)
+    style_pixels = [images.to_array(plan.resize(s, size)) for s, size in zip(styles, plan.styles)]
+    context = FrameContext(config, video, extractor, device, should_stop)
+    previous_output = (preprocess(images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(done)))))
+                       if done else None)
+    for index in range(done, len(frames)):
+        started = time.perf_counter()
+        try:
+            if previous_output is None or video.init == "content":
+                network_image, iterations = stylize_first_frame(context, frames[index], styles)
+            else:
+                start, warped, mask = temporal_start(previous_output, frames[index - 1], frames[index], video.flow)
+                network_image, iterations = stylize_next_frame(context, frames[index], start, warped, mask,
+                                                               style_pixels)
+        except StopIteration:
+            result.stopped = True
+            return
+        pixels = deprocess(network_image)
+        if config.original_colors:
+            pixels = images.transfer_luminance(pixels, frames[index])
+        images.save_image(os.path.join(folder, FRAME_PATTERN.format(index + 1)), pixels)
+        previous_output = preprocess(pixels)  # as saved: a resumed run continues from exactly this
+        seconds = time.perf_counter() - started
+        result.frames = index + 1
+        result.seconds_per_frame.append(seconds)
+        later = result.seconds_per_frame[1:] or result.seconds_per_frame
+        left = (len(frames) - index - 1) * float(np.median(later))
+        say(f"frame {index + 1}/{len(frames)}: {iterations} iterations, {seconds:.1f} s, "
+            f"about {int(left // 60)}:{int(left % 60):02d} left")
+
+
+def encode(folder: str, count: int, output: str, fps: float, audio_from: Optional[str] = None) -> None:
+    """The video `output` from the first `count` frames in `folder`, read one at a time, written under a
+    temporary name and renamed when complete; sound copied from `audio_from` where given."""
+    from neural_style.watch.timelapse import frame_writer, partial_path
+
+    first = images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(1))))
+    writer = frame_writer(partial_path(output), fps, first.shape[1], first.shape[0], audio_from=audio_from,
+                          playable_while_written=False)  # the frames are saved: a cut encode is redone
+    try:
+        for index in range(1, count + 1):
+            writer.append(first if index == 1 else
+                          images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(index)))))
+    finally:
+        writer.close()
+    os.replace(partial_path(output), output)
+
+
+__all__ = ["VideoOptions", "VideoResult", "check_output", "encode", "frames_folder", "read_input", "stylize_video",
+           "temporal_start"]

@@ -1,0 +1,300 @@
+"""The live view: a small local web page that shows a run as it goes (`--web [PORT]`).
+
+The standard library's threaded HTTP server and server-sent events, no framework: the page needs one
+stream of small JSON messages (one per iteration) and a few images, which is what SSE does, over plain
+HTTP, with the browser reconnecting by itself. Pictures are rendered and PNG-encoded only when a page
+asks for them, so an iteration costs the server one small JSON message. Every asset ships in the
+package (`web/`); nothing is fetched from the internet. Anything but the routes below is a 404.
+
+    GET  /                    the page            GET /state               the run's state, JSON
+    GET  /events              the state, as SSE   GET /image/current.png   the current picture
+    GET  /image/content.png   the content image   GET /image/style/N.png   style image N (from 0)
+    POST /stop                end the run as Ctrl-C does (picture and log saved)
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from neural_style.errors import NeuralStyleError
+from neural_style.optim.optimize import Step
+
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+          "/style.css": ("style.css", "text/css; charset=utf-8")}
+DEFAULT_PORT = 8000
+KEEPALIVE_SECONDS = 10.0  # an SSE comment this often keeps proxies and the browser from closing the stream
+FINAL_GRACE_SECONDS = 3.0  # how long the end waits for open pages to receive the final message
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """An H x W x 3 uint8 picture as PNG bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class RunState:
+    """What the page shows, updated by the run's thread and read by the server's (under `changed`)."""
+
+    total_iterations: int
+    version: int = 0
+    status: str = "starting"  # starting, running, done, stopped, failed
+    message: str = ""
+    scale: str = ""
+    history: List[Dict[str, float]] = field(default_factory=list)
+    last_step: Optional[Step] = None
+    final: Optional[np.ndarray] = None
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def summary(self) -> Dict[str, Any]:
+        """The JSON the page reads: the latest iteration, its losses, and timing."""
+        step = self.last_step
+        seconds_per_evaluation = step.seconds / step.evaluations if step and step.evaluations else None
+        left = None
+        if step and step.iteration:
+            left = (self.total_iterations - step.iteration) * step.seconds / step.iteration
+        return {"version": self.version, "status": self.status, "message": self.message, "scale": self.scale,
+                "iteration": step.iteration if step else 0, "total_iterations": self.total_iterations,
+                "evaluations": step.evaluations if step else 0, "seconds": step.seconds if step else 0.0,
+                "seconds_per_evaluation": seconds_per_evaluation, "seconds_left": left,
+                "loss": self.history[-1] if self.history else None}
+
+
+class LiveView:
+    """The server and the state it shows. `on_step`, `on_scale` and `finish` are called by the run;
+    `stop_requested` is polled by it (the page's Stop button sets it)."""
+
+    def __init__(self, port: int, host: str, content: np.ndarray, styles: Sequence[np.ndarray],
+                 total_iterations: int, render: Optional[Callable[[Step], np.ndarray]] = None) -> None:
+        self.state = RunState(total_iterations)
+        self.render = render  # a step -> its picture; set by the run once it can render
+        self.stop_requested = threading.Event()
+        self._images = {"/image/content.png": png_bytes(content)}
+        self._images.update({f"/image/style/{index}.png": png_bytes(style) for index, style in enumerate(styles)})
+        self._current: Optional[tuple] = None  # (version, PNG bytes) of the last picture a page asked for
+        self._render_lock = threading.Lock()
+        self._server = _bind(host, port, self)
+        self.url = f"http://{host}:{self._server.server_address[1]}/"
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="neural-style web view", daemon=True)
+        self._thread.start()
+
+    # --- called by the run -------------------------------------------------------------------
+
+    def on_step(self, step: Step) -> None:
+        with self.state.changed:
+            self.state.status = "running"
+            self.state.last_step = step
+            self.state.history.append({"iteration": step.iteration, "total": step.total, "content": step.content,
+                                       "style": step.style, "tv": step.tv})
+            self.state.version += 1
+            self.state.changed.notify_all()
+
+    def on_scale(self, label: str) -> None:
+        with self.state.changed:
+            self.state.scale = label
+            self.state.changed.notify_all()
+
+    def finish(self, final: Optional[np.ndarray], status: str, message: str = "") -> None:
+        """Show the final picture and `status`, give open pages a moment to receive it, then stop serving."""
+        with self.state.changed:
+            self.state.final = final
+            self.state.status = status
+            self.state.message = message
+            self.state.version += 1
+            self.state.changed.notify_all()
+        deadline = time.monotonic() + FINAL_GRACE_SECONDS
+        while self._server.open_streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- called by the server's threads ------------------------------------------------------
+
+    def current_png(self) -> Optional[bytes]:
+        """The latest picture as PNG, rendered when first asked for at this version."""
+        with self.state.changed:
+            version, step, final = self.state.version, self.state.last_step, self.state.final
+        if final is None and (step is None or self.render is None):
+            return None
+        with self._render_lock:
+            if self._current is None or self._current[0] != version:
+                self._current = (version, png_bytes(final if final is not None else self.render(step)))
+            return self._current[1]
+
+    def image(self, path: str) -> Optional[bytes]:
+        return self.current_png() if path == "/image/current.png" else self._images.get(path)
+
+    def final_message(self) -> Dict[str, Any]:
+        """The last SSE message: the state, with the final picture inlined (the server stops right after)."""
+        summary = self.state.summary()
+        picture = self.current_png()
+        if picture is not None:
+            summary["final_image"] = "data:image/png;base64," + base64.b64encode(picture).decode("ascii")
+        summary["history"] = self.state.history
+        return summary
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False  # a port in use must be refused, not shared
+
+    def __init__(self, address: tuple, view: LiveView) -> None:
+        self.view = view
+        self.open_streams = 0
+        self.streams_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+
+def _bind(host: str, port: int, view: LiveView) -> _Server:
+    try:
+        return _Server((host, port), view)
+    except OSError as error:
+        if error.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            raise NeuralStyleError(f"port {port} is in use: pass a free one with --web PORT") from None
+        raise NeuralStyleError(f"cannot serve the live view on {host}:{port} ({error.strerror or error}): "
+                               "pass another --web PORT or --web-host") from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # the run's own lines are the log
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str, cache: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _not_found(self) -> None:
+        self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        view = self.server.view
+        if path in STATIC:
+            name, content_type = STATIC[path]
+            with open(os.path.join(ASSETS, name), "rb") as stream:
+                self._send(HTTPStatus.OK, stream.read(), content_type)
+        elif path == "/state":
+            with view.state.changed:
+                summary = dict(view.state.summary(), history=view.state.history)
+            self._send(HTTPStatus.OK, to_json(summary), "application/json")
+        elif path == "/events":
+            self._events()
+        elif path.startswith("/image/"):
+            picture = view.image(path)
+            if picture is None:
+                self._not_found()
+            else:
+                self._send(HTTPStatus.OK, picture, "image/png", cache=path != "/image/current.png")
+        else:
+            self._not_found()
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        if self.path.split("?", 1)[0] != "/stop":
+            self._not_found()
+            return
+        self.server.view.stop_requested.set()
+        self._send(HTTPStatus.ACCEPTED, b'{"stopping": true}', "application/json")
+
+    def _events(self) -> None:
+        view = self.server.view
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        with self.server.streams_lock:
+            self.server.open_streams += 1
+        try:
+            seen = -1
+            while True:
+                with view.state.changed:
+                    if view.state.version == seen and view.state.status in ("starting", "running"):
+                        view.state.changed.wait(KEEPALIVE_SECONDS)
+                    version, status = view.state.version, view.state.status
+                    summary = view.state.summary()
+                    if seen < 0:
+                        summary["history"] = view.state.history  # a new page gets the curve so far
+                if status not in ("starting", "running"):
+                    self._event(view.final_message())
+                    return
+                if version == seen:
+                    self.wfile.write(b": keepalive\n\n")
+                else:
+                    self._event(summary)
+                    seen = version
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page was closed
+        finally:
+            with self.server.streams_lock:
+                self.server.open_streams -= 1
+
+    def _event(self, message: Dict[str, Any]) -> None:
+        self.wfile.write(b"data: " + to_json(message) + b"\n\n")
+        self.wfile.flush()
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as None (JSON has neither; a loss that went bad shows as a gap)."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(message: Dict[str, Any]) -> bytes:
+    return json.dumps(_finite(message)).encode()
+
+
+def open_live_view(config: Any, content_image: Any, style_images: Sequence[Any], plan: Any,
+                   notify: Callable[[str], None]) -> LiveView:
+    """The live view of a run with `config.web` (a port; 0 lets the system choose), before any work:
+    a port in use is a one-line error here. The content and style images are shown at the run's size."""
+    from neural_style import images
+
+    content = images.to_array(plan.resize(content_image, plan.content))
+    styles = [images.to_array(plan.resize(style, size)) for style, size in zip(style_images, plan.styles)]
+    view = LiveView(config.web, config.web_host, content, styles, config.iterations)
+    where = "" if config.web_host in ("127.0.0.1", "localhost", "::1") else (
+        f" (listening on {config.web_host}: other machines can reach it)")
+    notify(f"live view: {view.url}{where}; its Stop button ends the run as Ctrl-C does")
+    return view
+
+
+__all__ = ["DEFAULT_PORT", "LiveView", "RunState", "open_live_view", "png_bytes"]

@@ -1,0 +1,161 @@
+"""Snapshots and outputs: per-iteration record, CSV loss log, snapshot images and on-screen progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, TextIO
+
+import numpy as np
+
+from neural_style.files import write_csv
+from neural_style.images import save_image
+from neural_style.optim.optimize import Step
+
+LOG_FIELDS = ("iteration", "evaluations", "seconds", "total", "content", "style", "tv", "width", "height")
+
+
+def snapshot_path(output: str, iteration: int) -> str:
+    """`out.png` -> `out_at_iteration_50.png` (the Keras example's naming), beside the output."""
+    stem, extension = os.path.splitext(output)
+    return f"{stem}_at_iteration_{iteration}{extension}"
+
+
+def log_path(output: str) -> str:
+    """`out.png` -> `out_log.csv`, beside the output."""
+    return os.path.splitext(output)[0] + "_log.csv"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class Progress:
+    """A one-line progress bar with loss and ETA on a terminal; plain lines every `print_every`
+    iterations otherwise; nothing when quiet."""
+
+    def __init__(self, iterations: int, stream: Optional[TextIO] = None, quiet: bool = False,
+                 print_every: int = 10, interactive: Optional[bool] = None) -> None:
+        self.iterations = iterations
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.print_every = print_every
+        isatty = getattr(self.stream, "isatty", lambda: False)
+        self.interactive = isatty() if interactive is None else interactive
+        self._bar_open = False
+        self._bar_width = 0
+        self.scale = ""  # e.g. "scale 1/2 256x170", shown while a coarse-to-fine run is at that scale
+
+    def message(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self._bar_open:
+            self.stream.write("\n")
+            self._bar_open = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def update(self, step: Step) -> None:
+        if self.quiet:
+            return
+        per_iteration = step.seconds / step.iteration
+        eta = format_duration(per_iteration * (self.iterations - step.iteration))
+        losses = f"loss {step.total:.4g} (content {step.content:.3g}, style {step.style:.3g}, tv {step.tv:.3g})"
+        scale = f"{self.scale}  " if self.scale else ""
+        if self.interactive:
+            width = 24
+            filled = int(width * step.iteration / self.iterations)
+            bar = "#" * filled + "." * (width - filled)
+            line = (f"{step.iteration:>5}/{self.iterations} [{bar}] {scale}{losses} "
+                    f"{step.seconds / step.evaluations:.2f} s/eval ETA {eta}")
+            # Pad to the previous line's width so a shorter line leaves nothing of it behind.
+            self.stream.write("\r" + line.ljust(self._bar_width))
+            self._bar_width = len(line)
+            self._bar_open = True
+            self.stream.flush()
+        elif step.iteration % self.print_every == 0 or step.iteration == self.iterations or step.iteration == 1:
+            self.stream.write(
+                f"iteration {step.iteration}/{self.iterations}  {scale}evaluations {step.evaluations}  {losses}  "
+                f"{format_duration(step.seconds)} elapsed, ETA {eta}\n"
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self._bar_open and not self.quiet:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._bar_open = False
+
+
+class LossLog:
+    """The CSV loss log, rewritten atomically after every iteration so it is never half-written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.rows: List[Step] = []
+
+    def append(self, record: Step) -> None:
+        self.rows.append(record)
+        self.write()
+
+    def write(self) -> None:
+        write_csv(self.path, LOG_FIELDS, [
+            [row.iteration, row.evaluations, f"{row.seconds:.3f}", repr(row.total), repr(row.content),
+             repr(row.style), repr(row.tv), row.width, row.height]
+            for row in self.rows
+        ])
+
+
+@dataclass
+class Recorder:
+    """Receives every finished iteration: keeps the history, writes the log and due snapshots,
+    and shows progress. A failed write is reported once and the run goes on."""
+
+    render: Callable[[Step], np.ndarray]  # a step's image -> uint8 RGB at the output's size
+    progress: Progress
+    output: Optional[str] = None
+    snapshot_every: int = 0
+    write_log: bool = True
+    on_step: Optional[Callable[[Step], None]] = None
+    history: List[Step] = field(default_factory=list)
+    snapshots: List[str] = field(default_factory=list)
+    _log: Optional[LossLog] = None
+    _write_failed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.output and self.write_log:
+            self._log = LossLog(log_path(self.output))
+
+    @property
+    def log_file(self) -> Optional[str]:
+        return self._log.path if self._log else None
+
+    def __call__(self, step: Step) -> None:
+        record = step.without_image()
+        self.history.append(record)
+        if self._log:
+            self._guarded(self._log.append, record)
+        if self.output and self.snapshot_every and step.iteration % self.snapshot_every == 0:
+            path = snapshot_path(self.output, step.iteration)
+            if self._guarded(save_image, path, self.render(step)):
+                self.snapshots.append(path)
+        self.progress.update(step)
+        if self.on_step:
+            self.on_step(step)
+
+    def _guarded(self, write: Callable, *args) -> bool:
+        try:
+            write(*args)
+            return True
+        except OSError as error:
+            if not self._write_failed:
+                self.progress.message(
+                    f"warning: cannot write {getattr(error, 'filename', None) or 'a file'} ({error.strerror or error}); "
+                    "optimising on, the final image will still be tried"
+                )
+                self._write_failed = True
+            return False
