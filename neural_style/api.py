@@ -1,8 +1,9 @@
-"""The Python API: `stylize(...)` runs the whole pipeline and returns a `StyleResult`.
+"""The Python API: `stylize(...)` paints one picture through the pipeline and returns a `StyleResult`.
 
-images in (images.py) -> features (model.py) -> losses (losses.py) -> optimiser (optimize.py) -> outputs (outputs.py)
+    what was asked (config.py) -> hardware and plan resolved (pipeline.plan_run) -> the run (pipeline.run),
+    watched by the record, snapshots and log, timelapse, live page and notebook (watch/) -> the picture
 
-This module only wires the stages together; each stage's work lives in its own module.
+This module turns a still's request into a pipeline run and its result; the stages live in their packages.
 """
 
 from __future__ import annotations
@@ -12,24 +13,19 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO, Tuple
 
 import numpy as np
 from PIL import Image
 
 from neural_style import images
-from neural_style.config import StyleConfig, build_config, validate
+from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.memory import available_memory_bytes, peak_resident_bytes, plan_memory
-from neural_style.optim.optimize import Step
-from neural_style.watch.record import Progress, Recorder
-from neural_style.watch.timelapse import check_timelapse
-from neural_style.watch.watchers import Watchers
-from neural_style.watch.live_page import open_live_view
+from neural_style.step import Step
 
 if TYPE_CHECKING:
     from neural_style.features.vgg19 import FeatureExtractor
-    from neural_style.watch.live_page import LiveView
+    from neural_style.pipeline import RunPlan
 
 
 @dataclass
@@ -43,7 +39,8 @@ class StyleResult:
     seconds: float
     stop_reason: str  # "done", "stopped", "failed" or the optimiser's own reason
     device: str
-    config: StyleConfig
+    config: StyleConfig  # what was asked
+    plan: Optional["RunPlan"] = None  # what the run resolved: hardware, sizes, tiles
     error: Optional[str] = None
     output: Optional[str] = None
     snapshots: List[str] = field(default_factory=list)
@@ -57,6 +54,11 @@ class StyleResult:
         images.save_image(path, self.image)
 
     @property
+    def precision(self) -> str:
+        """The arithmetic the run used (its `--precision auto` resolved)."""
+        return self.plan.hardware.precision if self.plan else self.config.precision
+
+    @property
     def seconds_per_evaluation(self) -> float:
         """Optimisation time over evaluations: the average of the run as the user waited for it,
         the first evaluation's tracing and compiling included, building the network excluded
@@ -66,60 +68,23 @@ class StyleResult:
         return self.history[-1].seconds / self.history[-1].evaluations
 
 
-def load_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None,
-                available_memory: Optional[float] = None,
-                ) -> Tuple[Image.Image, List[Image.Image], images.SizePlan]:
-    """The content and style images as loaded, and the sizes of the output (`config.size`), checked
-    (smallest usable; fits in `available_memory` bytes, default this machine's available memory,
-    whole or in tiles) before anything is resized."""
+def load_sources(config: StyleConfig, notify: Optional[Callable[[str], None]] = None) -> Any:
+    """The content and style images as loaded (pipeline.SourceImages), each checked."""
+    from neural_style.pipeline import SourceImages
+
     content = images.load_image(config.content, "content", notify)
     styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
               for index, source in enumerate(config.styles)]
-    plan = images.plan_sizes(content.size, [style.size for style in styles], config.size, config.style_scale,
-                             config.sizing)
-    check_image_sizes(config, plan.content, plan.styles)
-    if "GPU" not in (config.device or "").upper():  # a GPU's memory is TensorFlow's to report
-        plan_memory(config.size, [plan.content, *plan.styles], config.lbfgs_history, config.tile_size,
-                    config.tile_halo, available_memory)
-    return content, styles, plan
+    return SourceImages(content, styles)
 
 
 def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
                    ) -> Tuple[np.ndarray, List[np.ndarray]]:
     """The content and style images as uint8 arrays at the output's size (`config.size`)."""
-    content, styles, plan = load_images(config, notify)
-    return (images.to_array(plan.resize(content, plan.content)),
-            [images.to_array(plan.resize(style, size)) for style, size in zip(styles, plan.styles)])
-
-
-def check_image_sizes(config: StyleConfig, content_size: Tuple[int, int],
-                      style_sizes: Sequence[Tuple[int, int]]) -> None:
-    """VGG19's poolings halve the image; the deepest layer used must still have a pixel."""
-    from neural_style.features.vgg19 import deepest_downsampling
-
-    poolings = deepest_downsampling(tuple(config.content_layers) + tuple(config.style_layers))
-    smallest = 2**poolings
-    for role, (width, height) in [("content", content_size)] + [("style", s) for s in style_sizes]:
-        if min(width, height) < smallest:
-            raise NeuralStyleError(
-                f"the {role} image is {width}x{height} px at this --size/--style-scale; "
-                f"the deepest layer used needs at least {smallest} px on each side: raise --size"
-            )
-
-
-def initial_image(config: StyleConfig, content: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The starting network image: the content, white noise, or a file (e.g. a snapshot, to resume)."""
-    from neural_style.features.network_input import preprocess
-
-    if config.init == "content":
-        return preprocess(content)
-    if config.init == "random":
-        height, width = content.shape[:2]
-        noise = rng.uniform(0, 255, size=(height, width, 3))
-        return preprocess(noise)
-    start = images.load_image(config.init, "--init")
-    start = images.resize_to(start, (content.shape[1], content.shape[0]))
-    return preprocess(images.to_array(start))
+    sources = load_sources(config, notify)
+    plan = images.plan_sizes(sources.content.size, [s.size for s in sources.styles], config.size, config.style_scale,
+                             config.sizing)
+    return sources.at(plan)
 
 
 def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None]) -> str:
@@ -147,6 +112,7 @@ def stylize(
     output: Optional[str] = None,
     *,
     config: Optional[StyleConfig] = None,
+    watch: Optional[WatchOptions] = None,
     extractor: Optional["FeatureExtractor"] = None,
     on_step: Optional[Callable[[Step], None]] = None,
     stream: Optional[TextIO] = None,
@@ -156,102 +122,83 @@ def stylize(
 ) -> StyleResult:
     """Paint `content` in the style of `style` (a path, Pillow image or uint8 array, or a list
     of them to blend). Options are `StyleConfig` fields, e.g. `size=256, iterations=100`, or
-    `preset="reference"` for the PyTorch reference's objective and sizing.
+    `preset="reference"` for the PyTorch reference's objective and sizing, and `WatchOptions` fields
+    (`snapshot_every`, `quiet`, `web`, `timelapse`, ...).
 
     With `output`, the final image, snapshots and the CSV log are written beside it.
-    `extractor` (from `model.build_feature_extractor`) skips building the network, for many runs
+    `extractor` (from `features.vgg19.build_feature_extractor`) skips building the network, for many runs
     in one process. `display=True` shows the picture and the loss curve updating in place in a
-    notebook; `web=PORT` serves them on a local page (web_view.py). `on_step(step)` is called after every iteration (it may raise StopIteration to
-    stop early); `should_stop()` is polled before every evaluation.
+    notebook; `web=PORT` serves them on a local page (watch/live_page.py). `on_step(step)` is called after
+    every iteration (it may raise StopIteration to stop early); `should_stop()` is polled before every
+    evaluation.
     """
-    from neural_style.hardware import resolve_precision, resolve_xla
-    from neural_style.commands.common import op_determinism, resolve_device
+    from neural_style.hardware import resolve_hardware, seeded
+    from neural_style.pipeline import plan_run
+    from neural_style.watch.live_page import open_live_view
+    from neural_style.watch.record import Progress
+    from neural_style.watch.timelapse import check_timelapse
 
+    style_options, watch_options = split_options(options)
     given = {k: v for k, v in (("content", content), ("styles", style), ("output", output)) if v is not None}
-    config = build_config(config, options.pop("preset", None), **given, **options)
+    config = build_config(config, style_options.pop("preset", None), **given, **style_options)
     validate(config)
+    watch = build_watch(watch, **watch_options)
     if config.output:
         images.check_writable_image_path(config.output)
-    if config.timelapse:
-        check_timelapse(config.timelapse, config.timelapse_fps)
-    progress = Progress(config.iterations, stream=stream, quiet=config.quiet, print_every=config.print_every)
-    # Measured once, so the check before any work and each scale's choice of tiles agree.
-    available = None if "GPU" in (config.device or "").upper() else available_memory_bytes()
-    content_image, style_images, plan = load_images(config, progress.message, available)
+    if watch.timelapse:
+        check_timelapse(watch.timelapse, watch.timelapse_fps)
+    progress = Progress(config.iterations, stream=stream, quiet=watch.quiet, print_every=watch.print_every)
+    sources = load_sources(config, progress.message)
+    hardware = resolve_hardware(config)
+    plan = plan_run(config, hardware, sources.content.size, [s.size for s in sources.styles])
     # Bound before any work, so a port in use is refused at once.
-    live = open_live_view(config, content_image, style_images, plan, progress.message) if config.web is not None else None
-
-    import keras
-
-    device = resolve_device(config.device)
-    precision, why = resolve_precision(config.precision, device)
-    config = config.with_options(precision=precision, xla=resolve_xla(config.xla, device, config.seed is not None))
-    if extractor is not None and not extractor.matches(config):
-        raise NeuralStyleError("the extractor given was built for other weights, pooling, layers or precision than "
-                               "this run's: build it with model.build_feature_extractor(config)")
-    if config.seed is not None:
-        # With op determinism (below), the same inputs, options and seed give byte-identical output
-        # on the same machine.
-        keras.utils.set_random_seed(config.seed)
-    progress.message(
-        f"device {device}; content {plan.content[0]}x{plan.content[1]}, style "
-        + ", ".join(f"{w}x{h}" for w, h in plan.styles)
-        + f"; weights {config.weights}; {precision} ({why}), {'XLA' if config.xla else 'graph'}; "
-        f"{config.optimizer} for up to {config.iterations} iterations"
-    )
-
+    live = (open_live_view(watch, *sources.at(plan.sizes), config.iterations, progress.message)
+            if watch.web is not None else None)
+    progress.message(plan.start_line(config))
     try:
-        with op_determinism(config.seed is not None):
-            return _run(config, extractor, content_image, style_images, plan, device, progress, on_step,
-                        should_stop, available, live, display)
+        with seeded(config.seed):
+            return _paint(config, watch, plan, sources, extractor, progress, on_step, should_stop, live, display)
     except BaseException as error:
         if live:
             live.finish(None, "failed", str(error) or type(error).__name__)
         raise
 
 
-def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_image: Image.Image,
-         style_images: Sequence[Image.Image], plan: images.SizePlan, device: str, progress: Progress,
-         on_step: Optional[Callable[[Step], None]], should_stop: Optional[Callable[[], bool]],
-         available_memory: Optional[float] = None, live: Optional["LiveView"] = None,
-         display: bool = False) -> StyleResult:
-    """Build the network unless given, optimise scale by scale, write the final picture, report."""
-    import tensorflow as tf
+def _paint(config: StyleConfig, watch: WatchOptions, plan: "RunPlan", sources: Any,
+           extractor: Optional["FeatureExtractor"], progress: Any, on_step: Optional[Callable[[Step], None]],
+           should_stop: Optional[Callable[[], bool]], live: Any, display: bool) -> StyleResult:
+    """Open the session, run the pipeline with the watchers, write the final picture, report."""
+    from neural_style import pipeline
+    from neural_style.watch.record import Recorder
+    from neural_style.watch.watchers import Watchers
 
-    from neural_style.optim.coarse_to_fine import run_scales
-    from neural_style.features.vgg19 import build_feature_extractor
-
-    width, height = plan.content
-    content_pixels = images.to_array(plan.resize(content_image, plan.content))
     started = time.perf_counter()
-    with tf.device(device):
-        extractor = extractor or build_feature_extractor(config, progress.message)
+    session = pipeline.open_session(config, plan.hardware, progress.message, extractor)
+    final_content = sources.at(plan.sizes)[0]
 
     def render(step: Step) -> np.ndarray:
-        return render_image(config, step.image, step.width, step.height, content_pixels)
+        return render_image(config, step.image, step.width, step.height, final_content)
 
-    watchers = Watchers(config, render, live, display)
+    watchers = Watchers(watch, config.iterations, render, live, display)
 
-    def on_scale(scale: Any, scale_width: int, scale_height: int, budget: int) -> None:
+    def on_scale(scale: Any, width: int, height: int, budget: int) -> None:
         if scale.count > 1:
-            progress.scale = f"{scale.label} {scale_width}x{scale_height}"
-            progress.message(f"{scale.label}: {scale_width}x{scale_height}, up to {budget} iterations")
+            progress.scale = f"{scale.label} {width}x{height}"
+            progress.message(f"{scale.label}: {width}x{height}, up to {budget} iterations")
             watchers.on_scale(progress.scale)
 
-    recorder = Recorder(render, progress, config.output, config.snapshot_every, config.log,
+    recorder = Recorder(render, progress, config.output, watch.snapshot_every, watch.log,
                         _chain(watchers.on_step, on_step))
-    rng = np.random.default_rng(config.seed)
     try:
-        scaled = run_scales(config, extractor, content_image, style_images, device, recorder, progress.message,
-                            lambda pixels: initial_image(config, pixels, rng), watchers.should_stop(should_stop),
-                            on_scale, available_memory)
+        ran = pipeline.run(config, plan, session, sources, on_step=recorder, notify=progress.message,
+                           should_stop=watchers.should_stop(should_stop), on_scale=on_scale)
     except BaseException:
         watchers.close()
         raise
-    outcome = scaled.outcome
+    outcome = ran.outcome
     progress.close()
 
-    final = render_image(config, outcome.image, scaled.width, scaled.height, content_pixels)
+    final = render_image(config, outcome.image, ran.width, ran.height, final_content)
     # An output is written only for a run that finished at least one iteration: a run stopped or
     # broken before that has nothing to show, and must not overwrite an earlier picture.
     written = None
@@ -260,16 +207,20 @@ def _run(config: StyleConfig, extractor: Optional["FeatureExtractor"], content_i
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,
         evaluations=outcome.evaluations, seconds=time.perf_counter() - started, stop_reason=outcome.reason,
-        device=device, config=config, error=outcome.error, output=written, snapshots=recorder.snapshots,
-        log_file=recorder.log_file,
+        device=plan.hardware.device, config=config, plan=plan, error=outcome.error, output=written,
+        snapshots=recorder.snapshots, log_file=recorder.log_file,
     )
-    watchers.finish(final if outcome.iterations > 0 else None, result, progress.message)
+    result.timelapse = watchers.finish(final if outcome.iterations > 0 else None, iterations=result.iterations,
+                                       seconds=result.seconds, stop_reason=result.stop_reason, error=result.error,
+                                       output=result.output, notify=progress.message)
     _report(result, progress)
     return result
 
 
-def _report(result: StyleResult, progress: Progress) -> None:
+def _report(result: StyleResult, progress: Any) -> None:
     """The closing lines: why the run ended, what it cost, what it wrote."""
+    from neural_style.optim.memory import peak_resident_bytes
+
     if result.error:
         progress.message(f"stopped: {result.error}; kept the last good image")
     elif result.stop_reason not in ("done", "stopped"):

@@ -1,11 +1,13 @@
-"""The one configuration object that every pipeline stage receives, and its validation."""
+"""What the user asked, validated and immutable: `StyleConfig` (what to paint and how) and `WatchOptions`
+(what watches the run and what it writes besides the picture), given to a run side by side. What the run
+resolved from them (device, precision, XLA, sizes, tiles) is the pipeline's `RunPlan`."""
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, replace
-from typing import Any, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, fields, replace
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from neural_style.errors import NeuralStyleError
 
@@ -36,8 +38,25 @@ STYLE_NORMALIZATIONS = ("mean", "chapter")
 SIZINGS = ("longest-side", "reference")
 # The variable Adam updates: the network's pixels, or the ImageNet-normalised RGB image of torchvision.
 ADAM_SPACES = ("pixels", "imagenet")
-# Arithmetic of the convolutions ("auto": bfloat16 where the hardware runs it natively; see precision.py).
+# Arithmetic of the convolutions ("auto": bfloat16 where the hardware runs it natively; see hardware.py).
 PRECISIONS = ("auto", "float32", "bfloat16")
+
+# Tile borders and halos (objective/tiled.py) fall on multiples of 16 px (2**4, for the poolings before
+# block5), so VGG19's poolings see the whole image's windows.
+TILE_ALIGNMENT = 16
+# Measured (docs/high-resolution.md): the loss and gradient error against the whole image's as the halo
+# grows, at 512 px in 128 and 256 px tiles: 48 px 2e-2 and 7e-3 (3e-2 along tile borders), 64 px 7e-4 and
+# 2e-4 (no worse along borders), 80 px exact (the receptive field of conv5_1 is 156 px).
+DEFAULT_TILE_HALO = 64
+
+# --init names that are not files (starts.py makes each start image). Anything else is the path of an image.
+NAMED_STARTS = ("content", "random")
+
+
+def is_file_start(init: str) -> bool:
+    """Whether `--init` names an image file (a resumed run: its picture already has the final size's detail)."""
+    return init not in NAMED_STARTS
+
 
 # A path, a Pillow image or an H x W x 3 uint8 array.
 ImageSource = Union[str, "os.PathLike[str]", Any]
@@ -63,9 +82,10 @@ DEFAULT_LOSS_WEIGHTS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class StyleConfig:
-    """Everything one style transfer run needs; the CLI builds it from flags, a notebook directly.
+    """What one style transfer run paints and how, as asked (precision 'auto' stays 'auto': the run's
+    `RunPlan` holds what it resolved to); the CLI builds it from flags, a notebook directly.
 
     Loss weights left as None take the defaults of the chosen weight source
     (see `DEFAULT_LOSS_WEIGHTS` and `resolved_loss_weights`).
@@ -102,42 +122,36 @@ class StyleConfig:
     # None: XLA where it was measured to pay (GPU), the plain graph on a CPU (see precision.resolve_xla).
     xla: Optional[bool] = None
 
-    # Speed (see schedule.py and precision.py for how the defaults were chosen)
+    # Speed (see optim/schedule.py and hardware.py for how the defaults were chosen)
     precision: str = "auto"
     scales: Union[int, str] = "auto"  # coarse-to-fine: the number of sizes, or "auto"
     tolerance: float = 1e-3  # a scale ends when the loss fell by less than this fraction over a window
 
-    # High resolution (see tiled_objective.py): the interior size of the tiles the image is evaluated in,
+    # High resolution (see objective/tiled.py): the interior size of the tiles the image is evaluated in,
     # 0 for the whole image at once, or "auto": tiles only where the whole image would not fit in memory.
     tile_size: Union[int, str] = "auto"
-    tile_halo: int = 64  # px of context read around each tile; 64 was measured (tiled_objective.DEFAULT_HALO)
+    tile_halo: int = DEFAULT_TILE_HALO  # px of context read around each tile
 
     # What the `reference` preset changes to match the PyTorch reference (see PRESETS).
     sizing: str = "longest-side"
     style_normalization: str = "mean"
     adam_space: str = "pixels"
 
-    # Outputs
-    timelapse: Optional[str] = None  # a .gif, .mp4 or .webp of the run (timelapse.py)
-    timelapse_every: int = 2  # a frame every this many iterations: under 2% of a run in every format (README)
-    timelapse_fps: float = 25.0
-    web: Optional[int] = None  # the live view's port (web_view.py); 0: any free port
-    web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
     original_colors: bool = False
-    snapshot_every: int = 100
-    log: bool = True
-    print_every: int = 10
-    quiet: bool = False
     device: Optional[str] = None
 
     # Where converted weights are cached; None means $NEURAL_STYLE_CACHE or the user cache folder.
     cache_dir: Optional[str] = None
 
     def __post_init__(self) -> None:
+        # Sequences held as tuples, so a configuration cannot change under a run.
         # One style may be a path, a Pillow image or an array; only a list or tuple means several.
-        self.styles = list(self.styles) if isinstance(self.styles, (list, tuple)) else [self.styles]
-        self.content_layers = tuple(self.content_layers)
-        self.style_layers = tuple(self.style_layers)
+        styles = tuple(self.styles) if isinstance(self.styles, (list, tuple)) else (self.styles,)
+        object.__setattr__(self, "styles", styles)
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend_weights"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(value))
 
     @property
     def weight_source(self) -> str:
@@ -168,6 +182,61 @@ class StyleConfig:
     def with_options(self, **changes: Any) -> "StyleConfig":
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+DEFAULT_WEB_PORT = 8000  # the live page's port when --web is given without one
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """What watches a run and what it writes besides the picture, given to it beside its `StyleConfig`."""
+
+    snapshot_every: int = 100  # a snapshot every this many iterations, 0 for none
+    log: bool = True  # the CSV loss log beside the output
+    print_every: int = 10  # a progress line every this many iterations when not on a terminal
+    quiet: bool = False
+    timelapse: Optional[str] = None  # a .gif, .mp4 or .webp of the run (watch/timelapse.py)
+    timelapse_every: int = 2  # a frame every this many iterations: under 2% of a run in every format (docs)
+    timelapse_fps: float = 25.0
+    web: Optional[int] = None  # the live page's port (watch/live_page.py); 0: any free port
+    web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
+
+    def with_options(self, **changes: Any) -> "WatchOptions":
+        return replace(self, **changes)
+
+
+STYLE_FIELDS = frozenset(f.name for f in fields(StyleConfig))
+WATCH_FIELDS = frozenset(f.name for f in fields(WatchOptions))
+
+
+def split_options(options: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Keyword options as (StyleConfig fields and 'preset', WatchOptions fields); an unknown name is a one-line
+    error naming the closest fields."""
+    unknown = set(options) - STYLE_FIELDS - WATCH_FIELDS - {"preset"}
+    if unknown:
+        raise NeuralStyleError(f"unknown option(s) {', '.join(sorted(unknown))}: options are StyleConfig or "
+                               "WatchOptions fields")
+    return ({k: v for k, v in options.items() if k not in WATCH_FIELDS},
+            {k: v for k, v in options.items() if k in WATCH_FIELDS})
+
+
+def build_watch(base: Optional[WatchOptions] = None, **options: Any) -> WatchOptions:
+    """`base` (or the defaults) with `options`, validated."""
+    watch = (base or WatchOptions()).with_options(**options)
+    validate_watch(watch)
+    return watch
+
+
+def validate_watch(watch: WatchOptions) -> None:
+    """Raise NeuralStyleError naming the first watch option that cannot work, and how to fix it."""
+    _check_int("--snapshot-every", watch.snapshot_every, minimum=0, flag="--snapshot-every (0 turns snapshots off)")
+    _check_int("--print-every", watch.print_every, minimum=1, flag="--print-every")
+    _check_int("--timelapse-every", watch.timelapse_every, minimum=1, flag="--timelapse-every")
+    if watch.web is not None:
+        _check_int("--web", watch.web, minimum=0, flag="--web PORT")
+        if watch.web > 65535:
+            raise NeuralStyleError(f"--web port {watch.web} is not a port (0-65535): pass --web with a port such as 8000")
+    _check_number("--timelapse-fps", watch.timelapse_fps, minimum=0, strict=True, flag="--timelapse-fps")
 
 
 # The book chapter's exercises 5.01-5.04 (../shared/seeds/000_*.txt), as one option set: the same
@@ -251,20 +320,12 @@ def _check_numbers(config: StyleConfig) -> None:
     _check_int("--size", config.size, minimum=1, flag="--size")
     _check_number("--style-scale", config.style_scale, minimum=0, strict=True, flag="--style-scale")
     _check_int("--iterations", config.iterations, minimum=1, flag="--iterations")
-    _check_int("--snapshot-every", config.snapshot_every, minimum=0, flag="--snapshot-every (0 turns snapshots off)")
-    _check_int("--print-every", config.print_every, minimum=1, flag="--print-every")
     _check_int("--lbfgs-history", config.lbfgs_history, minimum=1, flag="--lbfgs-history")
     _check_number("--learning-rate", config.learning_rate, minimum=0, strict=True, flag="--learning-rate")
     _check_number("--tolerance", config.tolerance, minimum=0, strict=False, flag="--tolerance (0 turns it off)")
     if config.scales != "auto":
         _check_int("--scales", config.scales, minimum=1, flag="--scales (or auto)")
     _check_tiles(config)
-    _check_int("--timelapse-every", config.timelapse_every, minimum=1, flag="--timelapse-every")
-    if config.web is not None:
-        _check_int("--web", config.web, minimum=0, flag="--web PORT")
-        if config.web > 65535:
-            raise NeuralStyleError(f"--web port {config.web} is not a port (0-65535): pass --web with a port such as 8000")
-    _check_number("--timelapse-fps", config.timelapse_fps, minimum=0, strict=True, flag="--timelapse-fps")
     for name in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(config, name)
         if value is not None:
@@ -273,9 +334,6 @@ def _check_numbers(config: StyleConfig) -> None:
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
 
-
-# Tile borders and halos fall on multiples of 16 px, so VGG19's poolings see the whole image's windows.
-TILE_ALIGNMENT = 16
 
 
 def _check_tiles(config: StyleConfig) -> None:
@@ -328,7 +386,7 @@ def _check_files(config: StyleConfig) -> None:
             f"--weights {config.weights!r} is neither 'gatys', 'imagenet' nor an existing file: "
             "pass one of those or the path of a Keras VGG19 .h5/.weights.h5 file"
         )
-    if config.init not in ("content", "random") and not os.path.isfile(str(config.init)):
+    if is_file_start(config.init) and not os.path.isfile(str(config.init)):
         raise NeuralStyleError(
             f"--init {config.init!r} is neither 'content', 'random' nor an existing image file: pass one of those"
         )
@@ -336,6 +394,10 @@ def _check_files(config: StyleConfig) -> None:
 
 __all__ = [
     "StyleConfig",
+    "WatchOptions",
+    "build_watch",
+    "split_options",
+    "validate_watch",
     "LossWeights",
     "DEFAULT_LOSS_WEIGHTS",
     "DEFAULT_CONTENT_LAYERS",

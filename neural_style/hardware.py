@@ -1,5 +1,6 @@
-"""Which arithmetic a run uses: bfloat16 convolutions where the hardware runs them natively, and the
-plain TensorFlow graph or XLA, per platform.
+"""What a run runs on, resolved once before anything is planned: the device, the arithmetic (bfloat16
+convolutions where the hardware runs them natively) and the plain TensorFlow graph or XLA; op determinism
+for a seeded run; and TensorFlow started quietly.
 
 Measured on this project's 2-core CPU with AVX512-BF16 (interleaved, min of 6-8 rounds, seconds per
 loss-and-gradient evaluation, chelsea + swirls): 256 px float32 0.327 graph / 0.389 XLA, bfloat16 0.190
@@ -11,7 +12,17 @@ the GPU machine this project can use).
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import contextlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Optional, Tuple
+
+from neural_style.errors import NeuralStyleError
+
+if TYPE_CHECKING:
+    from neural_style.config import StyleConfig
 
 # CPU flags (Linux /proc/cpuinfo) of instructions that do bfloat16 arithmetic natively.
 NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -70,3 +81,111 @@ def resolve_xla(requested: Optional[bool], device: str, seeded: bool) -> bool:
     if seeded:
         return False
     return ("GPU" in device.upper()) if requested is None else requested
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[None]:
+    """Hold back what C++ libraries write to file descriptor 2 (TensorFlow's start-up lines about
+    CUDA and absl, which TF_CPP_MIN_LOG_LEVEL does not silence); replay it if the block fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def start_tensorflow() -> None:
+    """Import TensorFlow and let it find its devices, quietly."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_stderr_captured():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
+
+
+def resolve_device(requested: Optional[str]) -> str:
+    """A TensorFlow device name: the one asked for (checked), else the first GPU, else the CPU."""
+    import tensorflow as tf
+
+    devices = [d.name.replace("/device:", "/") for d in tf.config.list_logical_devices()]
+    if requested is None:
+        gpus = [d for d in devices if "/GPU:" in d]
+        return gpus[0] if gpus else "/CPU:0"
+    name = requested.strip()
+    name = name[len("/device:"):] if name.lower().startswith("/device:") else name.lstrip("/")
+    kind, _, index = name.partition(":")
+    normalised = f"/{kind.upper()}:{index or '0'}"
+    if normalised not in devices:
+        raise NeuralStyleError(f"unknown device {requested!r}: TensorFlow sees {', '.join(devices)}")
+    return normalised
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What a run resolved about where and how it computes."""
+
+    device: str
+    precision: str  # "float32" or "bfloat16"
+    precision_why: str
+    xla: bool
+
+    @property
+    def on_gpu(self) -> bool:
+        """A GPU's memory is TensorFlow's to report: nothing is refused or tiled by host memory."""
+        return "GPU" in self.device.upper()
+
+    def describe(self) -> str:
+        return f"device {self.device}; {self.precision} ({self.precision_why}), {'XLA' if self.xla else 'graph'}"
+
+
+def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -> Hardware:
+    """The device (`--device`, else the first GPU, else the CPU), then the precision and XLA for it."""
+    device = resolve_device(config.device)
+    precision, why = resolve_precision(config.precision, device, flags)
+    return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None))
+
+
+@contextlib.contextmanager
+def op_determinism(enabled: bool) -> Iterator[None]:
+    """TensorFlow's op determinism for one run, restored afterwards (it is process-wide, and a
+    notebook's later runs should not inherit it)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # is_/disable_ are not in tf.config
+
+    was_enabled = tf_config.is_op_determinism_enabled()
+    if enabled and not was_enabled:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not was_enabled:
+            tf_config.disable_op_determinism()
+
+
+def is_op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on now (for checks and tests)."""
+    from tensorflow.python.framework import config as tf_config
+
+    return bool(tf_config.is_op_determinism_enabled())
+
+
+@contextlib.contextmanager
+def seeded(seed: Optional[int]) -> Iterator[None]:
+    """With a seed: Keras's, NumPy's and Python's random generators seeded, and op determinism on, so the same
+    inputs, options and seed give byte-identical output on the same machine."""
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    with op_determinism(seed is not None):
+        yield

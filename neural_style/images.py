@@ -1,6 +1,6 @@
 """Images in and out: loading any common file as RGB, resizing, saving atomically, colour transfer.
 
-Only Pillow and numpy here; the network's own input convention lives in `model.py`.
+Only Pillow and numpy here; the network's own input convention lives in `features/network_input.py`.
 """
 
 from __future__ import annotations
@@ -75,6 +75,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return image.convert("RGB")
+
+
+def image_size(path: str) -> Optional[Tuple[int, int]]:
+    """(width, height) of an image file from its header, without decoding it; None where it cannot be read
+    (loading it says why)."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception:  # Pillow raises several kinds for a file it cannot read
+        return None
 
 
 def load_image(source: Any, role: str = "input", notify: Optional[Callable[[str], None]] = None) -> Image.Image:

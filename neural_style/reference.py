@@ -152,7 +152,7 @@ class ReferenceObjective:
         return content + style
 
     def terms(self, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(content, style), weighted as in the chapter (alpha, beta): the order of losses.Objective.terms,
+        """(content, style), weighted as in the chapter (alpha, beta): the order of the objective's terms (objective/build.TERMS),
         which has a third, total variation term that the chapter does not have."""
         features = self.features(target)
         content_loss = torch.mean((features[CONTENT_LAYER] - self.content_features) ** 2)

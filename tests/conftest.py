@@ -1,4 +1,5 @@
-"""Shared fixtures: a private weights cache, small real images, and a quiet TensorFlow."""
+"""Shared fixtures and constants: a private weights cache, small real images, the FAST run options, and a
+quiet TensorFlow."""
 
 import os
 
@@ -10,6 +11,10 @@ from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = os.path.join(REPO, "images")
+
+# The smallest runs that still exercise the whole pipeline: 48 px, a few iterations, no snapshots, quiet, and
+# the plain graph (XLA would compile for seconds per size). Tests vary it: dict(FAST, iterations=4).
+FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,3 +50,8 @@ def small_images(tmp_path):
 
 def random_image(height, width, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+
+
+def photo(width=300, height=200):
+    """The sample coffee photo at width x height, as uint8 RGB."""
+    return np.asarray(Image.open(os.path.join(IMAGES, "coffee.jpg")).convert("RGB").resize((width, height)))

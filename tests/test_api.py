@@ -9,7 +9,7 @@ from PIL import Image
 from neural_style import StyleConfig, stylize
 from neural_style.images import save_image
 
-FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False)  # XLA: see test_losses
+from tests.conftest import FAST
 
 
 def test_stylize_returns_image_and_history_without_writing(small_images, tmp_path):
@@ -119,7 +119,7 @@ def test_a_failed_snapshot_write_is_reported_once_and_the_run_goes_on(small_imag
 def test_loss_weight_defaults_follow_the_weight_source(tmp_path):
     from neural_style.config import LossWeights
 
-    assert StyleConfig(content="a.jpg", styles="b.jpg").styles == ["b.jpg"]  # one style, not a list of letters
+    assert StyleConfig(content="a.jpg", styles="b.jpg").styles == ("b.jpg",)  # one style, not a list of letters
     # The numbers README.md and --help state: Gatys' network, and Caffe ImageNet (also for a user's file).
     assert StyleConfig().resolved_loss_weights() == LossWeights(content=1.0, style=1e5, tv=1e-3)
     assert StyleConfig(weights="imagenet").resolved_loss_weights() == LossWeights(content=5.0, style=100.0, tv=3e-2)

@@ -11,7 +11,7 @@ from neural_style import images
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
 
-from conftest import random_image
+from tests.conftest import random_image
 
 
 def test_preprocess_deprocess_round_trip_is_exact():

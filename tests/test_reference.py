@@ -13,11 +13,12 @@ import tensorflow as tf  # noqa: E402
 from neural_style import reference as ref  # noqa: E402
 from neural_style import stylize  # noqa: E402
 from neural_style.config import PRESETS, StyleConfig  # noqa: E402
-from neural_style.objective.losses import Objective, compute_targets  # noqa: E402
+from neural_style.objective.build import terms_for  # noqa: E402
+from neural_style.objective.whole import Objective, compute_targets  # noqa: E402
 from neural_style.features.vgg19 import feature_extractor  # noqa: E402
 from neural_style.features.network_input import preprocess  # noqa: E402
 
-from conftest import IMAGES  # noqa: E402
+from tests.conftest import IMAGES  # noqa: E402
 
 CONTENT, STYLE = os.path.join(IMAGES, "chelsea.jpg"), os.path.join(IMAGES, "swirls.jpg")
 
@@ -30,11 +31,9 @@ def torch_network():
 def keras_objective(vgg19, content, style):
     config = StyleConfig(**PRESETS["reference"])
     extractor = feature_extractor(vgg19, tuple(dict.fromkeys(config.content_layers + config.style_layers)))
-    targets = compute_targets(extractor, tf.constant(preprocess(content)), [tf.constant(preprocess(style))], [1.0],
-                              config.content_layers, config.style_layers, config.style_normalization)
-    return Objective(extractor, targets, config.resolved_loss_weights(),
-                     dict(zip(config.style_layers, config.resolved_style_layer_weights())),
-                     style_normalization=config.style_normalization)
+    terms = terms_for(config)
+    targets = compute_targets(extractor, terms, tf.constant(preprocess(content)), [tf.constant(preprocess(style))], [1.0])
+    return Objective(extractor, terms, targets)
 
 
 def normalised_to_keras(z):

@@ -17,9 +17,11 @@ from neural_style.optim.memory import check_memory, estimated_memory_bytes
 from neural_style.commands.cli import main
 from neural_style.commands.common import StopOnSignal
 
-from conftest import random_image
+from tests.conftest import random_image
 
-FAST = dict(size=48, iterations=4, snapshot_every=0, quiet=True, xla=False)
+from tests.conftest import FAST
+
+FAST = dict(FAST, iterations=4)
 
 
 def cli(*args, **kwargs):
@@ -189,9 +191,9 @@ def test_a_loss_that_overflows_names_the_term_and_writes_nothing(tmp_path, small
 
 
 def _breaks_after(monkeypatch, evaluations, break_loss=True, break_gradient=False):
-    from neural_style.objective import losses
+    from neural_style.objective import whole
 
-    real = losses.Objective.loss_and_gradient
+    real = whole.Objective.loss_and_gradient
     calls = {"n": 0}
 
     def breaking(self, image):
@@ -204,7 +206,7 @@ def _breaks_after(monkeypatch, evaluations, break_loss=True, break_gradient=Fals
                 gradient = gradient * np.nan
         return total, terms, gradient
 
-    monkeypatch.setattr(losses.Objective, "loss_and_gradient", breaking)
+    monkeypatch.setattr(whole.Objective, "loss_and_gradient", breaking)
 
 
 def test_a_loss_that_goes_bad_mid_run_keeps_the_last_good_image(small_images, monkeypatch):

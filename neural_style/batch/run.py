@@ -13,19 +13,24 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 from neural_style import images
 from neural_style.batch.jobs import BatchJob, name_outputs, pair_jobs, read_manifest
 from neural_style.batch.worker import JobOutcome, JobSpec
-from neural_style.config import StyleConfig, build_config, validate
+from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.files import write_csv
 from neural_style.watch.record import LossLog, format_duration, log_path
 
 SUMMARY_NAME = "batch.csv"
-SUMMARY_FIELDS = ("job", "content", "style", "output", "status", "error", "iterations", "seconds", "total_loss",
-                  "content_loss", "style_loss", "tv_loss", "worker")
+JOB_FIELDS = ("job", "content", "style", "output", "status")
+
+
+def summary_fields(term_names: Sequence[str]) -> Tuple[str, ...]:
+    """batch.csv's columns: the job, how it went, its final total and each term of the objective, the worker."""
+    return JOB_FIELDS + ("error", "iterations", "seconds", "total_loss", *(f"{name}_loss" for name in term_names),
+                         "worker")
 
 
 @dataclass
@@ -62,6 +67,25 @@ def plan_batch(outdir: str, contents: Optional[Sequence[str]], styles: Optional[
     return jobs
 
 
+def check_jobs_fit(jobs: Sequence[BatchJob], shared: StyleConfig) -> None:
+    """Every job's sizes planned as its run will plan them, on the hardware this machine resolves: a job too
+    small for the layers or too large for memory is a one-line error naming it, before any work."""
+    from neural_style.hardware import resolve_hardware
+    from neural_style.optim.memory import available_memory_bytes
+    from neural_style.pipeline import plan_run
+
+    hardware = resolve_hardware(shared)
+    available = None if hardware.on_gpu else available_memory_bytes()
+    for job in jobs:
+        content, styles = images.image_size(job.content), [images.image_size(style) for style in job.styles]
+        if content is None or None in styles:
+            continue  # an image that cannot be read fails its own job, not the batch
+        try:
+            plan_run(job.config(shared), hardware, content, styles, available)
+        except NeuralStyleError as error:
+            raise NeuralStyleError(f"job {job.name}: {error}") from None
+
+
 def make_output_folders(jobs: Sequence[BatchJob]) -> None:
     """Create OUTDIR (and a manifest's subfolders), then check every output can be written."""
     for folder in sorted({os.path.dirname(os.path.abspath(job.output)) for job in jobs}):
@@ -83,19 +107,19 @@ def read_summary(path: str) -> Dict[str, Dict[str, str]]:
         return {}
 
 
-def summary_row(index: int, job: BatchJob, status: str, outcome: Optional[JobOutcome] = None,
+def summary_row(fields: Sequence[str], index: int, job: BatchJob, status: str, outcome: Optional[JobOutcome] = None,
                 earlier: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    row: Dict[str, Any] = dict.fromkeys(SUMMARY_FIELDS, "")
+    row: Dict[str, Any] = dict.fromkeys(fields, "")
     row.update(job=index + 1, content=job.content, style=";".join(job.styles), output=job.output, status=status)
     if earlier and status == "skipped":  # the numbers of the run that made the output
-        row.update({name: earlier.get(name, "") for name in SUMMARY_FIELDS[6:]})
+        row.update({name: earlier.get(name, "") for name in fields[len(JOB_FIELDS) + 1:]})
     if outcome is not None:
         row.update(error=outcome.error, iterations=outcome.iterations, seconds=f"{outcome.seconds:.2f}",
                    worker=outcome.worker)
         last = outcome.final_loss
         if last is not None:
-            row.update(total_loss=repr(last.total), content_loss=repr(last.content), style_loss=repr(last.style),
-                       tv_loss=repr(last.tv))
+            row.update(total_loss=repr(last.total), **{f"{name}_loss": repr(value) for name, value in last.terms.items()
+                                                       if f"{name}_loss" in row})
     return row
 
 
@@ -130,21 +154,26 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
                   outdir: Optional[str] = None, *, jobs: Optional[str] = None, config: Optional[StyleConfig] = None,
                   workers: Optional[int] = None, ray: Optional[str] = None, cpus_per_job: float = 1,
                   gpus_per_job: float = 0, retries: int = 2, overwrite: bool = False, stream: Optional[TextIO] = None,
-                  should_stop: Optional[Callable[[], bool]] = None, **options: Any) -> BatchResult:
+                  should_stop: Optional[Callable[[], bool]] = None, watch: Optional[WatchOptions] = None,
+                  **options: Any) -> BatchResult:
     """Paint every content x style pair (paths or globs), or the jobs of a manifest CSV (`jobs=`), into
     `outdir` as <content-stem>__<style-stem>.png, each with its loss log, plus outdir/batch.csv.
 
     Runs in this process (`workers=1`, the default on a CPU machine; one per GPU where there are GPUs), in
     `workers` local processes, or as Ray tasks (`ray="local"`, `"auto"` or a cluster's address; the
-    `cluster` extra). Options are StyleConfig fields shared by every job; a manifest's columns override
-    them per job. Returns the summary; `result.failed` lists the jobs that failed."""
+    `cluster` extra). Options are StyleConfig fields shared by every job (a manifest's columns override
+    them per job) and WatchOptions fields (`quiet`, `log`). Returns the summary; `result.failed` lists the jobs that failed."""
     if not outdir:
         raise NeuralStyleError("no output folder: pass -o OUTDIR")
-    shared = build_config(config, options.pop("preset", None), **options)
+    style_options, watch_options = split_options(options)
+    shared = build_config(config, style_options.pop("preset", None), **style_options)
+    watch = build_watch(watch, **watch_options)
     _check_counts(workers, ray, cpus_per_job, gpus_per_job, retries)
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
     planned = plan_batch(outdir, contents, styles, jobs, shared)
+    if ray is None:  # a cluster's machines have memory of their own; here, every job must fit in this one's
+        check_jobs_fit(planned, shared)
     messages = name_outputs(planned)
     cluster = None
     if ray is not None:  # joined before any file is written: a missing extra or cluster writes nothing
@@ -153,26 +182,29 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
         cluster = RayConnection(ray)
     try:
         make_output_folders(planned)
-        return _run_batch(planned, messages, outdir, shared, workers, cluster, cpus_per_job, gpus_per_job, retries,
-                          overwrite, stream, should_stop)
+        return _run_batch(planned, messages, outdir, shared, watch, workers, cluster, cpus_per_job, gpus_per_job,
+                          retries, overwrite, stream, should_stop)
     finally:
         if cluster is not None:
             cluster.close()
 
 
-def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared: StyleConfig,
+def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared: StyleConfig, watch: WatchOptions,
                workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float, retries: int,
                overwrite: bool, stream: Optional[TextIO], should_stop: Optional[Callable[[], bool]]) -> BatchResult:
+    from neural_style.objective.build import term_names
+
     summary_path = os.path.join(outdir, SUMMARY_NAME)
+    fields = summary_fields(term_names(shared))
     earlier = read_summary(summary_path)
-    rows = [summary_row(index, job, "pending") for index, job in enumerate(planned)]
+    rows = [summary_row(fields, index, job, "pending") for index, job in enumerate(planned)]
     to_run = []
     for index, job in enumerate(planned):
         if os.path.isfile(job.output) and not overwrite:
-            rows[index] = summary_row(index, job, "skipped", earlier=earlier.get(job.output))
+            rows[index] = summary_row(fields, index, job, "skipped", earlier=earlier.get(job.output))
         else:
             to_run.append(index)
-    progress = BatchProgress(len(planned), len(to_run), stream, shared.quiet)
+    progress = BatchProgress(len(planned), len(to_run), stream, watch.quiet)
     for text in messages:
         progress.message(f"note: {text}")
     if cluster is not None:
@@ -180,7 +212,7 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
     skipped = len(planned) - len(to_run)
     progress.message(f"{len(planned)} jobs into {outdir}: {len(to_run)} to run"
                      + (f", {skipped} already done (pass --overwrite to redo them)" if skipped else ""))
-    write_csv(summary_path, SUMMARY_FIELDS, [[row[name] for name in SUMMARY_FIELDS] for row in rows])
+    write_csv(summary_path, fields, [[row[name] for name in fields] for row in rows])
     stop = should_stop or (lambda: False)
     started = time.perf_counter()
     tasks = [(JobSpec(index, planned[index].config(shared)), planned[index].content,
@@ -190,9 +222,9 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
         if outcome.status == "stopped":
             continue  # interrupted: left pending, so a rerun does it
         if outcome.status == "done":
-            outcome = _write_outputs(job, outcome, shared)
-        rows[outcome.index] = summary_row(outcome.index, job, outcome.status, outcome)
-        write_csv(summary_path, SUMMARY_FIELDS, [[row[name] for name in SUMMARY_FIELDS] for row in rows])
+            outcome = _write_outputs(job, outcome, watch.log)
+        rows[outcome.index] = summary_row(fields, outcome.index, job, outcome.status, outcome)
+        write_csv(summary_path, fields, [[row[name] for name in fields] for row in rows])
         progress.job_finished(job, outcome, skipped)
     result = BatchResult(rows, summary_path, time.perf_counter() - started, stopped=stop(), messages=messages)
     _report(result, progress)
@@ -239,12 +271,12 @@ def _gpu_count() -> int:
     return len(tf.config.list_physical_devices("GPU"))
 
 
-def _write_outputs(job: BatchJob, outcome: JobOutcome, shared: StyleConfig) -> JobOutcome:
+def _write_outputs(job: BatchJob, outcome: JobOutcome, write_log: bool) -> JobOutcome:
     """The picture (atomically: an output that exists is complete) and its loss log; a failed write fails
     the job, not the batch."""
     try:
         os.makedirs(os.path.dirname(os.path.abspath(job.output)), exist_ok=True)
-        if shared.log:
+        if write_log:
             log = LossLog(log_path(job.output))
             log.rows = list(outcome.history)
             log.write()

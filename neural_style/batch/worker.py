@@ -18,11 +18,13 @@ from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
-from neural_style.config import StyleConfig
+from neural_style.config import StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 
 ImageInput = Union[str, bytes]  # a path the worker can read, or the file's bytes
+# A job is watched by the batch's driver, which writes every file: the worker itself says and writes nothing.
+JOB_WATCH = WatchOptions(quiet=True, snapshot_every=0, log=False)
 
 
 @dataclass
@@ -61,7 +63,7 @@ def size_thread_pools(threads: Optional[int]) -> None:
     of them). Must run before TensorFlow runs anything; the environment variables cover oneDNN's OpenMP."""
     if not threads:
         return
-    from neural_style.commands.common import native_stderr_captured
+    from neural_style.hardware import native_stderr_captured
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -83,19 +85,17 @@ class WorkerState:
         self.extractors: List[Any] = []
 
     def extractor_for(self, config: StyleConfig) -> Any:
-        from neural_style.features.vgg19 import build_feature_extractor
-        from neural_style.hardware import resolve_precision
-        from neural_style.commands.common import resolve_device
-
         import tensorflow as tf
 
-        device = resolve_device(config.device)
-        resolved = config.with_options(precision=resolve_precision(config.precision, device)[0])
+        from neural_style.features.vgg19 import build_feature_extractor
+        from neural_style.hardware import resolve_hardware
+
+        hardware = resolve_hardware(config)
         for extractor in self.extractors:
-            if extractor.matches(resolved):
+            if extractor.matches(config, hardware.precision):
                 return extractor
-        with tf.device(device):
-            extractor = build_feature_extractor(resolved)
+        with tf.device(hardware.device):
+            extractor = build_feature_extractor(config, precision=hardware.precision)
         self.extractors.append(extractor)
         return extractor
 
@@ -126,8 +126,9 @@ def run_job(spec: JobSpec, content: ImageInput, styles: Sequence[ImageInput], st
             content=open_image(content, "content", os.path.basename(str(spec.config.content))),
             styles=[open_image(style, "style", os.path.basename(str(name)))
                     for style, name in zip(styles, spec.config.styles)],
-            output=None, quiet=True, web=None, timelapse=None, snapshot_every=0)
-        result = stylize(config=config, extractor=state.extractor_for(config), should_stop=should_stop)
+            output=None)
+        result = stylize(config=config, watch=JOB_WATCH, extractor=state.extractor_for(config),
+                         should_stop=should_stop)
     except NeuralStyleError as error:
         return JobOutcome(spec.index, "failed", str(error), seconds=time.perf_counter() - started,
                           worker=worker_name())

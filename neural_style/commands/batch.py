@@ -1,7 +1,7 @@
 """`neural-style batch -o OUTDIR (--contents ... --styles ... | --jobs MANIFEST.csv)`: flags -> `stylize_batch`.
 
-The image flags are the main command's (stylize_command.add_style_flags) and apply to every job; a manifest's
-columns override them per job.
+The image flags are the main command's (flags.add_style_flags) and apply to every job; a manifest's
+columns override them per job. The common flags are every command's (flags.add_common_flags).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from typing import Optional, Sequence
 
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
-from neural_style.commands.stylize import add_style_flags, config_from_args
+from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 
 PROG = "neural-style batch"
 BATCH_FIELDS = ("contents", "styles", "jobs", "workers", "ray", "cpus_per_job", "gpus_per_job", "retries", "overwrite")
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--retries", type=int, metavar="N",
                        help="times a job whose worker process died is run again before it counts as failed (default: 2)")
     add_style_flags(parser)
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--no-log", dest="log", action="store_false", help="do not write each picture's CSV loss log")
+    add_common_flags(parser)
     return parser
 
 
@@ -54,13 +55,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     given = vars(args)
     batch = {name: given.pop(name) for name in BATCH_FIELDS if name in given}
     outdir = given.pop("output")
-    config = config_from_args(argparse.Namespace(**given))
 
     def body(stop: StopOnSignal) -> int:
         from neural_style.batch.run import stylize_batch
 
+        config, watch = config_from_args(argparse.Namespace(**given))
         result = stylize_batch(batch.pop("contents", None), batch.pop("styles", None), outdir, config=config,
-                               should_stop=stop, **batch)
+                               watch=watch, should_stop=stop, **batch)
         if result.stopped:
             print(f"{PROG}: interrupted; run the same command again to do the jobs left", file=sys.stderr)
         return 1 if result.failed else 0

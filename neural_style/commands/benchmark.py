@@ -18,7 +18,7 @@ baseline's final loss.
 
 The third measures high resolution: per output size, seconds per evaluation and the peak resident
 memory of the whole image evaluated at once (where it fits in this machine's memory) and in tiles
-(tiled_objective.py), each in a process of its own, the two alternating, and the share of the tiled
+(objective/tiled.py), each in a process of its own, the two alternating, and the share of the tiled
 evaluation's pixels that are halo, read twice.
 
 The fourth runs one batch (2 contents x 4 styles at 128 px, 50 iterations) each way it can run: in one
@@ -41,10 +41,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.flags import add_common_flags
 
 PROG = "neural-style benchmark"
 HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLES = os.path.join(os.path.dirname(HERE), "images")
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "images")  # the repository's sample images
 BASELINE = dict(precision="float32", scales=1, tolerance=0.0, xla=False, iterations=500)
 
 
@@ -58,7 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="interleaved timing rounds per variant (default: 5, and 2 with --tiled)")
     parser.add_argument("--no-start", dest="start", action="store_false",
                         help="skip the start-to-first-iteration and memory runs (a process each)")
-    parser.add_argument("--device", default=None, help="TensorFlow device (default: the first GPU, else the CPU)")
     parser.add_argument("--deterministic", action="store_true",
                         help="turn on TensorFlow's op determinism (what --seed does), to measure its cost")
     parser.add_argument("--content", default=os.path.join(SAMPLES, "chelsea.jpg"), help="content image")
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the batch command's ways of running (one process, 2 workers, Ray, two-node Ray)")
     parser.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],
                         help="--video: temporal weights to measure (default: 0.05)")
+    add_common_flags(parser)  # --quiet: the results alone; --seed: the measured images' noise
     return parser
 
 
@@ -179,10 +180,10 @@ def run_speed_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
 
     from neural_style.api import prepare_images
     from neural_style.config import StyleConfig
-    from neural_style.objective.losses import build_objective
+    from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
     from neural_style.features.network_input import preprocess
-    from neural_style.commands.common import op_determinism, resolve_device
+    from neural_style.hardware import op_determinism, resolve_device
 
     args.sizes, args.rounds = args.sizes or [256, 512], args.rounds or 5
     device = resolve_device(args.device)
@@ -202,11 +203,11 @@ def run_speed_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
                     return 0
                 config = base.with_options(content=args.content, styles=[args.style], size=size)
                 content, styles = prepare_images(config)
-                noise = np.random.default_rng(0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
+                noise = np.random.default_rng(args.seed or 0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
                 image = tf.constant(preprocess(content) + noise)
                 # TensorFlow has no deterministic XLA max-pool gradient: under determinism, graph only.
                 modes = {"graph": False} if args.deterministic else {"graph": False, "XLA": True}
-                objectives = {name: build_objective(config.with_options(xla=xla), extractor, content, styles)
+                objectives = {name: build_objective(config, extractor, content, styles, xla=xla)
                               for name, xla in modes.items()}
                 times = interleaved_seconds({name: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
                                              for name, o in objectives.items()}, args.rounds)
@@ -231,7 +232,7 @@ def float32_loss_function(content: str, style: str, size: int) -> Tuple[Callable
 
     from neural_style.api import prepare_images
     from neural_style.config import StyleConfig
-    from neural_style.objective.losses import build_objective
+    from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor
 
     config = StyleConfig(content=content, styles=[style], size=size, precision="float32", xla=False)
@@ -288,7 +289,7 @@ def summarise_time_to_quality(runs: Dict[str, Any], content: str, style: str, si
         result = run["result"]
         return {"seconds": run["seconds"], "float32_loss": run["float32_loss"], "iterations": result.iterations,
                 "evaluations": result.evaluations, "stop_reason": result.stop_reason,
-                "precision": result.config.precision, "scales": result.config.scales,
+                "precision": result.precision, "scales": result.config.scales,
                 "tolerance": result.config.tolerance}
 
     return {
@@ -307,7 +308,7 @@ def run_time_to_quality(args: argparse.Namespace, stop: StopOnSignal) -> int:
     content, style = args.time_to_quality
     if args.output:
         os.makedirs(args.output, exist_ok=True)
-    runs = time_to_quality(content, style, args.size, stop)
+    runs = time_to_quality(content, style, args.size, stop, say=(lambda text: None) if args.quiet else print)
     if stop() or "default" not in runs:
         return 0
     summary = summarise_time_to_quality(runs, content, style, args.size)
@@ -338,17 +339,15 @@ def tiled_worker(content: str, style: str, size: int, tile: int, precision: str,
 
     from neural_style.api import prepare_images
     from neural_style.config import StyleConfig
-    from neural_style.objective.losses import build_objective
+    from neural_style.objective.build import build_objective
     from neural_style.optim.memory import peak_resident_bytes
     from neural_style.features.vgg19 import build_feature_extractor
     from neural_style.features.network_input import preprocess
-    from neural_style.objective.tiled import build_tiled_objective
 
     config = StyleConfig(content=content, styles=[style], size=size, precision=precision, xla=False, tile_size=tile)
     content_pixels, style_pixels = prepare_images(config)
     extractor = build_feature_extractor(config)
-    objective = (build_tiled_objective(config, extractor, content_pixels, style_pixels, tile) if tile
-                 else build_objective(config, extractor, content_pixels, style_pixels))
+    objective = build_objective(config, extractor, content_pixels, style_pixels, tile)
     image = tf.constant(preprocess(content_pixels))
     seconds = []
     for index in range(evaluations + 1):
@@ -384,13 +383,13 @@ def run_tiled_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
 
     from neural_style import images
     from neural_style.optim.memory import available_memory_bytes, plan_memory
-    from neural_style.objective.tiled import DEFAULT_HALO
+    from neural_style.config import DEFAULT_TILE_HALO
 
     sizes = args.sizes or [1024, 2048, 4096]
     rounds = max(1, args.rounds or 2)
     available = available_memory_bytes()
     print(f"{os.cpu_count()} CPUs, {available / 1e9 if available else float('nan'):.1f} GB available; {args.precision}; "
-          f"tiles of {args.tile_size} px with a {DEFAULT_HALO} px halo; each measurement a process of its own, "
+          f"tiles of {args.tile_size} px with a {DEFAULT_TILE_HALO} px halo; each measurement a process of its own, "
           f"whole and tiled alternating, {rounds} rounds; seconds per evaluation as min/median")
     print(f"{'size':>10} {'whole s/eval':>14} {'whole peak':>10} {'tiled s/eval':>14} {'tiled peak':>10} "
           f"{'per pixel':>9} {'halo':>6}", flush=True)
@@ -419,7 +418,7 @@ def run_tiled_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
         ratio = (min(t for run in results["tiled"] for t in run["seconds"])
                  / min(t for run in results["whole"] for t in run["seconds"]) if "whole" in results else float("nan"))
         print(f"{width:>5}x{height:<4} {cells['whole'][0]:>14} {cells['whole'][1]:>10} {cells['tiled'][0]:>14} "
-              f"{cells['tiled'][1]:>10} {ratio:>8.2f}x {100 * halo_share(width, height, args.tile_size, DEFAULT_HALO):>5.0f}%",
+              f"{cells['tiled'][1]:>10} {ratio:>8.2f}x {100 * halo_share(width, height, args.tile_size, DEFAULT_TILE_HALO):>5.0f}%",
               flush=True)
     return 0
 

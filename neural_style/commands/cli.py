@@ -1,12 +1,12 @@
 """The command line: picks the subcommand and hands it the rest of the arguments.
 
-    neural-style CONTENT STYLE... [-o OUTPUT] [flags]   paint (stylize_command.py)
+    neural-style CONTENT STYLE... [-o OUTPUT] [flags]   paint (stylize.py)
     neural-style compare CONTENT STYLE -o FOLDER        the PyTorch reference beside this tool (compare.py)
     neural-style benchmark [flags]                      speed and memory (benchmark.py)
     neural-style video INPUT STYLE... -o OUTPUT         video with temporal consistency (video_command.py)
     neural-style batch -o OUTDIR --contents ... --styles ...   many pictures, here or on Ray (batch_command.py)
 
-No command module imports this one; each takes its shared pieces from runtime.py.
+No command module imports this one; each takes its shared pieces from common.py and flags.py.
 """
 
 from __future__ import annotations

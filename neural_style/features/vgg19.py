@@ -63,9 +63,19 @@ def _with_policy(layer: Any, policy: str) -> Any:
     return copy
 
 
+def block_number(layer_name: str) -> int:
+    """N of a VGG19 layer named blockN_...: block N lies after N - 1 2x poolings."""
+    return int(layer_name.split("_")[0][len("block"):])
+
+
+def layer_stride(layer_name: str) -> int:
+    """How many image pixels one activation of a VGG19 layer steps over (block N: 2**(N-1))."""
+    return 2 ** (block_number(layer_name) - 1)
+
+
 def deepest_downsampling(layer_names: Sequence[str]) -> int:
-    """How many 2x poolings lie before the deepest of `layer_names` (block N has N - 1)."""
-    return max(int(name.split("_")[0][len("block") :]) for name in layer_names) - 1
+    """How many 2x poolings lie before the deepest of `layer_names`."""
+    return max(block_number(name) for name in layer_names) - 1
 
 
 @dataclass(frozen=True)
@@ -80,11 +90,11 @@ class FeatureExtractor:
     layers: Tuple[str, ...]
     precision: str = "float32"
 
-    def matches(self, config: "StyleConfig") -> bool:
-        """Whether a run with `config` (its precision resolved) reads exactly these weights, pooling and
-        layers, in this precision."""
+    def matches(self, config: "StyleConfig", precision: str) -> bool:
+        """Whether a run with `config`, computing in `precision` (resolved), reads exactly these weights,
+        pooling and layers, in this precision."""
         return ((self.weights, self.pooling, self.layers, self.precision)
-                == (config.weights, config.pooling, layers_used(config), config.precision))
+                == (config.weights, config.pooling, layers_used(config), precision))
 
 
 def layers_used(config: "StyleConfig") -> Tuple[str, ...]:
@@ -93,10 +103,11 @@ def layers_used(config: "StyleConfig") -> Tuple[str, ...]:
 
 
 def build_feature_extractor(config: "StyleConfig", notify: Optional[Callable[[str], None]] = None,
-                            vgg: Any = None) -> FeatureExtractor:
-    """VGG19 with `config`'s weights, cut after the deepest layer its losses read, with its pooling and
-    precision ('float32' or 'bfloat16'; 'auto' counts as float32). `vgg` reuses a network already loaded."""
-    precision = "bfloat16" if config.precision == "bfloat16" else "float32"
+                            vgg: Any = None, precision: Optional[str] = None) -> FeatureExtractor:
+    """VGG19 with `config`'s weights, cut after the deepest layer its terms read, with its pooling, in
+    `precision` ('float32' or 'bfloat16'; default `config.precision`, where 'auto' counts as float32 — a run
+    passes the precision its hardware resolved). `vgg` reuses a network already loaded."""
+    precision = "bfloat16" if (precision or config.precision) == "bfloat16" else "float32"
     vgg = vgg or build_vgg19(config.weights, config.cache_dir, notify)
     layers = layers_used(config)
     return FeatureExtractor(feature_extractor(vgg, layers, config.pooling, precision), config.weights,

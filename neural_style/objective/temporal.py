@@ -1,39 +1,41 @@
-"""The temporal loss of video style transfer (Ruder, Dosovitskiy & Brox 2016): a frame is pulled
-towards the previous stylised frame warped to it by the optical flow, where that flow can be trusted."""
+"""The temporal term of video style transfer (Ruder, Dosovitskiy & Brox 2016): a frame is pulled towards the
+previous stylised frame warped to it by the optical flow, where that flow can be trusted:
+`weight * mean(mask * (image - warped)**2)` over pixels and channels, in the network image's units.
+
+Its targets change every frame, so it is evaluated beside the traced function (closed-form gradient), which
+then serves every frame without a new trace."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from neural_style.objective.terms import ImageTerm
 
-class TemporalObjective:
-    """`objective` plus `weight * mean(mask * (image - warped)**2)` over pixels and channels, in the
-    network image's units (0-255 pixel values): the same `loss_and_gradient` as `losses.Objective`. The
-    terms it reports stay the objective's three (content, style, tv); the total includes the temporal
-    term, which `temporal_term` gives on its own."""
 
-    def __init__(self, objective: Any, warped: np.ndarray, mask: np.ndarray, weight: float) -> None:
-        self.objective = objective
-        self.warped = tf.constant(warped, tf.float32)  # 1 x H x W x 3 network image
-        self.mask = tf.constant(mask[None, :, :, None], tf.float32)  # H x W of 0 (occluded) to 1
-        self.weight = float(weight)
-        self.targets = objective.targets
-        self.uses_xla = objective.uses_xla
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TemporalTerm(ImageTerm):
+    """`warped`: 1 x H x W x 3 network image; `mask`: H x W of 0 (occluded) to 1."""
 
-    def temporal_term(self, image: tf.Tensor) -> tf.Tensor:
-        return self.weight * tf.reduce_mean(self.mask * tf.square(image - self.warped))
+    name: str = "temporal"
+    warped: Any = field(default=None, repr=False)
+    mask: Any = field(default=None, repr=False)
 
-    def loss_and_gradient(self, image: tf.Tensor):
-        total, terms, gradient = self.objective.loss_and_gradient(image)
-        if self.weight == 0:
-            return total, terms, gradient
+    in_graph = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "warped", tf.constant(self.warped, tf.float32))
+        object.__setattr__(self, "mask", tf.constant(np.asarray(self.mask)[None, :, :, None], tf.float32))
+
+    def loss_and_gradient(self, image: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+        """The weighted term and its gradient with respect to the image."""
         difference = image - self.warped
         count = tf.cast(tf.size(image), tf.float32)
-        temporal = self.weight * tf.reduce_sum(self.mask * tf.square(difference)) / count
-        return total + temporal, terms, gradient + (2.0 * self.weight / count) * self.mask * difference
+        value = self.weight * tf.reduce_sum(self.mask * tf.square(difference)) / count
+        return value, (2.0 * self.weight / count) * self.mask * difference
 
 
-__all__ = ["TemporalObjective"]
+__all__ = ["TemporalTerm"]

@@ -5,40 +5,31 @@ the same windows as on the whole image), each read with a halo of context around
 interior activations enter Gram matrices and losses; its input gradient, halo included, is added into
 the whole image's gradient.
 
-- Style: a Gram matrix is a sum over positions, so the whole image's Gram matrix is the sum of the
-  interiors' (a forward-only pass over the tiles). The style loss's gradient with respect to that
-  global Gram matrix, held fixed, then gives each tile's exact share of the gradient in a second,
-  forward and backward, pass: the gradient of <dS/dG, G_tile>.
-- Content: a sum over positions, split over the interiors directly.
-- Total variation: cheap and local, computed on the whole image at once.
+Each term says how it splits (terms.py):
+- STATISTICS terms (the Gram style term; means and covariances): the statistics are sums over positions, so
+  the whole image's are the sum of the interiors' (a forward-only pass over the tiles). The loss's gradient
+  with respect to them, held fixed, then gives each tile's exact share of the gradient in a second, forward
+  and backward, pass: the gradient of <dL/dS, S_tile>.
+- POSITIONS terms (content): a sum over positions, split over the interiors directly.
+- IMAGE terms (total variation): cheap and local, computed on the whole image at once.
 
 With a halo as wide as half the receptive field of the deepest layer (VGG19's conv5_1 sees 156 px) the
 tiled loss and gradient equal the whole image's up to rounding; a narrower halo trades a small error in
-the activations near tile borders for less recomputation (the default is measured, see DEFAULT_HALO).
+the activations near tile borders for less recomputation (the default is measured, see config.DEFAULT_TILE_HALO).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from neural_style.config import LossWeights
-from neural_style.objective.losses import Targets, style_term, total_variation_loss
-
-if TYPE_CHECKING:
-    from neural_style.config import StyleConfig
-    from neural_style.features.vgg19 import FeatureExtractor
-
-# Tile borders and halos are multiples of this: 2**4, for the poolings before block5.
-ALIGNMENT = 16
-# Measured (README, "High resolution"): the loss and gradient error against the whole image's as the
-# halo grows, at 512 px in 128 and 256 px tiles: 48 px 2e-2 and 7e-3 (3e-2 along tile borders), 64 px
-# 7e-4 and 2e-4 (no worse along borders), 80 px exact (the receptive field of conv5_1 is 156 px).
-DEFAULT_HALO = 64
+from neural_style.config import TILE_ALIGNMENT
+from neural_style.features.vgg19 import layer_stride
+from neural_style.objective.terms import IMAGE, POSITIONS, STATISTICS, Term, add_in_order
+from neural_style.objective.whole import Evaluation, Targets, TermObjective, add_beside_terms
 
 
 @dataclass(frozen=True)
@@ -56,10 +47,10 @@ def axis_spans(length: int, tile: int, halo: int) -> List[Span]:
     """The tiles along an axis of `length` px: as few interiors of at most `tile` px as cover it, of
     near-equal sizes on multiples of 16 px, each read with up to `halo` px on either side, clipped to
     the image."""
-    if tile % ALIGNMENT or halo % ALIGNMENT or tile <= 0 or halo < 0:
-        raise ValueError(f"tile ({tile}) and halo ({halo}) must be multiples of {ALIGNMENT}, tile > 0")
+    if tile % TILE_ALIGNMENT or halo % TILE_ALIGNMENT or tile <= 0 or halo < 0:
+        raise ValueError(f"tile ({tile}) and halo ({halo}) must be multiples of {TILE_ALIGNMENT}, tile > 0")
     count = -(-length // tile)
-    step = -(-length // (count * ALIGNMENT)) * ALIGNMENT  # the even share, rounded up to a multiple of 16
+    step = -(-length // (count * TILE_ALIGNMENT)) * TILE_ALIGNMENT  # the even share, rounded up to a multiple of 16
     starts = [index * step for index in range(count) if index * step < length]
     ends = starts[1:] + [length]
     return [Span(max(0, start - halo), start, end, min(length, end + halo)) for start, end in zip(starts, ends)]
@@ -68,11 +59,6 @@ def axis_spans(length: int, tile: int, halo: int) -> List[Span]:
 def tile_grid(height: int, width: int, tile: int, halo: int) -> List[Tuple[Span, Span]]:
     """Every (rows, columns) tile of a height x width image, row by row."""
     return [(rows, columns) for rows in axis_spans(height, tile, halo) for columns in axis_spans(width, tile, halo)]
-
-
-def layer_stride(layer_name: str) -> int:
-    """How many image pixels one activation of a VGG19 layer steps over (block N: 2**(N-1))."""
-    return 2 ** (int(layer_name.split("_")[0][len("block"):]) - 1)
 
 
 def _bounds(rows: Span, columns: Span) -> tf.Tensor:
@@ -91,53 +77,55 @@ def _interior(features: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Tensor:
     return features[:, top:bottom, left:right, :]
 
 
+def _interior_target(target: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Tensor:
+    """Where a tile's interior lies in a whole-image activation map of a layer of that stride."""
+    return target[:, bounds[1] // stride:bounds[2] // stride, bounds[4] // stride:bounds[5] // stride, :]
+
+
 def _global_rows(span: Span, stride: int) -> slice:
     """Where a tile's interior lies in the whole image's activations of a layer of that stride."""
     return slice(span.inner_start // stride, span.inner_end // stride)
 
 
-def _raw_gram(features: tf.Tensor) -> tf.Tensor:
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
-    return tf.matmul(flat, flat, transpose_a=True)
+def _add(total: Any, part: Any) -> Any:
+    return part if total is None else tf.nest.map_structure(lambda a, b: a + b, total, part)
 
 
 class TiledFeatures:
-    """Forward-only passes over tiles: interior Gram matrices summed over the image, and interior
-    activations stitched into whole-image maps (the content targets)."""
+    """Forward-only passes over tiles: the statistics terms' statistics summed over the image, and interior
+    activations stitched into whole-image maps (the position terms' targets)."""
 
-    def __init__(self, extractor: tf.keras.Model, tile: int, halo: int) -> None:
+    def __init__(self, extractor: tf.keras.Model, statistics_terms: Sequence[Term], tile: int, halo: int) -> None:
         self.extractor = extractor
+        self.statistics_terms = tuple(statistics_terms)
         self.tile = tile
         self.halo = halo
         signature = (tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32))
         self._interiors = tf.function(self._interiors_body, input_signature=signature)
-        # Gram matrices computed in the graph: the large early activations never leave it.
-        self._interior_grams = tf.function(self._interior_grams_body, input_signature=signature)
+        # Statistics computed in the graph: the large early activations never leave it.
+        self._interior_statistics = tf.function(self._interior_statistics_body, input_signature=signature)
 
     def _interiors_body(self, tile_image: tf.Tensor, bounds: tf.Tensor) -> Dict[str, tf.Tensor]:
         features = self.extractor(tile_image)
         return {name: _interior(value, bounds, layer_stride(name)) for name, value in features.items()}
 
-    def _interior_grams_body(self, tile_image: tf.Tensor, bounds: tf.Tensor) -> Dict[str, tf.Tensor]:
-        return {name: _raw_gram(value) for name, value in self._interiors_body(tile_image, bounds).items()}
+    def _interior_statistics_body(self, tile_image: tf.Tensor, bounds: tf.Tensor) -> Dict[str, Dict[str, Any]]:
+        interiors = self._interiors_body(tile_image, bounds)
+        return {term.name: {name: term.statistics(interiors[name]) for name in term.layers}
+                for term in self.statistics_terms}
 
-    def _tiles(self, image: tf.Tensor, function: Any):
+    def _tiles(self, image: tf.Tensor, function: Callable):
         _, height, width, _ = image.shape
         for rows, columns in tile_grid(height, width, self.tile, self.halo):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
             yield rows, columns, function(tile_image, _bounds(rows, columns))
 
-    def grams(self, image: tf.Tensor, layers: Sequence[str]) -> Tuple[Dict[str, tf.Tensor], Dict[str, float]]:
-        """Unnormalised Gram matrices of the whole image at `layers`, and how many activations each sums
-        (C*H*W of the whole image's activations)."""
-        grams: Dict[str, tf.Tensor] = {}
-        for _, _, tile_grams in self._tiles(image, self._interior_grams):
-            for name in layers:
-                grams[name] = tile_grams[name] if name not in grams else grams[name] + tile_grams[name]
-        _, height, width, _ = image.shape
-        counts = {name: float((height // layer_stride(name)) * (width // layer_stride(name)) * grams[name].shape[0])
-                  for name in layers}
-        return grams, counts
+    def statistics(self, image: tf.Tensor) -> Dict[str, Dict[str, Any]]:
+        """Each statistics term's statistics of the whole image, by term and layer."""
+        total = None
+        for _, _, tile_statistics in self._tiles(image, self._interior_statistics):
+            total = _add(total, tile_statistics)
+        return total
 
     def activations(self, image: tf.Tensor, layers: Sequence[str]) -> Dict[str, tf.Tensor]:
         """The whole image's activations at `layers`, stitched from the tiles' interiors."""
@@ -149,155 +137,150 @@ class TiledFeatures:
                 if name not in maps:
                     channels = interiors[name].shape[-1]
                     maps[name] = np.zeros((1, height // stride, width // stride, channels), np.float32)
-                maps[name][:, _global_rows(rows, stride), _global_rows(columns, stride), :] = (
-                    interiors[name].numpy())
+                maps[name][:, _global_rows(rows, stride), _global_rows(columns, stride), :] = interiors[name].numpy()
         return {name: tf.constant(value) for name, value in maps.items()}
 
 
-def compute_tiled_targets(features: TiledFeatures, content_image: tf.Tensor, style_images: Sequence[tf.Tensor],
-                          blend_weights: Sequence[float], content_layers: Sequence[str], style_layers: Sequence[str],
-                          style_normalization: str = "mean") -> Targets:
-    """`losses.compute_targets`, tile by tile: the same targets for images too large to run whole."""
-    content = features.activations(content_image, content_layers)
-    grams: Dict[str, tf.Tensor] = {}
+def activation_counts(height: int, width: int, layers: Sequence[str], channels: Mapping[str, int]) -> Dict[str, float]:
+    """How many activations (C*H*W) each layer of a height x width image has."""
+    return {name: float((height // layer_stride(name)) * (width // layer_stride(name)) * channels[name])
+            for name in layers}
+
+
+def _channels(statistics: Mapping[str, Any], term: Term) -> Dict[str, int]:
+    # A statistics tensor's last axis is the layer's channel count (a Gram matrix is C x C).
+    return {name: int(tf.nest.flatten(statistics[name])[0].shape[-1]) for name in term.layers}
+
+
+def compute_tiled_targets(features: TiledFeatures, terms: Sequence[Term], content_image: tf.Tensor,
+                          style_images: Sequence[tf.Tensor], blend_weights: Sequence[float]) -> Targets:
+    """`whole.compute_targets`, tile by tile: the same targets for images too large to run whole."""
+    targets: Dict[str, Dict[str, tf.Tensor]] = {}
+    position_terms = [term for term in terms if term.split == POSITIONS]
+    if position_terms:
+        activations = features.activations(content_image, sorted({n for t in position_terms for n in t.layers}))
+        for term in position_terms:
+            targets[term.name] = {name: activations[name] for name in term.layers}
     for image, weight in zip(style_images, blend_weights):
-        raw, counts = features.grams(image, style_layers)
-        for name in style_layers:
-            gram = raw[name] / counts[name] if style_normalization == "mean" else raw[name]
-            grams[name] = weight * gram if name not in grams else grams[name] + weight * gram
-    return Targets(content=content, style_grams=grams)
+        statistics = features.statistics(image)
+        _, height, width, _ = image.shape
+        for term in features.statistics_terms:
+            counts = activation_counts(height, width, term.layers, _channels(statistics[term.name], term))
+            layers = targets.setdefault(term.name, {})
+            for name in term.layers:
+                value = weight * term.target_from_statistics(statistics[term.name][name], counts[name])
+                layers[name] = value if name not in layers else layers[name] + value
+    return targets
 
 
-class TiledObjective:
-    """`losses.Objective`'s loss and gradient, evaluated tile by tile (see the module's docstring):
-    the same `loss_and_gradient`, `terms` and `for_targets`, in memory that follows the tile size."""
+class TiledObjective(TermObjective):
+    """`whole.Objective`'s loss and gradient, evaluated tile by tile (see the module's docstring), in memory that
+    follows the tile size. No XLA: tiles differ in shape (edges), and XLA would compile each shape anew."""
 
-    uses_xla = False  # tiles differ in shape (edges), and XLA would compile each shape anew
-
-    def __init__(self, extractor: tf.keras.Model, targets: Targets, loss_weights: LossWeights,
-                 style_layer_weights: Mapping[str, float], tile: int, halo: int = DEFAULT_HALO,
-                 style_normalization: str = "mean") -> None:
-        # The Gram pass reads the same tiles as the gradient pass, so in bfloat16 both round alike.
-        self.features = TiledFeatures(extractor, tile, halo)
-        self.extractor = extractor
-        self.targets = targets
-        self.loss_weights = loss_weights
-        self.style_layer_weights = dict(style_layer_weights)
-        self.style_normalization = style_normalization
+    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, tile: int, halo: int) -> None:
+        super().__init__(extractor, terms, targets)
+        traced = self.traced_terms
+        self.position_terms = [term for term in traced if term.split == POSITIONS]
+        self.statistics_terms = [term for term in traced if term.split == STATISTICS]
+        self.image_terms = [term for term in traced if term.split == IMAGE]
+        # The statistics pass reads the same tiles as the gradient pass, so in bfloat16 both round alike.
+        self.features = TiledFeatures(extractor, self.statistics_terms, tile, halo)
         self.tile = tile
         self.halo = halo
-        content_spec = {name: tf.TensorSpec((1, None, None, t.shape[-1]), t.dtype) for name, t in targets.content.items()}
-        gram_spec = {name: tf.TensorSpec(g.shape, g.dtype) for name, g in targets.style_grams.items()}
-        count_spec = {name: tf.TensorSpec((), tf.float32) for name in targets.content}
+        position_spec = {term.name: {name: term.target_spec(t) for name, t in targets[term.name].items()}
+                         for term in self.position_terms}
+        count_spec = {term.name: {name: tf.TensorSpec((), tf.float32) for name in term.layers}
+                      for term in self.position_terms}
+        upstream_spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype),
+                                              {term.name: targets[term.name] for term in self.statistics_terms})
         self._tile_gradient = tf.function(self._tile_gradient_body, input_signature=(
             tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32),
-            content_spec, count_spec, gram_spec))
-        self._tv = tf.function(self._tv_body, input_signature=(tf.TensorSpec((1, None, None, 3), tf.float32),))
+            position_spec, count_spec, upstream_spec))
+        self._image_terms = tf.function(self._image_terms_body,
+                                        input_signature=(tf.TensorSpec((1, None, None, 3), tf.float32),))
 
-    def for_targets(self, targets: Targets) -> "TiledObjective":
-        """This objective pulled towards other targets (another size): the traced functions are shared."""
-        other = copy.copy(self)
-        other.targets = targets
-        return other
-
-    def _tv_body(self, image: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    def _image_terms_body(self, image: tf.Tensor) -> Tuple[List[tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
             tape.watch(image)
-            tv = self.loss_weights.tv * total_variation_loss(image)
-        return tv, tape.gradient(tv, image)
+            values = [term.weighted(image, {}, {}) for term in self.image_terms]
+        return values, tape.gradient(add_in_order(values), image)
 
-    def _style(self, raw_grams: Dict[str, tf.Tensor], counts: Dict[str, float]
-               ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-        """The weighted style term from the whole image's Gram matrices, and its gradient with
-        respect to each of them."""
-        with tf.GradientTape() as tape:
-            tape.watch(raw_grams)
-            style = self.loss_weights.style * tf.add_n([
-                self.style_layer_weights[name] * style_term(raw_grams[name], counts[name], target,
-                                                             self.style_normalization)
-                for name, target in self.targets.style_grams.items()])
-        return style, tape.gradient(style, raw_grams)
+    def _statistics_values(self, statistics: Dict[str, Dict[str, Any]], counts: Dict[str, Dict[str, float]]
+                           ) -> Tuple[Dict[str, tf.Tensor], Dict[str, Any]]:
+        """Each statistics term's weighted value from the whole image's statistics, and its gradient with
+        respect to them."""
+        values, upstream = {}, {}
+        for term in self.statistics_terms:
+            with tf.GradientTape() as tape:
+                tape.watch(statistics[term.name])
+                values[term.name] = term.weight * term.from_statistics(statistics[term.name], counts[term.name],
+                                                                       self.targets[term.name])
+            upstream[term.name] = tape.gradient(values[term.name], statistics[term.name])
+        return values, upstream
 
-    def _tile_gradient_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, content_targets: Dict[str, tf.Tensor],
-                            content_counts: Dict[str, tf.Tensor], style_upstream: Dict[str, tf.Tensor]):
-        # One tile's share: its interior's content sum and Gram matrices, and the gradient of the
-        # content sum plus <dS/dG, G_tile>.
+    def _tile_gradient_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, position_targets: Dict[str, Dict],
+                            position_counts: Dict[str, Dict], upstream: Dict[str, Dict]):
+        # One tile's share: each position term's weighted share, its interior's statistics, and the gradient
+        # of the position shares plus <dL/dS, S_tile> for every statistics term.
         with tf.GradientTape() as tape:
             tape.watch(tile_image)
             features = self.extractor(tile_image)
-            content = tf.add_n([
-                tf.reduce_sum(tf.square(_interior(features[name], bounds, layer_stride(name))
-                                        - self._target_rows(target, bounds, layer_stride(name))))
-                / content_counts[name]
-                for name, target in content_targets.items()])
-            grams = {name: _raw_gram(_interior(features[name], bounds, layer_stride(name))) for name in style_upstream}
-            style_share = tf.add_n([tf.reduce_sum(upstream * grams[name]) for name, upstream in style_upstream.items()])
-            surrogate = self.loss_weights.content * content + style_share
-        return self.loss_weights.content * content, grams, tape.gradient(surrogate, tile_image)
+            interiors = {name: _interior(value, bounds, layer_stride(name)) for name, value in features.items()}
+            shares = {}
+            for term in self.position_terms:
+                sums = {name: term.interior_sum(interiors[name], _interior_target(target, bounds, layer_stride(name)))
+                        for name, target in position_targets[term.name].items()}
+                shares[term.name] = term.weight * term.from_sums(sums, position_counts[term.name])
+            statistics = {term.name: {name: term.statistics(interiors[name]) for name in term.layers}
+                          for term in self.statistics_terms}
+            parts = [tf.reduce_sum(up * s) for term in self.statistics_terms
+                     for up, s in zip(tf.nest.flatten(upstream[term.name]), tf.nest.flatten(statistics[term.name]))]
+            surrogate = add_in_order(list(shares.values()) + ([tf.add_n(parts)] if parts else []))
+        return shares, statistics, tape.gradient(surrogate, tile_image)
 
-    @staticmethod
-    def _target_rows(target: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Tensor:
-        return target[:, bounds[1] // stride:bounds[2] // stride, bounds[4] // stride:bounds[5] // stride, :]
+    def _position_counts(self) -> Dict[str, Dict[str, tf.Tensor]]:
+        return {term.name: {name: tf.constant(float(np.prod(t.shape)), tf.float32)
+                            for name, t in self.targets[term.name].items()} for term in self.position_terms}
 
-    def _content_counts(self) -> Dict[str, tf.Tensor]:
-        return {name: tf.constant(float(np.prod(t.shape)), tf.float32) for name, t in self.targets.content.items()}
-
-    def loss_and_gradient(self, image: tf.Tensor):
-        """(total loss, [content, style, tv] weighted terms, gradient w.r.t. the image), as
-        `Objective.loss_and_gradient` gives them, from a forward pass over the tiles (the Gram
-        matrices) and a forward and backward pass per tile."""
+    def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
+        """As `whole.Objective.loss_and_gradient` gives it, from a forward pass over the tiles (the statistics)
+        and a forward and backward pass per tile."""
         _, height, width, _ = image.shape
-        raw_grams, counts = self.features.grams(image, list(self.targets.style_grams))
-        style, upstream = self._style(raw_grams, counts)
-        content_counts = self._content_counts()
+        counts: Dict[str, Dict[str, float]] = {}
+        upstream: Dict[str, Any] = {}
+        if self.statistics_terms:
+            first_pass = self.features.statistics(image)
+            counts = {term.name: activation_counts(height, width, term.layers, _channels(first_pass[term.name], term))
+                      for term in self.statistics_terms}
+            _, upstream = self._statistics_values(first_pass, counts)
+        position_targets = {term.name: dict(self.targets[term.name]) for term in self.position_terms}
+        position_counts = self._position_counts()
         gradient = np.zeros(image.shape, np.float32)
-        content = 0.0
-        grams: Dict[str, tf.Tensor] = {}
+        shares = {term.name: 0.0 for term in self.position_terms}
+        statistics = None
         for rows, columns in tile_grid(height, width, self.tile, self.halo):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
-            tile_content, tile_grams, tile_gradient = self._tile_gradient(
-                tile_image, _bounds(rows, columns), dict(self.targets.content), content_counts, upstream)
-            content += float(tile_content)
-            grams = tile_grams if not grams else {name: grams[name] + tile_grams[name] for name in grams}
+            tile_shares, tile_statistics, tile_gradient = self._tile_gradient(
+                tile_image, _bounds(rows, columns), position_targets, position_counts, upstream)
+            for name, value in tile_shares.items():
+                shares[name] += float(value)
+            statistics = _add(statistics, tile_statistics)
             gradient[:, rows.start:rows.end, columns.start:columns.end, :] += tile_gradient.numpy()
-        # The style term reported is that of the Gram matrices of the pass the gradient came from: in
-        # bfloat16 the first pass's can differ by rounding, and a line search needs the loss and the
-        # gradient of one and the same function.
-        style, _ = self._style(grams, counts)
-        tv, tv_gradient = self._tv(image)
-        gradient += tv_gradient.numpy()
-        content = tf.constant(content, tf.float32)
-        total = content + style + tv
-        return total, tf.stack([content, style, tv]), tf.constant(gradient)
-
-    def terms(self, image: tf.Tensor, targets: Targets = None) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """Weighted (content, style, tv) terms for a 1 x H x W x 3 network image."""
-        objective = self if targets is None else self.for_targets(targets)
-        _, terms, _ = objective.loss_and_gradient(image)
-        return terms[0], terms[1], terms[2]
-
-
-def compute_config_tiled_targets(config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
-                                 style_pixels: Sequence[np.ndarray], tile: int) -> Targets:
-    """`losses.compute_config_targets`, tile by tile."""
-    from neural_style.features.network_input import preprocess
-
-    features = TiledFeatures(extractor.model, tile, config.tile_halo)
-    return compute_tiled_targets(
-        features, tf.constant(preprocess(content_pixels)), [tf.constant(preprocess(s)) for s in style_pixels],
-        config.resolved_blend_weights(), config.content_layers, config.style_layers, config.style_normalization,
-    )
+        # A statistics term reported is that of the statistics of the pass the gradient came from: in bfloat16
+        # the first pass's can differ by rounding, and a line search needs the loss and the gradient of one and
+        # the same function.
+        statistics_values = self._statistics_values(statistics, counts)[0] if self.statistics_terms else {}
+        image_values: Dict[str, tf.Tensor] = {}
+        if self.image_terms:
+            values, image_gradient = self._image_terms(image)
+            image_values = dict(zip((term.name for term in self.image_terms), values))
+            gradient += image_gradient.numpy()
+        by_name = {**{name: tf.constant(value, tf.float32) for name, value in shares.items()}, **statistics_values,
+                   **image_values}
+        values = [by_name[term.name] for term in self.traced_terms]
+        evaluation = Evaluation(add_in_order(values), tf.stack(values), tf.constant(gradient))
+        return add_beside_terms(evaluation, self.beside_terms, image)
 
 
-def build_tiled_objective(config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
-                          style_pixels: Sequence[np.ndarray], tile: int) -> TiledObjective:
-    """`losses.build_objective`, evaluated in `tile` px tiles with `config.tile_halo`."""
-    return TiledObjective(
-        extractor.model, compute_config_tiled_targets(config, extractor, content_pixels, style_pixels, tile),
-        config.resolved_loss_weights(), dict(zip(config.style_layers, config.resolved_style_layer_weights())),
-        tile, config.tile_halo, config.style_normalization,
-    )
-
-
-__all__ = ["build_tiled_objective", "compute_config_tiled_targets", "ALIGNMENT", "DEFAULT_HALO", "Span", "TiledFeatures", "TiledObjective", "axis_spans",
-           "compute_tiled_targets", "layer_stride", "tile_grid"]
+__all__ = ["Span", "TiledFeatures", "TiledObjective", "activation_counts", "axis_spans", "compute_tiled_targets",
+           "tile_grid"]

@@ -13,7 +13,7 @@ from neural_style.errors import NeuralStyleError
 # activations kept for the backward pass, plus L-BFGS's float64 history. A margin covers the rest.
 BASE_MEMORY_BYTES = 1.2e9
 ACTIVATION_BYTES_PER_PIXEL = 4.5e3
-# A tiled run (tiled_objective.py) keeps activations for one tile only; what stays the whole image's
+# A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
 # size besides L-BFGS: the image and its gradient in float32 and float64, the content targets, copies.
 WHOLE_IMAGE_BYTES_PER_PIXEL = 200.0
 # Tile sizes --tile-size auto tries, largest first: larger tiles recompute less halo.

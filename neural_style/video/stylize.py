@@ -1,8 +1,9 @@
 """Video style transfer with temporal consistency (Ruder, Dosovitskiy & Brox 2016), frame by frame.
 
-frames in (imageio-ffmpeg, or a folder of images) -> per frame: content targets -> the first frame a
-normal coarse-to-fine run; each later one starts from the previous stylised frame warped by the optical
-flow (optical_flow.py) and is pulled towards it where the flow is trustworthy (temporal_loss.py) ->
+frames in (imageio-ffmpeg, or a folder of images) -> every frame a run of the one pipeline (pipeline.py):
+the first a normal coarse-to-fine run; each later one starts from the previous stylised frame warped by
+the optical flow (optical_flow.py) and is pulled towards it where the flow is trustworthy by a temporal
+term beside the objective (objective/temporal.py) ->
 every finished frame saved as a PNG in a work folder beside the output (so a run resumes) -> the video
 encoded from them (timelapse.FrameWriter), audio copied where it can be.
 """
@@ -20,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from neural_style import images
-from neural_style.config import StyleConfig, build_config, validate
+from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
 from neural_style.errors import NeuralStyleError
+from neural_style.step import Step
 
 FRAME_PATTERN = "frame_{:06d}.png"
 VIDEO_EXTENSIONS = (".mp4", ".gif", ".webp")
@@ -54,6 +56,7 @@ class VideoResult:
     total_frames: int
     fps: float
     seconds_per_frame: List[float] = field(default_factory=list)  # of the frames stylised in this run
+    final_steps: List[Step] = field(default_factory=list)  # each frame's last iteration, with its terms
     stopped: bool = False
 
 
@@ -138,74 +141,48 @@ def frames_folder(output: str) -> str:
     return output.rstrip(os.sep) if _is_folder_output(output) else os.path.splitext(output)[0] + "_frames"
 
 
-# --- one frame -----------------------------------------------------------------------------------
+# --- one frame ---------------------------------------------------------------------------------
 
 @dataclass
 class FrameContext:
-    """What every frame shares: the configuration, the network, the style targets, the objective."""
+    """What every frame shares: what was asked, the resolved hardware, the session (network and traced
+    objectives), the style images and the stop flag."""
 
     config: StyleConfig
     options: VideoOptions
-    extractor: Any
-    device: str
+    hardware: Any
+    session: Any
+    styles: List[Image.Image]
     should_stop: Callable[[], bool]
-    objective: Any = None  # built at the first frame that needs it, retargeted after
+    available_memory: Optional[float] = None
+
+    def frame_config(self, continuing: bool) -> StyleConfig:
+        """A frame from scratch runs the configuration as asked; one that continues from the previous frame
+        runs --frame-iterations at one scale (its start already has the final size's detail)."""
+        if not continuing:
+            return self.config
+        return self.config.with_options(iterations=self.options.frame_iterations, scales=1)
 
 
-def _content_targets(context: FrameContext, frame: np.ndarray) -> Any:
-    import tensorflow as tf
+def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.ndarray] = None,
+                  temporal: Optional[Any] = None) -> Tuple[np.ndarray, Optional[Step]]:
+    """One frame through the pipeline: from `config.init` (a frame from scratch), or from `start` (network image)
+    with the `temporal` term beside the objective. Returns the network image and the last iteration's record."""
+    from neural_style import pipeline
 
-    from neural_style.objective.losses import Targets, compute_targets
-    from neural_style.features.network_input import preprocess
-
-    config = context.config
-    content = compute_targets(context.extractor.model, tf.constant(preprocess(frame)), [], [],
-                              config.content_layers, config.style_layers, config.style_normalization).content
-    return Targets(content=content, style_grams=context.objective.targets.style_grams)
-
-
-def stylize_first_frame(context: FrameContext, frame: np.ndarray, styles: Sequence[Image.Image]) -> Tuple[np.ndarray, int]:
-    """A frame from scratch: the image pipeline's own coarse-to-fine run. Returns the network image
-    and the iterations run."""
-    from neural_style.optim.coarse_to_fine import run_scales
-    from neural_style.features.network_input import preprocess
-
-    scaled = run_scales(context.config, context.extractor, Image.fromarray(frame),
-                        list(styles), context.device, lambda step: None, lambda message: None,
-                        lambda pixels: preprocess(pixels), context.should_stop)
-    outcome = scaled.outcome
+    config = context.frame_config(start is not None)
+    sources = pipeline.SourceImages(Image.fromarray(frame), context.styles)
+    plan = pipeline.plan_run(config, context.hardware, sources.content.size, [s.size for s in context.styles],
+                             context.available_memory)
+    steps: List[Step] = []
+    ran = pipeline.run(config, plan, context.session, sources, on_step=steps.append, notify=lambda message: None,
+                       should_stop=context.should_stop, start=start, beside_terms=[temporal] if temporal else ())
+    outcome = ran.outcome
     if outcome.reason == "stopped":
         raise StopIteration
     if outcome.error:
         raise NeuralStyleError(f"a frame failed: {outcome.error}")
-    return outcome.image.reshape(1, scaled.height, scaled.width, 3), outcome.iterations
-
-
-def stylize_next_frame(context: FrameContext, frame: np.ndarray, start: np.ndarray, warped: np.ndarray,
-                       mask: np.ndarray, style_pixels: Sequence[np.ndarray]) -> Tuple[np.ndarray, int]:
-    """A frame started from `start` (network image) and pulled towards `warped` where `mask` is 1."""
-    import tensorflow as tf
-
-    from neural_style.objective.losses import build_objective
-    from neural_style.optim.optimize import ConvergenceCheck, Evaluator, run_optimiser
-    from neural_style.objective.temporal import TemporalObjective
-
-    config = context.config
-    with tf.device(context.device):
-        if context.objective is None:
-            context.objective = build_objective(config, context.extractor, frame, style_pixels)
-        else:
-            context.objective = context.objective.for_targets(_content_targets(context, frame))
-        objective = TemporalObjective(context.objective, warped, mask, context.options.temporal_weight)
-    height, width = frame.shape[:2]
-    evaluator = Evaluator(objective, (1, height, width, 3), context.device, context.should_stop)
-    outcome = run_optimiser(config.with_options(iterations=context.options.frame_iterations), evaluator,
-                            start.astype(np.float64).ravel(), ConvergenceCheck(config.tolerance))
-    if outcome.reason == "stopped":
-        raise StopIteration
-    if outcome.error:
-        raise NeuralStyleError(f"a frame failed: {outcome.error}")
-    return outcome.image.reshape(1, height, width, 3), outcome.iterations
+    return outcome.image.reshape(1, ran.height, ran.width, 3), (steps[-1] if steps else None)
 
 
 def temporal_start(previous_output: np.ndarray, previous_frame: np.ndarray, frame: np.ndarray, method: str
@@ -227,31 +204,48 @@ def temporal_start(previous_output: np.ndarray, previous_frame: np.ndarray, fram
 # --- the run -------------------------------------------------------------------------------------
 
 def stylize_video(input: str, style: Any, output: str, *, config: Optional[StyleConfig] = None,
-                  video: Optional[VideoOptions] = None, stream: Optional[TextIO] = None,
-                  should_stop: Optional[Callable[[], bool]] = None, **options: Any) -> VideoResult:
+                  video: Optional[VideoOptions] = None, watch: Optional[WatchOptions] = None,
+                  stream: Optional[TextIO] = None, should_stop: Optional[Callable[[], bool]] = None,
+                  **options: Any) -> VideoResult:
     """Stylise every frame of `input` (a video file or a folder of images) in the style of `style`,
     writing `output` (.mp4, .gif, .webp, or a folder of PNG frames). Image options are `StyleConfig`
-    fields (`size=256`, ...); `video` holds the temporal ones. Finished frames are kept in
-    `frames_folder(output)`; with `video.resume`, frames already there are not redone."""
+    fields (`size=256`, ...) and `WatchOptions` fields (`quiet`); `video` holds the temporal ones. Every frame
+    is a run of the one pipeline (pipeline.py). Finished frames are kept in `frames_folder(output)`; with
+    `video.resume`, frames already there are not redone. Everything is checked before anything is written:
+    the options, the input, the output, and that a frame fits in memory."""
     import sys
+
+    from neural_style.hardware import resolve_hardware, seeded
+    from neural_style.optim.memory import available_memory_bytes
+    from neural_style.pipeline import open_session, plan_run
 
     video = video or VideoOptions()
     stream = stream or sys.stderr
     should_stop = should_stop or (lambda: False)
+    style_options, watch_options = split_options(options)
+    watch = build_watch(watch, **watch_options)
     check_video_options(video)
     frames, fps, has_audio = read_input(input, video)
-    config = build_config(config, options.pop("preset", None), content=frames[0], styles=style, output=None, **options)
+    config = build_config(config, style_options.pop("preset", None), content=frames[0], styles=style, output=None,
+                          **style_options)
     validate(config)
     check_output(output, fps)
+    frames = resize_frames(frames, config.size)
+    styles = [images.load_image(source, "style") for source in config.styles]
+    hardware = resolve_hardware(config)
+    available = None if hardware.on_gpu else available_memory_bytes()
+    # Every frame has the first one's size: planning it refuses a video too large for memory before any work.
+    plan_run(config, hardware, (frames[0].shape[1], frames[0].shape[0]), [s.size for s in styles], available)
     folder = frames_folder(output)
     os.makedirs(folder, exist_ok=True)
-    frames = resize_frames(frames, config.size)
     done = _finished_frames(folder, len(frames)) if video.resume else 0
-    say = (lambda text: None) if config.quiet else (lambda text: print(text, file=stream, flush=True))
-    say(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps"
+    say = (lambda text: None) if watch.quiet else (lambda text: print(text, file=stream, flush=True))
+    say(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps; {hardware.describe()}"
         + (f"; resuming after frame {done}" if done else ""))
     result = VideoResult(None, folder, done, len(frames), fps)
-    _stylize_frames(config, video, frames, done, folder, result, should_stop, say)
+    with seeded(config.seed):
+        context = FrameContext(config, video, hardware, open_session(config, hardware), styles, should_stop, available)
+        _stylize_frames(context, frames, done, folder, result, say)
     if result.stopped:
         say(f"interrupted after frame {result.frames} of {len(frames)}; finished frames are in {folder}: "
             "rerun with --resume to go on")
@@ -287,51 +281,42 @@ def _finished_frames(folder: str, total: int) -> int:
     return count
 
 
-def _stylize_frames(config: StyleConfig, video: VideoOptions, frames: List[np.ndarray], done: int, folder: str,
-                    result: VideoResult, should_stop: Callable[[], bool], say: Callable[[str], None]) -> None:
-    import tensorflow as tf
-
-    from neural_style.features.vgg19 import build_feature_extractor
+def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, folder: str, result: VideoResult,
+                    say: Callable[[str], None]) -> None:
     from neural_style.features.network_input import deprocess, preprocess
-    from neural_style.hardware import resolve_precision, resolve_xla
-    from neural_style.commands.common import resolve_device
+    from neural_style.objective.temporal import TemporalTerm
+    from neural_style.watch.record import describe_losses
 
-    device = resolve_device(config.device)
-    precision, _ = resolve_precision(config.precision, device)
-    config = config.with_options(precision=precision, xla=resolve_xla(config.xla, device, config.seed is not None))
-    with tf.device(device):
-        extractor = build_feature_extractor(config)
-    styles = [images.load_image(s, "style") for s in config.styles]
-    plan = images.plan_sizes((frames[0].shape[1], frames[0].shape[0]), [s.size for s in styles], config.size,
-                             config.style_scale, config.sizing)
-    style_pixels = [images.to_array(plan.resize(s, size)) for s, size in zip(styles, plan.styles)]
-    context = FrameContext(config, video, extractor, device, should_stop)
+    video = context.options
     previous_output = (preprocess(images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(done)))))
                        if done else None)
     for index in range(done, len(frames)):
         started = time.perf_counter()
         try:
             if previous_output is None or video.init == "content":
-                network_image, iterations = stylize_first_frame(context, frames[index], styles)
+                network_image, last = stylize_frame(context, frames[index])
             else:
                 start, warped, mask = temporal_start(previous_output, frames[index - 1], frames[index], video.flow)
-                network_image, iterations = stylize_next_frame(context, frames[index], start, warped, mask,
-                                                               style_pixels)
+                temporal = TemporalTerm(weight=video.temporal_weight, warped=warped, mask=mask)
+                network_image, last = stylize_frame(context, frames[index], start, temporal)
         except StopIteration:
             result.stopped = True
             return
         pixels = deprocess(network_image)
-        if config.original_colors:
+        if context.config.original_colors:
             pixels = images.transfer_luminance(pixels, frames[index])
         images.save_image(os.path.join(folder, FRAME_PATTERN.format(index + 1)), pixels)
         previous_output = preprocess(pixels)  # as saved: a resumed run continues from exactly this
         seconds = time.perf_counter() - started
         result.frames = index + 1
         result.seconds_per_frame.append(seconds)
+        if last is not None:
+            result.final_steps.append(last)
         later = result.seconds_per_frame[1:] or result.seconds_per_frame
         left = (len(frames) - index - 1) * float(np.median(later))
-        say(f"frame {index + 1}/{len(frames)}: {iterations} iterations, {seconds:.1f} s, "
-            f"about {int(left // 60)}:{int(left % 60):02d} left")
+        say(f"frame {index + 1}/{len(frames)}: {last.iteration if last else 0} iterations, "
+            + (f"{describe_losses(last)}, " if last else "")
+            + f"{seconds:.1f} s, about {int(left // 60)}:{int(left % 60):02d} left")
 
 
 def encode(folder: str, count: int, output: str, fps: float, audio_from: Optional[str] = None) -> None:

@@ -29,12 +29,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
           "/style.css": ("style.css", "text/css; charset=utf-8")}
-DEFAULT_PORT = 8000
 KEEPALIVE_SECONDS = 10.0  # an SSE comment this often keeps proxies and the browser from closing the stream
 FINAL_GRACE_SECONDS = 3.0  # how long the end waits for open pages to receive the final message
 
@@ -101,8 +100,7 @@ class LiveView:
         with self.state.changed:
             self.state.status = "running"
             self.state.last_step = step
-            self.state.history.append({"iteration": step.iteration, "total": step.total, "content": step.content,
-                                       "style": step.style, "tv": step.tv})
+            self.state.history.append(step.as_point())
             self.state.version += 1
             self.state.changed.notify_all()
 
@@ -282,19 +280,15 @@ def to_json(message: Dict[str, Any]) -> bytes:
     return json.dumps(_finite(message)).encode()
 
 
-def open_live_view(config: Any, content_image: Any, style_images: Sequence[Any], plan: Any,
+def open_live_view(watch: Any, content: np.ndarray, styles: Sequence[np.ndarray], iterations: int,
                    notify: Callable[[str], None]) -> LiveView:
-    """The live view of a run with `config.web` (a port; 0 lets the system choose), before any work:
-    a port in use is a one-line error here. The content and style images are shown at the run's size."""
-    from neural_style import images
-
-    content = images.to_array(plan.resize(content_image, plan.content))
-    styles = [images.to_array(plan.resize(style, size)) for style, size in zip(style_images, plan.styles)]
-    view = LiveView(config.web, config.web_host, content, styles, config.iterations)
-    where = "" if config.web_host in ("127.0.0.1", "localhost", "::1") else (
-        f" (listening on {config.web_host}: other machines can reach it)")
+    """The live view of a run with `watch.web` (a port; 0 lets the system choose), before any work:
+    a port in use is a one-line error here. `content` and `styles` are shown as given (the run's size)."""
+    view = LiveView(watch.web, watch.web_host, content, styles, iterations)
+    where = "" if watch.web_host in ("127.0.0.1", "localhost", "::1") else (
+        f" (listening on {watch.web_host}: other machines can reach it)")
     notify(f"live view: {view.url}{where}; its Stop button ends the run as Ctrl-C does")
     return view
 
 
-__all__ = ["DEFAULT_PORT", "LiveView", "RunState", "open_live_view", "png_bytes"]
+__all__ = ["LiveView", "RunState", "open_live_view", "png_bytes"]

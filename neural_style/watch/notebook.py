@@ -15,16 +15,25 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 
 UPDATE_SECONDS = 1.0
-COLOURS = {"total": "#222222", "content": "#1f77b4", "style": "#e07b00", "tv": "#2ca02c"}
+# The total's colour, then one per term in the objective's order (the terms' names come with the points).
+TOTAL_COLOUR = "#222222"
+TERM_COLOURS = ("#1f77b4", "#e07b00", "#2ca02c", "#9467bd", "#d62728", "#8c564b")
+
+
+def curve_colours(history: List[Dict[str, float]]) -> Dict[str, str]:
+    """{series name: colour}: 'total', then each term of the points, in order."""
+    names = [name for name in (history[0] if history else {}) if name not in ("iteration", "total")]
+    return {"total": TOTAL_COLOUR, **{name: TERM_COLOURS[i % len(TERM_COLOURS)] for i, name in enumerate(names)}}
 
 
 def loss_curve_svg(history: List[Dict[str, float]], width: int = 480, height: int = 220) -> str:
     """Every term's loss against the iteration, on a log scale, as an SVG document."""
     pad = 40
-    values = [math.log10(p[k]) for p in history for k in COLOURS if p.get(k) and p[k] > 0 and math.isfinite(p[k])]
+    colours = curve_colours(history)
+    values = [math.log10(p[k]) for p in history for k in colours if p.get(k) and p[k] > 0 and math.isfinite(p[k])]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'style="background:#fff;font:11px sans-serif">']
     if values and len(history) > 1:
@@ -42,13 +51,13 @@ def loss_curve_svg(history: List[Dict[str, float]], width: int = 480, height: in
         for exponent in range(math.ceil(low), math.floor(high) + 1):
             parts.append(f'<line x1="{pad}" x2="{width - 10}" y1="{y(10 ** exponent):.1f}" y2="{y(10 ** exponent):.1f}" '
                          f'stroke="#ddd"/><text x="2" y="{y(10 ** exponent) + 4:.1f}">1e{exponent}</text>')
-        for name, colour in COLOURS.items():
+        for name, colour in colours.items():
             points = " ".join(f"{x(p['iteration']):.1f},{y(p[name]):.1f}" for p in history
                               if p.get(name) and p[name] > 0 and math.isfinite(p[name]))
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="{2 if name == "total" else 1.2}" '
                          f'points="{points}"/>')
         parts.append(f'<text x="{width - 100}" y="{height - 10}">iteration {history[-1]["iteration"]}</text>')
-        for index, (name, colour) in enumerate(COLOURS.items()):
+        for index, (name, colour) in enumerate(colours.items()):
             parts.append(f'<text x="{pad + 70 * index}" y="{height - 10}" fill="{colour}">&#9632; {name}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -71,8 +80,7 @@ class NotebookView:
         self.curve = display(HTML(""), display_id=True)
 
     def on_step(self, step: Step) -> None:
-        self.history.append({"iteration": step.iteration, "total": step.total, "content": step.content,
-                             "style": step.style, "tv": step.tv})
+        self.history.append(step.as_point())
         if time.monotonic() - self._last_update >= UPDATE_SECONDS:
             self._show(self.render(step), f"iteration {step.iteration} of {self.total_iterations}")
 
@@ -91,5 +99,5 @@ class NotebookView:
         self.updates += 1
 
 
-__all__ = ["NotebookView", "loss_curve_svg"]
+__all__ = ["NotebookView", "curve_colours", "loss_curve_svg"]
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, TextIO
+from typing import Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
 from neural_style.files import write_csv
 from neural_style.images import save_image
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 
-LOG_FIELDS = ("iteration", "evaluations", "seconds", "total", "content", "style", "tv", "width", "height")
+def log_fields(term_names: Sequence[str]) -> Tuple[str, ...]:
+    """The CSV loss log's columns: the counts, the total, each term of the objective, the size."""
+    return ("iteration", "evaluations", "seconds", "total", *term_names, "width", "height")
+
+
+def describe_losses(step: Step) -> str:
+    """'loss 12.3 (content 1.2, style 11, tv 0.05)': the total and each term, as the progress line shows them."""
+    terms = ", ".join(f"{name} {value:.3g}" for name, value in step.terms.items())
+    return f"loss {step.total:.4g} ({terms})"
 
 
 def snapshot_path(output: str, iteration: int) -> str:
@@ -64,7 +72,7 @@ class Progress:
             return
         per_iteration = step.seconds / step.iteration
         eta = format_duration(per_iteration * (self.iterations - step.iteration))
-        losses = f"loss {step.total:.4g} (content {step.content:.3g}, style {step.style:.3g}, tv {step.tv:.3g})"
+        losses = describe_losses(step)
         scale = f"{self.scale}  " if self.scale else ""
         if self.interactive:
             width = 24
@@ -103,9 +111,10 @@ class LossLog:
         self.write()
 
     def write(self) -> None:
-        write_csv(self.path, LOG_FIELDS, [
-            [row.iteration, row.evaluations, f"{row.seconds:.3f}", repr(row.total), repr(row.content),
-             repr(row.style), repr(row.tv), row.width, row.height]
+        names = tuple(self.rows[0].terms) if self.rows else ()
+        write_csv(self.path, log_fields(names), [
+            [row.iteration, row.evaluations, f"{row.seconds:.3f}", repr(row.total),
+             *(repr(row.terms[name]) for name in names), row.width, row.height]
             for row in self.rows
         ])
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 
 HOLD_SECONDS = 1.5  # the final picture stays this long at the end
 

@@ -7,30 +7,29 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 
 import numpy as np
 
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 
 if TYPE_CHECKING:
-    from neural_style.api import StyleResult
-    from neural_style.config import StyleConfig
+    from neural_style.config import WatchOptions
     from neural_style.watch.live_page import LiveView
 
 
 class Watchers:
-    """The run's timelapse (config.timelapse), live page (`live`, opened before any work) and notebook
+    """The run's timelapse (watch.timelapse), live page (`live`, opened before any work) and notebook
     view (`display`), fed through one `on_step`, told of each scale, finished (or closed on an error)
     together."""
 
-    def __init__(self, config: "StyleConfig", render: Callable[[Step], np.ndarray], live: Optional["LiveView"],
-                 display: bool) -> None:
+    def __init__(self, watch: "WatchOptions", iterations: int, render: Callable[[Step], np.ndarray],
+                 live: Optional["LiveView"], display: bool) -> None:
         from neural_style.watch.notebook import NotebookView
         from neural_style.watch.timelapse import Timelapse
 
-        self.timelapse = (Timelapse(config.timelapse, render, config.timelapse_every, config.timelapse_fps)
-                          if config.timelapse else None)
+        self.timelapse = (Timelapse(watch.timelapse, render, watch.timelapse_every, watch.timelapse_fps)
+                          if watch.timelapse else None)
         self.live = live
         if live:
             live.render = render
-        self.notebook = NotebookView(render, config.iterations) if display else None
+        self.notebook = NotebookView(render, iterations) if display else None
         self._callbacks: List[Callable[[Step], None]] = [watcher.on_step for watcher in
                                                          (self.timelapse, self.live, self.notebook) if watcher]
 
@@ -54,21 +53,25 @@ class Watchers:
         if self.timelapse:
             self.timelapse.close()
 
-    def finish(self, final: Optional[np.ndarray], result: "StyleResult", notify: Callable[[str], None]) -> None:
-        """Hold the final picture in the timelapse and show it on the page and in the notebook."""
+    def finish(self, final: Optional[np.ndarray], *, iterations: int, seconds: float, stop_reason: str,
+               error: Optional[str], output: Optional[str], notify: Callable[[str], None]) -> Optional[str]:
+        """Hold the final picture in the timelapse and show it on the page and in the notebook; returns the
+        timelapse's path (None without one, or with no frame)."""
+        written = None
         if self.timelapse:
-            result.timelapse = self.timelapse.finish(final)
-            if result.timelapse:
-                notify(f"timelapse: {self.timelapse.frames} frames in {result.timelapse} ({self.timelapse.seconds:.1f} s, "
-                       f"{100 * self.timelapse.seconds / max(result.seconds, 1e-9):.1f}% of the run)")
+            written = self.timelapse.finish(final)
+            if written:
+                notify(f"timelapse: {self.timelapse.frames} frames in {written} ({self.timelapse.seconds:.1f} s, "
+                       f"{100 * self.timelapse.seconds / max(seconds, 1e-9):.1f}% of the run)")
         if self.notebook:
-            self.notebook.finish(final, f"{result.iterations} iterations, {result.stop_reason}")
+            self.notebook.finish(final, f"{iterations} iterations, {stop_reason}")
         if self.live:
             if self.live.stop_requested.is_set():
                 notify("stopped from the live view")
-            status = "failed" if result.error else "stopped" if result.stop_reason == "stopped" else "done"
-            self.live.finish(final, status, result.error or (f"{result.iterations} iterations in {result.seconds:.0f} s"
-                                                             + (f"; wrote {result.output}" if result.output else "")))
+            status = "failed" if error else "stopped" if stop_reason == "stopped" else "done"
+            self.live.finish(final, status, error or (f"{iterations} iterations in {seconds:.0f} s"
+                                                      + (f"; wrote {output}" if output else "")))
+        return written
 
 
 __all__ = ["Watchers"]

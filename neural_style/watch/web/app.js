@@ -1,6 +1,13 @@
 // The live view: one server-sent event per iteration; the picture is fetched when it changes.
 "use strict";
-const COLOURS = { total: "#f0f0f0", content: "#4fa3e0", style: "#e0a34f", tv: "#7fd07f" };
+// The total's colour, then one per term, in the order the points name them (the run's objective decides).
+const TOTAL_COLOUR = "#f0f0f0", TERM_COLOURS = ["#4fa3e0", "#e0a34f", "#7fd07f", "#c08fe0", "#e07f7f", "#b0a070"];
+function curveColours(point) {
+  const colours = { total: TOTAL_COLOUR };
+  Object.keys(point || {}).filter(k => k !== "iteration" && k !== "total")
+    .forEach((k, i) => { colours[k] = TERM_COLOURS[i % TERM_COLOURS.length]; });
+  return colours;
+}
 let history = [];
 let loading = false, wanted = -1, shown = -1, finished = false;
 
@@ -31,14 +38,28 @@ function refreshPicture(version) {
     .finally(() => { loading = false; shown = asked; if (wanted !== shown && !finished) refreshPicture(wanted); });
 }
 
+function showLegend(colours) {
+  const legend = document.getElementById("legend");
+  const names = Object.keys(colours).join(",");
+  if (legend.dataset.names === names) return;
+  legend.dataset.names = names;
+  legend.replaceChildren(...Object.entries(colours).map(([name, colour]) => {
+    const span = document.createElement("span");
+    span.textContent = name; span.style.setProperty("--colour", colour);
+    return span;
+  }));
+}
+
 function drawCurve() {
   const canvas = document.getElementById("curve"), g = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height, pad = 34;
   g.clearRect(0, 0, w, h);
   const points = history.filter(p => p.total > 0);
   if (points.length < 1) return;
+  const colours = curveColours(points[0]);
+  showLegend(colours);
   let low = Infinity, high = -Infinity;
-  for (const p of points) for (const k of Object.keys(COLOURS)) if (p[k] > 0) {
+  for (const p of points) for (const k of Object.keys(colours)) if (p[k] > 0) {
     low = Math.min(low, Math.log10(p[k])); high = Math.max(high, Math.log10(p[k]));
   }
   if (high - low < 1e-6) { high += 0.5; low -= 0.5; }
@@ -51,7 +72,7 @@ function drawCurve() {
     g.fillText("1e" + e, 2, y(10 ** e) + 4);
   }
   g.fillText("iteration " + last, w - 90, h - 8);
-  for (const [name, colour] of Object.entries(COLOURS)) {
+  for (const [name, colour] of Object.entries(colours)) {
     g.strokeStyle = colour; g.lineWidth = name === "total" ? 2 : 1.2; g.beginPath();
     let started = false;
     for (const p of points) {

@@ -21,7 +21,7 @@ from PIL import Image
 
 from neural_style.commands.cli import main
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 from neural_style.watch.live_page import LiveView, png_bytes
 
 
@@ -52,7 +52,7 @@ def test_endpoints_serve_the_state_the_pictures_and_nothing_else(view):
     assert view._server.server_address[0] == "127.0.0.1"
     base = view.url
     assert status_of(base + "image/current.png") == 404  # nothing painted yet
-    view.on_step(Step(iteration=3, evaluations=4, seconds=2.0, total=9.0, content=1.0, style=7.0, tv=1.0))
+    view.on_step(Step(iteration=3, evaluations=4, seconds=2.0, total=9.0, terms=dict(content=1.0, style=7.0, tv=1.0)))
     code, kind, body = get(base + "state")
     state = json.loads(body)
     assert code == 200 and kind == "application/json"
@@ -88,8 +88,8 @@ def test_events_stream_every_step_then_the_final_picture(view):
     listener.start()
     time.sleep(0.3)
     for iteration in (1, 2):
-        view.on_step(Step(iteration=iteration, evaluations=iteration, seconds=float(iteration), total=5.0, content=1.0,
-                          style=3.0, tv=1.0))
+        view.on_step(Step(iteration=iteration, evaluations=iteration, seconds=float(iteration), total=5.0,
+                          terms=dict(content=1.0, style=3.0, tv=1.0)))
         time.sleep(0.2)
     view.finish(np.full((20, 30, 3), 7, np.uint8), "done", "finished")
     listener.join(10)
@@ -328,7 +328,7 @@ def test_a_picture_still_loading_when_the_run_ends_does_not_replace_the_final_on
         loaded = "typeof show === 'function' && document.readyState === 'complete'"
         assert poll(lambda: browser.evaluate(loaded) or None)
         time.sleep(0.5)  # the event stream connects
-        live.on_step(Step(iteration=1, evaluations=1, seconds=1.0, total=5.0, content=1.0, style=3.0, tv=1.0))
+        live.on_step(Step(iteration=1, evaluations=1, seconds=1.0, total=5.0, terms=dict(content=1.0, style=3.0, tv=1.0)))
         assert rendering.wait(30), "the page never asked for the picture"
         final = "data:image/png;base64," + base64.b64encode(png_bytes(np.full((20, 30, 3), 7, np.uint8))).decode()
         # The run's last message, as the event stream delivers it, arrives while that fetch is still open.

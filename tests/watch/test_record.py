@@ -5,12 +5,12 @@ import io
 
 import numpy as np
 
-from neural_style.optim.optimize import Step
+from neural_style.step import Step
 from neural_style.watch.record import LossLog, Progress, log_path, snapshot_path
 
 
 def step(i, evaluations=None):
-    return Step(i, evaluations or i + 1, 0.5 * i, 10.0 / i, 1.0, 9.0 / i - 1.0, 0.01, image=np.zeros(3))
+    return Step(i, evaluations or i + 1, 0.5 * i, 10.0 / i, dict(content=1.0, style=9.0 / i - 1.0, tv=0.01), image=np.zeros(3))
 
 
 def test_terminal_gets_one_redrawn_bar_with_loss_and_eta():
@@ -48,8 +48,8 @@ def test_log_and_snapshot_names_sit_beside_the_output(tmp_path):
     assert snapshot_path(output, 50) == str(tmp_path / "picture_at_iteration_50.jpg")
     assert log_path(output) == str(tmp_path / "picture_log.csv")
     log = LossLog(log_path(output))
-    log.append(Step(1, 2, 0.5, 3.0, 1.0, 1.5, 0.5))
-    log.append(Step(2, 3, 1.0, 2.0, 1.0, 0.75, 0.25))
+    log.append(Step(1, 2, 0.5, 3.0, dict(content=1.0, style=1.5, tv=0.5)))
+    log.append(Step(2, 3, 1.0, 2.0, dict(content=1.0, style=0.75, tv=0.25)))
     with open(log.path) as stream:
         rows = list(csv.DictReader(stream))
     assert [float(r["total"]) for r in rows] == [3.0, 2.0] and rows[1]["evaluations"] == "3"

@@ -19,7 +19,10 @@ from neural_style.batch.jobs import name_outputs, pair_jobs, read_manifest
 from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 
-FAST = dict(size=48, iterations=5, scales=1, xla=False)
+from tests.conftest import FAST
+
+# A batch job is watched by the batch itself: only the run options.
+FAST = dict(size=FAST["size"], iterations=5, scales=1, xla=FAST["xla"])
 
 
 @pytest.fixture()

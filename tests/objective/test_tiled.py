@@ -11,9 +11,10 @@ from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.optim.memory import plan_memory, tiled_memory_bytes
-from neural_style.objective.tiled import ALIGNMENT, DEFAULT_HALO, axis_spans, tile_grid
+from neural_style.config import DEFAULT_TILE_HALO, TILE_ALIGNMENT as ALIGNMENT
+from neural_style.objective.tiled import axis_spans, tile_grid
 
-from conftest import IMAGES
+from tests.conftest import IMAGES
 
 
 def test_tile_interiors_partition_the_image_on_multiples_of_16():
@@ -50,22 +51,21 @@ def whole_and_tiled(extractor, config, content, styles, tile):
     """Loss, terms and gradient of the whole-image and the tiled objective at a content-plus-noise image."""
     import tensorflow as tf
 
-    from neural_style.objective.losses import build_objective
+    from neural_style.objective.build import build_objective
     from neural_style.features.network_input import preprocess
-    from neural_style.objective.tiled import build_tiled_objective
 
     image = preprocess(content) + np.random.default_rng(0).normal(0, 20, (1,) + content.shape).astype(np.float32)
     image = tf.constant(image, tf.float32)
     whole = build_objective(config, extractor, content, styles).loss_and_gradient(image)
-    tiled = build_tiled_objective(config, extractor, content, styles, tile).loss_and_gradient(image)
+    tiled = build_objective(config, extractor, content, styles, tile).loss_and_gradient(image)
     return [(float(total), terms.numpy(), gradient.numpy()) for total, terms, gradient in (whole, tiled)]
 
 
 @pytest.mark.parametrize("width, height, tile, halo, normalization", [
-    (96, 64, 48, DEFAULT_HALO, "mean"),      # the issue's example: 96 px in 48 px tiles
-    (100, 67, 32, DEFAULT_HALO, "mean"),     # odd sizes: the last tiles end off the 16 px grid
-    (96, 64, 256, DEFAULT_HALO, "mean"),     # a tile larger than the image
-    (192, 128, 48, DEFAULT_HALO, "chapter"),  # the halo does not reach across: the default's own error
+    (96, 64, 48, DEFAULT_TILE_HALO, "mean"),      # the issue's example: 96 px in 48 px tiles
+    (100, 67, 32, DEFAULT_TILE_HALO, "mean"),     # odd sizes: the last tiles end off the 16 px grid
+    (96, 64, 256, DEFAULT_TILE_HALO, "mean"),     # a tile larger than the image
+    (192, 128, 48, DEFAULT_TILE_HALO, "chapter"),  # the halo does not reach across: the default's own error
 ])
 def test_tiled_loss_and_gradient_match_the_whole_image(extractor, width, height, tile, halo, normalization):
     config = StyleConfig(styles=["style"], precision="float32", tile_halo=halo, style_normalization=normalization)
@@ -88,25 +88,30 @@ def test_a_narrow_halo_is_measurably_wrong(extractor):
 def test_tiled_targets_and_gram_sums_match_the_whole_image(extractor):
     import tensorflow as tf
 
-    from neural_style.objective.losses import compute_config_targets, gram_matrix
     from neural_style.features.network_input import preprocess
-    from neural_style.objective.tiled import TiledFeatures, compute_config_tiled_targets
+    from neural_style.objective.build import build_targets, terms_for
+    from neural_style.objective.gram_style import gram_matrix
+    from neural_style.objective.tiled import TiledFeatures, activation_counts
 
     config = StyleConfig(styles=["style"], precision="float32")
+    terms = terms_for(config)
     content, styles = pictures(160, 112, style_scale=1.5)  # a style image larger than the content
-    whole = compute_config_targets(config, extractor, content, styles)
-    tiled = compute_config_tiled_targets(config, extractor, content, styles, 48)
-    for name, target in whole.content.items():
-        np.testing.assert_allclose(tiled.content[name].numpy(), target.numpy(), rtol=1e-4, atol=1e-3)
-    for name, gram in whole.style_grams.items():
-        np.testing.assert_allclose(tiled.style_grams[name].numpy(), gram.numpy(), rtol=1e-4,
+    whole = build_targets(config, extractor, terms, content, styles)
+    tiled = build_targets(config, extractor, terms, content, styles, 48)
+    for name, target in whole["content"].items():
+        np.testing.assert_allclose(tiled["content"][name].numpy(), target.numpy(), rtol=1e-4, atol=1e-3)
+    for name, gram in whole["style"].items():
+        np.testing.assert_allclose(tiled["style"][name].numpy(), gram.numpy(), rtol=1e-4,
                                    atol=1e-4 * float(tf.reduce_max(tf.abs(gram))))
     image = tf.constant(preprocess(content))
-    grams, counts = TiledFeatures(extractor.model, 48, DEFAULT_HALO).grams(image, ["block3_conv1"])
+    style_term = terms[1]
+    statistics = TiledFeatures(extractor.model, [style_term], 48, DEFAULT_TILE_HALO).statistics(image)
+    gram = statistics["style"]["block3_conv1"]
     features = extractor.model(image)["block3_conv1"]
+    counts = activation_counts(image.shape[1], image.shape[2], ["block3_conv1"], {"block3_conv1": features.shape[-1]})
     assert counts["block3_conv1"] == float(tf.size(features))
-    np.testing.assert_allclose((grams["block3_conv1"] / counts["block3_conv1"]).numpy(),
-                               gram_matrix(features).numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose((gram / counts["block3_conv1"]).numpy(), gram_matrix(features).numpy(),
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_memory_plan_tiles_only_what_does_not_fit_whole():
@@ -153,7 +158,7 @@ def test_tiling_turns_on_by_itself_where_the_whole_image_does_not_fit(small_imag
     tiled = memory.tiled_memory_bytes(pixels, 48, 16, 10)
     assert tiled < whole
     monkeypatch.setattr(memory, "AUTO_TILE_SIZES", (48,))
-    monkeypatch.setattr("neural_style.api.available_memory_bytes", lambda: (tiled + whole) / 2)
+    monkeypatch.setattr("neural_style.pipeline.available_memory_bytes", lambda: (tiled + whole) / 2)
     output = tmp_path / "o.png"
     status = main([content, style, "-o", str(output), "--size", "96", "--iterations", "4", "--scales", "2",
                    "--tile-halo", "16", "--no-log", "--snapshot-every", "0"])

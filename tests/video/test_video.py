@@ -1,4 +1,4 @@
-"""Timelapse and video: animations written as the run goes, flow and warping, frames resumed, bad input."""
+"""Video: flow and warping, frames through the pipeline, resumed, the sound kept, bad input refused."""
 
 import os
 import subprocess
@@ -7,76 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import IMAGES
 from neural_style.commands.cli import main
 from neural_style.errors import NeuralStyleError
 from neural_style.video.optical_flow import consistency_mask, dense_flow, flicker, warp
-from neural_style.watch.timelapse import HOLD_SECONDS, FrameWriter, Timelapse, check_timelapse, read_frames
+from neural_style.watch.timelapse import FrameWriter, read_frames
+from tests.conftest import IMAGES, photo
 
-
-def photo(width=300, height=200):
-    return np.asarray(Image.open(os.path.join(IMAGES, "coffee.jpg")).convert("RGB").resize((width, height)))
-
-
-@pytest.mark.parametrize("extension", [".gif", ".mp4", ".webp"])
-def test_timelapse_frames_have_the_output_size_and_end_held(tmp_path, extension):
-    path = str(tmp_path / ("run" + extension))
-    check_timelapse(path, 10)
-    timelapse = Timelapse(path, render=lambda step: step, every=1, fps=10)
-    for value in range(0, 240, 20):  # 12 frames
-        timelapse.append(np.full((48, 64, 3), value, np.uint8))
-    assert timelapse.finish(np.full((48, 64, 3), 255, np.uint8)) == path
-    frames, _ = read_frames(path)
-    assert len(frames) == 12 + round(HOLD_SECONDS * 10)
-    assert frames[0].shape[:2] == (48, 64)
-    assert frames[-1].mean() > 240 and frames[0].mean() < 15  # the final picture held last
-    assert not os.path.exists(str(tmp_path / ("run.partial" + extension)))
-
-
-def current_rss():
-    with open("/proc/self/statm") as stream:
-        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def test_timelapse_streams_frames_instead_of_holding_them(tmp_path):
-    timelapse = Timelapse(str(tmp_path / "long.mp4"), render=lambda step: step, fps=25)
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
-    timelapse.append(frame)
-    before = current_rss()
-    for _ in range(150):  # 118 MB of frames if they were kept
-        timelapse.append(frame)
-    assert current_rss() - before < 40e6
-    timelapse.close()
-
-
-def test_a_run_with_a_timelapse_stopped_midway_leaves_a_playable_file(small_images, tmp_path):
-    from neural_style import stylize
-
-    content, style = small_images
-    path = str(tmp_path / "run.gif")
-    calls = []
-
-    def stop_after_four_evaluations():
-        calls.append(1)
-        return len(calls) > 4
-
-    result = stylize(content, style, str(tmp_path / "out.png"), size=64, iterations=20, scales=1,
-                     timelapse=path, timelapse_every=1, timelapse_fps=10, quiet=True,
-                     should_stop=stop_after_four_evaluations)
-    assert result.stop_reason == "stopped" and result.timelapse == path
-    frames, _ = read_frames(path)
-    assert len(frames) == result.iterations + round(HOLD_SECONDS * 10)
-    assert frames[0].shape[:2] == result.image.shape[:2]
-    np.testing.assert_allclose(frames[-1].astype(float).mean(), result.image.astype(float).mean(), atol=6)
-
-
-def test_an_unknown_timelapse_format_is_refused_before_any_work(small_images, tmp_path, capsys):
-    content, style = small_images
-    status = main([content, style, "-o", str(tmp_path / "o.png"), "--timelapse", str(tmp_path / "t.avi")])
-    err = capsys.readouterr().err
-    assert status == 2 and "unknown extension: use .gif, .mp4 or .webp" in err
-    assert sorted(os.listdir(tmp_path)) == ["content.png", "style.png"]
+STYLE = os.path.join(IMAGES, "swirls.jpg")
 
 
 def test_warping_by_a_known_flow_moves_the_picture():
@@ -105,32 +42,6 @@ def test_occlusion_mask_marks_what_came_into_view():
     mask = consistency_mask(to_previous, to_current)
     assert mask[20:40, 21:29].max() == 0  # uncovered background
     assert mask[22:38, 32:48].min() == 1 and mask[:15].min() == 1  # the square, and far background
-
-
-def test_temporal_loss_gradient_matches_finite_differences():
-    import tensorflow as tf
-
-    from neural_style.objective.temporal import TemporalObjective
-
-    class Zero:
-        targets = None
-        uses_xla = False
-
-        def loss_and_gradient(self, image):
-            return tf.constant(0.0), tf.zeros(3), tf.zeros_like(image)
-
-    rng = np.random.default_rng(0)
-    warped = rng.normal(0, 50, (1, 6, 5, 3)).astype(np.float32)
-    mask = (rng.uniform(size=(6, 5)) > 0.3).astype(np.float32)
-    objective = TemporalObjective(Zero(), warped, mask, weight=0.5)
-    x = rng.normal(0, 50, (1, 6, 5, 3)).astype(np.float32)
-    total, _, gradient = objective.loss_and_gradient(tf.constant(x))
-    assert float(total) == pytest.approx(0.5 * np.mean(mask[None, :, :, None] * (x - warped) ** 2), rel=1e-5)
-    step = np.zeros_like(x)
-    step[0, 2, 3, 1] = 0.01
-    numeric = (float(objective.loss_and_gradient(tf.constant(x + step))[0])
-               - float(objective.loss_and_gradient(tf.constant(x - step))[0])) / 0.02
-    assert gradient.numpy()[0, 2, 3, 1] == pytest.approx(numeric, rel=1e-2, abs=1e-6)
 
 
 def test_flicker_is_zero_for_a_steady_picture_and_grows_with_noise():
@@ -212,6 +123,7 @@ def test_an_encoded_video_carries_the_inputs_sound_in_step_with_the_pictures(tmp
     (None, "missing/o.mp4", [], "does not exist"),
     (None, "o.avi", [], "unknown extension"),
     (None, "o.mp4", ["--init", "random"], "--init must be content"),
+    (None, "o.mp4", ["--size", "4096", "--tile-size", "0"], "needs about"),  # too large for memory, refused at once
 ])
 def test_bad_video_input_gets_one_line_and_writes_nothing(pan_clip, tmp_path, capsys, make_input, output_name,
                                                           flags, message):
@@ -222,7 +134,7 @@ def test_bad_video_input_gets_one_line_and_writes_nothing(pan_clip, tmp_path, ca
         source = str(path)
     before = set(os.listdir(tmp_path))
     status = main(["video", source, os.path.join(IMAGES, "swirls.jpg"), "-o", str(tmp_path / output_name),
-                   "--size", "64", *flags])
+                   "--size", "64", *flags])  # a later --size wins
     err = capsys.readouterr().err
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert set(os.listdir(tmp_path)) == before
@@ -233,3 +145,56 @@ def test_api_refuses_a_missing_input():
 
     with pytest.raises(NeuralStyleError, match="does not exist"):
         stylize_video("no-such-clip.mp4", os.path.join(IMAGES, "swirls.jpg"), "out.mp4")
+
+
+# --- every frame a run of the one pipeline ---------------------------------------------------------
+
+def test_every_frame_is_planned_like_a_still_and_reports_its_terms(pan_clip, tmp_path, monkeypatch):
+    """--tile-size N tiles every frame (it tiled the first only: later frames built a whole-image objective),
+    later frames carry the temporal term, and each frame's last iteration is kept with its terms, whose sum
+    is the total."""
+    from neural_style import pipeline
+    from neural_style.video.stylize import VideoOptions, stylize_video
+
+    planned = []
+    run = pipeline.run
+
+    def spy(config, plan, *args, **kwargs):
+        planned.append((plan.scales[-1].memory.tile, [term.name for term in kwargs.get("beside_terms", ())]))
+        return run(config, plan, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run", spy)
+    result = stylize_video(pan_clip, STYLE, str(tmp_path / "frames"), video=VideoOptions(max_frames=3,
+                           frame_iterations=2), size=64, iterations=3, tile_size=32, quiet=True, xla=False)
+    assert planned == [(32, []), (32, ["temporal"]), (32, ["temporal"])]
+    last = result.final_steps[-1]
+    assert list(last.terms) == ["content", "style", "tv", "temporal"] and last.temporal > 0
+    assert last.total == pytest.approx(sum(last.terms.values()), rel=1e-5)
+
+
+def test_init_is_honoured_on_the_first_frame(pan_clip, tmp_path):
+    """The first frame starts from `init` as a still does (it always started from the content)."""
+    from neural_style.video.stylize import VideoOptions, stylize_video
+
+    def first_frame(init):
+        folder = tmp_path / init
+        stylize_video(pan_clip, STYLE, str(folder), video=VideoOptions(max_frames=1), size=64, iterations=1,
+                      scales=1, init=init, seed=3, quiet=True, xla=False)
+        return np.asarray(Image.open(folder / "frame_000001.png"), np.float64)
+
+    frame = np.asarray(Image.fromarray(photo()[60:124, 40:136]).resize((64, 43)), np.float64)
+    from_content, from_noise = first_frame("content"), first_frame("random")
+    assert from_content.shape == from_noise.shape
+    assert np.abs(from_noise - frame).mean() > 2 * np.abs(from_content - frame).mean()
+
+
+def test_video_takes_the_common_flags(pan_clip, tmp_path, capsys):
+    """--quiet (the video command had none) and --seed: two seeded runs give the same frames, and say nothing."""
+    frames = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        assert main(["video", pan_clip, STYLE, "-o", str(folder), "--size", "48", "--iterations", "2",
+                     "--frame-iterations", "1", "--max-frames", "2", "--seed", "4", "--quiet"]) == 0
+        frames.append([(folder / f"frame_00000{i}.png").read_bytes() for i in (1, 2)])
+    assert frames[0] == frames[1]
+    assert capsys.readouterr().err == ""

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import REPO
+
 nbformat = pytest.importorskip("nbformat", reason="install the test extra: pip install -e .[test]")
 nbclient = pytest.importorskip("nbclient", reason="install the test extra: pip install -e .[test]")
 
-NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks",
-                        "style_transfer_walkthrough.ipynb")
+NOTEBOOK = os.path.join(REPO, "notebooks", "style_transfer_walkthrough.ipynb")
 
 
 def _pictures(cell):

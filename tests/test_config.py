@@ -10,7 +10,9 @@ import pytest
 from neural_style import NeuralStyleError, StyleConfig, stylize
 from neural_style.api import prepare_images
 
-FAST = dict(size=48, iterations=4, snapshot_every=0, quiet=True, xla=False)
+from tests.conftest import FAST
+
+FAST = dict(FAST, iterations=4)
 
 
 def test_style_scale_sizes_the_style_image(small_images):
@@ -23,7 +25,7 @@ def test_style_scale_sizes_the_style_image(small_images):
 
 def _objective(config, content, style):
     from neural_style.api import prepare_images
-    from neural_style.objective.losses import build_objective
+    from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor
 
     config = config.with_options(content=content, styles=[style])
@@ -36,8 +38,8 @@ def test_content_layers_choose_the_content_target_and_the_network_depth(small_im
     content, style = small_images
     config = StyleConfig(size=48, content_layers=("block2_conv2",), style_layers=("block1_conv1",), xla=False)
     extractor, objective, _ = _objective(config, content, style)
-    assert list(objective.targets.content) == ["block2_conv2"]
-    assert objective.targets.content["block2_conv2"].shape[-1] == 128  # block2 has 128 filters
+    assert list(objective.targets["content"]) == ["block2_conv2"]
+    assert objective.targets["content"]["block2_conv2"].shape[-1] == 128  # block2 has 128 filters
     assert extractor.model.layers[-1].name == "block2_conv2"  # nothing deeper runs
 
 
@@ -51,10 +53,10 @@ def test_style_layer_weights_weight_each_layer(small_images):
     base = StyleConfig(size=48, style_layers=layers, content_weight=0.0, tv_weight=0.0, xla=False)
     _, objective, content_pixels = _objective(base, content, style)
     image = tf.constant(preprocess(content_pixels))
-    equal = float(objective.terms(image)[1])
-    only_first = float(_objective(base.with_options(style_layer_weights=(1.0, 0.0)), content, style)[1].terms(image)[1])
-    only_second = float(_objective(base.with_options(style_layer_weights=(0.0, 1.0)), content, style)[1].terms(image)[1])
-    weighted = float(_objective(base.with_options(style_layer_weights=(2.0, 0.5)), content, style)[1].terms(image)[1])
+    equal = float(objective.term_values(image)["style"])
+    only_first = float(_objective(base.with_options(style_layer_weights=(1.0, 0.0)), content, style)[1].term_values(image)["style"])
+    only_second = float(_objective(base.with_options(style_layer_weights=(0.0, 1.0)), content, style)[1].term_values(image)["style"])
+    weighted = float(_objective(base.with_options(style_layer_weights=(2.0, 0.5)), content, style)[1].term_values(image)["style"])
     assert 0 < only_first and 0 < only_second
     assert equal == pytest.approx(only_first + only_second, rel=1e-5)
     assert weighted == pytest.approx(2.0 * only_first + 0.5 * only_second, rel=1e-5)
@@ -117,12 +119,12 @@ def test_lbfgs_ending_early_says_why(small_images, monkeypatch):
     the run prints the optimiser's reason instead of pretending it finished."""
     import tensorflow as tf
 
-    from neural_style.objective import losses
+    from neural_style.objective import whole
 
     def flat_loss(self, image):
         return tf.constant(1.0), tf.constant([1.0, 0.0, 0.0]), tf.ones_like(image)
 
-    monkeypatch.setattr(losses.Objective, "loss_and_gradient", flat_loss)
+    monkeypatch.setattr(whole.Objective, "loss_and_gradient", flat_loss)
     content, style = small_images
     stream = io.StringIO()
     result = stylize(content, style, stream=stream, **dict(FAST, quiet=False, iterations=20))
@@ -133,7 +135,7 @@ def test_lbfgs_ending_early_says_why(small_images, monkeypatch):
 
 
 def test_determinism_is_switched_off_after_a_seeded_run(small_images):
-    from neural_style.commands.common import is_op_determinism_enabled
+    from neural_style.hardware import is_op_determinism_enabled
 
     content, style = small_images
     assert not is_op_determinism_enabled()

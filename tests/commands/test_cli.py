@@ -23,7 +23,7 @@ def content_loss_of(vgg19, image_path, other_pixels):
     """Unweighted content loss (block4_conv2) between an image file and other pixels."""
     import tensorflow as tf
 
-    from neural_style.objective.losses import content_loss
+    from neural_style.objective.content import content_loss
     from neural_style.features.vgg19 import feature_extractor
     from neural_style.features.network_input import preprocess
 
@@ -75,12 +75,12 @@ NOT_FLAGS = {"sizing", "style_normalization", "adam_space", "cache_dir"}
 def test_every_config_field_has_a_flag_and_every_flag_reaches_the_config():
     from dataclasses import fields
 
-    from neural_style.config import StyleConfig
     from neural_style.commands.stylize import build_parser
+    from neural_style.config import StyleConfig, WatchOptions
 
     parser = build_parser()
     destinations = {action.dest for action in parser._actions} - {"help", "preset"}
-    assert destinations == {f.name for f in fields(StyleConfig)} - NOT_FLAGS
+    assert destinations == {f.name for f in fields(StyleConfig) + fields(WatchOptions)} - NOT_FLAGS
 
 
 def test_help_documents_every_option_once_with_its_default_in_flag_form(capsys):
@@ -108,16 +108,27 @@ def test_help_documents_every_option_once_with_its_default_in_flag_form(capsys):
 def parsed(*argv):
     from neural_style.commands.stylize import build_parser, config_from_args
 
-    return config_from_args(build_parser().parse_args(list(argv)))
+    config, watch = config_from_args(build_parser().parse_args(list(argv)))
+    return Asked(config, watch)
+
+
+class Asked:
+    """A StyleConfig and its WatchOptions read as one: each field from whichever holds it."""
+
+    def __init__(self, config, watch):
+        self.config, self.watch = config, watch
+
+    def __getattr__(self, name):
+        return getattr(self.watch if hasattr(self.watch, name) else self.config, name)
 
 
 def test_flags_reach_the_config():
     config = parsed("c.jpg", "s1.jpg", "s2.jpg", "-o", "x.png", "--size", "64", "--style-blend-weights", "1,3",
                     "--content-layers", "block3_conv1", "--style-layer-weights", "1,2,3,4,5", "--no-xla",
                     "--no-log", "--print-every", "7", "--lbfgs-history", "4", "--tv-weight", "0")
-    assert (config.content, config.styles, config.output, config.size) == ("c.jpg", ["s1.jpg", "s2.jpg"], "x.png", 64)
-    assert config.style_blend_weights == [1.0, 3.0] and config.content_layers == ("block3_conv1",)
-    assert config.style_layer_weights == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert (config.content, config.styles, config.output, config.size) == ("c.jpg", ("s1.jpg", "s2.jpg"), "x.png", 64)
+    assert config.style_blend_weights == (1.0, 3.0) and config.content_layers == ("block3_conv1",)
+    assert config.style_layer_weights == (1.0, 2.0, 3.0, 4.0, 5.0)
     assert (config.xla, config.log, config.print_every, config.lbfgs_history, config.tv_weight) == (False, False, 7, 4, 0)
     defaults = parsed("c.jpg", "s.jpg")
     assert (defaults.output, defaults.size, defaults.xla, defaults.log, defaults.tv_weight) == ("out.png", 512, None,
@@ -137,7 +148,7 @@ def test_preset_reference_from_the_command_line_and_flags_given_too_win():
     assert config.size == 224 and config.sizing == "reference" and config.tv_weight == 0.0
     mixed = parsed("c.jpg", "s.jpg", "--size", "96", "--preset", "reference", "--style-weight", "7",
                    "--style-layer-weights", "1,1,1,1,1")
-    assert (mixed.size, mixed.style_weight, mixed.style_layer_weights) == (96, 7.0, [1.0] * 5)
+    assert (mixed.size, mixed.style_weight, mixed.style_layer_weights) == (96, 7.0, (1.0,) * 5)
     assert mixed.sizing == "reference" and mixed.learning_rate == 0.001  # the preset's other values stay
 
 
@@ -234,3 +245,19 @@ def test_unknown_device_lists_the_devices(tmp_path, small_images, capsys):
     assert main([content, style, "-o", str(tmp_path / "o.png"), "--device", "/TPU:7", "--iterations", "1"]) == 2
     err = capsys.readouterr().err
     assert "unknown device '/TPU:7'" in err and "/CPU:0" in err
+
+
+@pytest.mark.parametrize("command", [[], ["video"], ["batch"], ["compare"], ["benchmark"]])
+def test_every_command_takes_the_common_flags_from_one_definition(command, capsys):
+    from neural_style.commands.flags import add_common_flags
+    from neural_style.commands.common import OneLineParser
+
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    common = OneLineParser()
+    add_common_flags(common)
+    flags = [option for action in common._actions for option in action.option_strings if option.startswith("--")]
+    assert flags[1:] == ["--quiet", "--print-every", "--seed", "--device"]  # after --help
+    assert all(flag in text for flag in flags)

@@ -1,0 +1,75 @@
+"""Adam (Keras) over the image, projected back into the valid pixel range after each step."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+from neural_style.features.network_input import CAFFE_MEAN_BGR, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from neural_style.optim.convergence import Converged
+from neural_style.optim.evaluator import Evaluator, NonFiniteLoss, Outcome
+from neural_style.step import Step
+
+
+def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
+             learning_rate: float, on_iteration: Callable[[Step], None],
+             space: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Outcome:
+    """Minimise with Keras's Adam, projecting back into the valid pixel range after each step.
+
+    Adam updates the image itself, or, with `space=(scale, offset)`, the variable z of the affine
+    map image = scale * z + offset (the PyTorch reference's ImageNet-normalised image): Adam's
+    steps depend on that choice. The loss reported for iteration i is that of the image the step
+    started from.
+    """
+    import keras
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    shape = evaluator.shape
+    scale, offset = space if space is not None else (np.ones_like(x0), np.zeros_like(x0))
+    as_tensor = lambda flat: tf.constant(flat.reshape(shape), tf.float32)  # noqa: E731
+    scale_t, offset_t = as_tensor(scale), as_tensor(offset)
+    low, high = as_tensor((bounds[0] - offset) / scale), as_tensor((bounds[1] - offset) / scale)
+    with tf.device(evaluator.device):
+        variable = tf.Variable(as_tensor((x0 - offset) / scale))
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+
+    def image_of(z: Any) -> Any:
+        return z * scale_t + offset_t
+    done = 0
+    reason, error = "done", None
+    last_good = x0.astype(np.float64)
+    try:
+        for iteration in range(1, iterations + 1):
+            total, terms, gradient = evaluator.evaluate_tensor(image_of(variable))
+            evaluator.last_total, evaluator.last_terms = total, terms
+            optimizer.apply_gradients([(gradient * scale_t, variable)])  # chain rule: d/dz = d/dx * scale
+            variable.assign(tf.clip_by_value(variable, low, high))
+            done = iteration
+            last_good = image_of(variable).numpy().astype(np.float64).ravel()
+            on_iteration(evaluator.step(iteration, started, last_good))
+    except Converged as converged:
+        reason = str(converged)
+    except StopIteration:
+        reason = "stopped"
+    except NonFiniteLoss as bad:
+        reason, error = "failed", str(bad)
+    return Outcome(last_good, done, evaluator.evaluations, reason, error)
+
+
+def adam_space(name: str, height: int, width: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The affine map x = scale * z + offset from the variable Adam updates to the network image
+    (flat, BGR layout), or None for the pixels themselves. 'imagenet' is torchvision's normalised
+    RGB image z = (rgb / 255 - mean) / std, the variable of the PyTorch reference."""
+    if name == "pixels":
+        return None
+    scale_bgr = (255.0 * IMAGENET_STD_RGB)[::-1]
+    offset_bgr = (255.0 * IMAGENET_MEAN_RGB)[::-1] - CAFFE_MEAN_BGR.astype(np.float64)
+    scale = np.broadcast_to(scale_bgr, (height, width, 3)).ravel()
+    offset = np.broadcast_to(offset_bgr, (height, width, 3)).ravel()
+    return scale, offset
+
+
+__all__ = ["adam_space", "run_adam"]

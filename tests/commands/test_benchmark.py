@@ -1,0 +1,53 @@
+"""The benchmark command. Timings are the benchmark's business, not these tests'."""
+
+
+
+import pytest
+
+
+from tests.conftest import FAST
+
+FAST = {name: value for name, value in FAST.items() if name != "xla"}  # these tests compare XLA choices
+
+
+# --- the benchmark -------------------------------------------------------------------------------
+
+def test_benchmark_prints_its_table_at_a_tiny_size(capsys):
+    from neural_style.commands.cli import main
+
+    assert main(["benchmark", "--sizes", "32", "--precisions", "bfloat16", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("bfloat16"))
+    fields = row.split()
+    assert fields[1] == "32x21"
+    graph_min, graph_median = (float(v) for v in fields[2].split("/"))
+    assert 0 < graph_min <= graph_median
+    assert float(fields[4]) > 0 and float(fields[5]) > 0 and fields[6].endswith("%")
+    start, memory = float(fields[7].rstrip("s")), float(fields[8])
+    assert 0 < start < 120 and memory > 100
+    assert "bfloat16 matmul peak:" in out
+
+
+def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
+    from neural_style.commands.benchmark import evaluation_gflop
+    from neural_style.features.vgg19 import feature_extractor
+
+    model = feature_extractor(vgg19, ["block1_conv1"])
+    # One 3x3 conv, 3 -> 64 channels, on 10 x 10: forward and input gradient, plus its Gram matrix.
+    expected = 2 * 2 * 10 * 10 * 9 * 3 * 64 + 2 * 2 * 10 * 10 * 64 * 64
+    assert evaluation_gflop(model, ["block1_conv1"], 10, 10) == pytest.approx(expected / 1e9)
+    deep = feature_extractor(vgg19, ["block2_conv1"])
+    assert evaluation_gflop(deep, [], 8, 8) == pytest.approx(
+        4 * 8 * 8 * 9 * (3 * 64 + 64 * 64) / 1e9 + 4 * 4 * 4 * 9 * 64 * 128 / 1e9)
+
+
+def test_time_to_quality_compares_the_baseline_with_the_default(small_images):
+    from neural_style.commands import benchmark
+
+    content, style = small_images
+    runs = benchmark.time_to_quality(content, style, 48, lambda: False, say=lambda text: None, iterations=12)
+    summary = benchmark.summarise_time_to_quality(runs, content, style, 48)
+    assert summary["baseline"]["precision"] == "float32" and summary["baseline"]["scales"] == 1
+    assert summary["baseline"]["iterations"] == 12
+    assert summary["baseline"]["float32_loss"] > 0 and summary["default"]["float32_loss"] > 0
+    assert summary["wall_time_ratio"] > 0
