@@ -2,17 +2,20 @@
 
     from neural_style import stylize
     result = stylize("images/content.jpg", "images/style.jpg", "out.png", size=256, iterations=100)
-    result.to_pil()          # the picture
-    result.history[-1].total  # the loss log
+    result.to_pil()            # the picture
+    result.history[-1].terms   # the last iteration's loss terms, by name
 
-TensorFlow is imported on first use, not here, so `--help` and input checks stay fast.
+images in -> features/ -> objective/ (a list of named terms) -> optim/ -> watch/, all through pipeline.py;
+video/ and batch/ run it per frame and per job; commands/ is the command line. TensorFlow is imported on
+first use, not here, so `--help` and input checks stay fast.
 """
 
 from neural_style.api import StyleResult, stylize
 from neural_style.batch.run import BatchResult, stylize_batch
-from neural_style.video.stylize import VideoOptions, VideoResult, stylize_video
-from neural_style.config import LossWeights, StyleConfig
+from neural_style.config import LossWeights, StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
+from neural_style.video.stylize import VideoOptions, VideoResult, stylize_video
 
 __version__ = "0.1.0"
-__all__ = ["stylize", "StyleResult", "stylize_video", "VideoOptions", "VideoResult", "stylize_batch", "BatchResult", "StyleConfig", "LossWeights", "NeuralStyleError", "__version__"]
+__all__ = ["stylize", "StyleResult", "stylize_video", "VideoOptions", "VideoResult", "stylize_batch", "BatchResult",
+           "StyleConfig", "WatchOptions", "LossWeights", "NeuralStyleError", "__version__"]

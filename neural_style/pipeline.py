@@ -87,15 +87,12 @@ def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_
     check_image_sizes(config, sizes.content, sizes.styles)
     available = None if hardware.on_gpu else (available_memory if available_memory is not None
                                              else available_memory_bytes())
-    # The output's size first: the refusal names --size.
-    plan_memory(config.size, [sizes.content, *sizes.styles], config.lbfgs_history, config.tile_size,
-                config.tile_halo, available, measure=False)
     scales = []
-    for scale in plan_scales(config):
+    for scale in reversed(plan_scales(config)):  # the output's size first: a refusal names --size
         at_scale = images.plan_sizes(content_size, style_sizes, scale.size, config.style_scale, config.sizing)
         memory = plan_memory(scale.size, [at_scale.content, *at_scale.styles], config.lbfgs_history,
                              config.tile_size, config.tile_halo, available, measure=False)
-        scales.append(ScalePlan(scale, at_scale, memory))
+        scales.insert(0, ScalePlan(scale, at_scale, memory))
     return RunPlan(hardware, sizes, tuple(scales))
 
 

@@ -15,14 +15,13 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional, Sequence
 
-from neural_style.config import StyleConfig, build_config, validate
+from neural_style.config import WATCH_FIELDS, StyleConfig, build_config, validate
 from neural_style.errors import NeuralStyleError
 
 # Columns of a manifest that are not options.
 MANIFEST_COLUMNS = ("content", "style", "output")
-# Options a job cannot change: where it runs and how it reports are the batch's.
-BATCH_OWNED = frozenset({"content", "styles", "output", "web", "web_host", "quiet", "print_every", "snapshot_every",
-                         "log", "timelapse", "timelapse_every", "timelapse_fps", "device", "cache_dir"})
+# Options a job cannot change: where it runs and how it is watched (every WatchOptions field) are the batch's.
+BATCH_OWNED = WATCH_FIELDS | {"content", "styles", "output", "device", "cache_dir"}
 SEVERAL = ";"  # several styles in one manifest cell are blended: "a.jpg;b.jpg"
 
 

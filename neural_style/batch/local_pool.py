@@ -12,12 +12,10 @@ import os
 import queue
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from neural_style.batch.worker import JobOutcome, JobSpec, WorkerState, run_job, size_thread_pools
+from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, WorkerState, run_job, size_thread_pools
 
-Task = Tuple[JobSpec, str, Sequence[str]]  # a job, its content path, its style paths
-POLL_SECONDS = 0.5
 
 
 def in_process(tasks: Sequence[Task], should_stop: Callable[[], bool]) -> Iterator[JobOutcome]:

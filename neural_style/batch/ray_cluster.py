@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
-from neural_style.batch.worker import JobOutcome, JobSpec, WorkerState, run_job, size_thread_pools
+from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, WorkerState, run_job, size_thread_pools
 from neural_style.errors import NeuralStyleError
 
-Task = Tuple[JobSpec, str, Sequence[str]]  # a job, its content path, its style paths (read by the driver)
 TASK_NAME = "neural_style_job"  # what `ray list tasks` and the worker's process title show
-POLL_SECONDS = 0.5
 
 # The networks a Ray worker process has built, kept for its later jobs (Ray reuses worker processes).
 _worker_state: Optional[WorkerState] = None

@@ -14,7 +14,7 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
 
 ImageInput = Union[str, bytes]  # a path the worker can read, or the file's bytes
+# How often a driver waiting on running jobs looks at its stop flag.
+POLL_SECONDS = 0.5
 # A job is watched by the batch's driver, which writes every file: the worker itself says and writes nothing.
 JOB_WATCH = WatchOptions(quiet=True, snapshot_every=0, log=False)
 
@@ -34,6 +36,10 @@ class JobSpec:
 
     index: int
     config: StyleConfig
+
+
+# A job as a driver hands it on: its spec, its content path, its style paths.
+Task = Tuple[JobSpec, str, Sequence[str]]
 
 
 @dataclass

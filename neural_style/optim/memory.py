@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 from neural_style.errors import NeuralStyleError
 
-# Measured here (README): about 1 GB for TensorFlow and the weights, and about 3.5 KB per pixel for the
+# Measured here (docs/high-resolution.md): about 1 GB for TensorFlow and the weights, and about 3.5 KB per pixel for the
 # activations kept for the backward pass, plus L-BFGS's float64 history. A margin covers the rest.
 BASE_MEMORY_BYTES = 1.2e9
 ACTIVATION_BYTES_PER_PIXEL = 4.5e3

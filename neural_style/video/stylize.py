@@ -15,7 +15,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 from PIL import Image
@@ -24,6 +24,11 @@ from neural_style import images
 from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
+
+if TYPE_CHECKING:
+    from neural_style.hardware import Hardware
+    from neural_style.objective.temporal import TemporalTerm
+    from neural_style.pipeline import Session
 
 FRAME_PATTERN = "frame_{:06d}.png"
 VIDEO_EXTENSIONS = (".mp4", ".gif", ".webp")
@@ -34,7 +39,7 @@ DEFAULT_FPS = 25.0  # for a folder of images, which has no frame rate of its own
 class VideoOptions:
     """What a video run adds to the image options (`StyleConfig`)."""
 
-    temporal_weight: float = 0.05  # chosen by measurement (README, Video)
+    temporal_weight: float = 0.05  # chosen by measurement (docs/video.md)
     frame_iterations: int = 100  # budget of frames that start from the previous stylised frame
     max_frames: Optional[int] = None
     start: float = 0.0  # seconds into the input
@@ -150,8 +155,8 @@ class FrameContext:
 
     config: StyleConfig
     options: VideoOptions
-    hardware: Any
-    session: Any
+    hardware: "Hardware"
+    session: "Session"
     styles: List[Image.Image]
     should_stop: Callable[[], bool]
     available_memory: Optional[float] = None
@@ -165,7 +170,7 @@ class FrameContext:
 
 
 def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.ndarray] = None,
-                  temporal: Optional[Any] = None) -> Tuple[np.ndarray, Optional[Step]]:
+                  temporal: Optional["TemporalTerm"] = None) -> Tuple[np.ndarray, Optional[Step]]:
     """One frame through the pipeline: from `config.init` (a frame from scratch), or from `start` (network image)
     with the `temporal` term beside the objective. Returns the network image and the last iteration's record."""
     from neural_style import pipeline

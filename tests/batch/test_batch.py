@@ -97,6 +97,16 @@ def test_bad_manifest_rows_are_refused_before_any_work_with_their_line(album, tm
     assert not outdir.exists()  # nothing written
 
 
+def test_a_batch_too_large_for_memory_is_refused_before_any_work(album, tmp_path, capsys):
+    """Every job is planned as its run will plan it (it ran until the job that did not fit)."""
+    outdir = tmp_path / "out"
+    status = main(["batch", "-o", str(outdir), "--contents", str(album / "photos" / "*.png"),
+                   "--styles", str(album / "paintings" / "*.png"), "--size", "6000", "--tile-size", "0"])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and "needs about" in error and "use --size" in error and len(error.splitlines()) == 1
+    assert not outdir.exists()  # nothing written
+
+
 def test_a_glob_that_matches_nothing_is_refused(album, tmp_path, capsys):
     status = main(["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "*.jpg"),
                    "--styles", str(album / "paintings" / "*.png")])
