@@ -217,10 +217,15 @@ def run_speed_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
                                  else (float("nan"), float("nan")))
                 print(f"{precision:>9} {content.shape[1]:>4}x{content.shape[0]:<4} {min_median(times['graph']):>13} "
                       f"{min_median(times['XLA']) if 'XLA' in times else 'n/a':>13} {gflop:>6.1f} "
-                      f"{gflop / best:>8.1f} {100 * gflop / best / peak:>5.0f}% {start:>12.1f}s {memory:>8.0f}",
+                      f"{gflop / best:>8.1f} {100 * gflop / best / peak:>5.0f}% {_or_na(start, '.1f', 's'):>13} {_or_na(memory, '.0f'):>8}",
                       flush=True)
             print(f"{'':>9} {precision} matmul peak: {peak:.0f} GFLOP/s", flush=True)
     return 0
+
+
+def _or_na(value: float, spec: str, unit: str = "") -> str:
+    """A figure as the table shows it; 'n/a' for one not measured (--no-start)."""
+    return "n/a" if value != value else f"{value:{spec}}{unit}"
 
 
 # --- time to quality -----------------------------------------------------------------------------
