@@ -32,6 +32,9 @@ POOLINGS = ("max", "avg")
 # "mean": Gram / (C*H*W), mean squared difference (jcjohnson/neural-style).
 # "chapter": unnormalised Gram, mean squared difference divided by C*H*W (the PyTorch reference).
 STYLE_NORMALIZATIONS = ("mean", "chapter")
+# The style term: Gram matrices (Gatys et al.), or the 2-Wasserstein distance between Gaussians fitted to the
+# features (objective/wasserstein_style.py). objective/build.STYLE_TERMS maps each to its term.
+STYLE_LOSSES = ("gram", "wasserstein")
 # "longest-side": --size is the longest side, the style is scaled by --style-scale (Lanczos).
 # "reference": torchvision's Resize(size): the shorter side is --size, the longer one scaled and
 # truncated, bilinear; the style image is resized to the content image's size.
@@ -80,6 +83,13 @@ DEFAULT_LOSS_WEIGHTS = {
     "gatys": LossWeights(content=1.0, style=1e5, tv=1e-3),
     "imagenet": LossWeights(content=5.0, style=100.0, tv=3e-2),
 }
+# The style weight of a style loss other than Gram's, per weight source: its values are on another scale.
+# `gatys`: chosen by looking at results at weights 1, 3 and 10 (docs/style-losses.md). `imagenet`: not checked
+# by eye (its weights need the internet); scaled from the Gram weights' ratio between the two networks (1e3, a
+# fourth power of the activations' scale), W2^2 being a second power: 1e3 ** (2 / 4) ~ 32 times smaller.
+STYLE_LOSS_WEIGHTS = {
+    "wasserstein": {"gatys": 1.0, "imagenet": 0.03},
+}
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class StyleConfig:
     # Losses
     content_weight: Optional[float] = None
     style_weight: Optional[float] = None
+    style_loss: str = "gram"
     tv_weight: Optional[float] = None
 
     # Optimiser
@@ -159,12 +170,15 @@ class StyleConfig:
         return self.weights if self.weights in WEIGHT_SOURCES else "file"
 
     def resolved_loss_weights(self) -> LossWeights:
-        """The loss weights in force: the user's, else the weight source's defaults."""
+        """The loss weights in force: the user's, else the defaults of the weight source (and the style loss)."""
         # A user's Keras VGG19 file is almost always the Caffe ImageNet network.
-        defaults = DEFAULT_LOSS_WEIGHTS["gatys" if self.weight_source == "gatys" else "imagenet"]
+        source = "gatys" if self.weight_source == "gatys" else "imagenet"
+        defaults = DEFAULT_LOSS_WEIGHTS[source]
+        default_style = STYLE_LOSS_WEIGHTS[self.style_loss][source] if self.style_loss in STYLE_LOSS_WEIGHTS \
+            else defaults.style
         return LossWeights(
             content=defaults.content if self.content_weight is None else self.content_weight,
-            style=defaults.style if self.style_weight is None else self.style_weight,
+            style=default_style if self.style_weight is None else self.style_weight,
             tv=defaults.tv if self.tv_weight is None else self.tv_weight,
         )
 
@@ -350,7 +364,8 @@ def _check_tiles(config: StyleConfig) -> None:
 
 def _check_choices(config: StyleConfig) -> None:
     for name, allowed in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS), ("precision", PRECISIONS),
-                          ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES)):
+                          ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES),
+                          ("style_loss", STYLE_LOSSES)):
         if getattr(config, name) not in allowed:
             raise NeuralStyleError(f"unknown {name} {getattr(config, name)!r}: use one of {', '.join(allowed)}")
 

@@ -1,6 +1,5 @@
 """Where and how a run computes: the precision choice, XLA, bfloat16's accuracy, seeded byte-identity."""
 
-
 import io
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 
 from neural_style import StyleConfig, stylize
 from neural_style.hardware import native_bfloat16, resolve_precision, resolve_xla
-
 from tests.conftest import FAST
 
 FAST = {name: value for name, value in FAST.items() if name != "xla"}  # these tests compare XLA choices

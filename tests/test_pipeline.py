@@ -14,7 +14,6 @@ from neural_style.config import STYLE_FIELDS
 from tests.conftest import FAST
 
 
-
 # --- coarse to fine ---------------------------------------------------------------------------
 
 def test_scales_1_is_a_plain_single_optimisation(small_images):

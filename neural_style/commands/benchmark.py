@@ -4,6 +4,7 @@
     python -m neural_style benchmark --time-to-quality CONTENT STYLE [--size 512] [-o FOLDER]
     python -m neural_style benchmark --tiled [--sizes 1024 2048 4096] [--tile-size 1024] [--rounds 2]
     python -m neural_style benchmark --batch [--rounds 2]
+    python -m neural_style benchmark --style-losses [--pairs CONTENT:STYLE ...] [--size 256] [--iterations 100] [-o FOLDER]
 
 The first form prints, per precision and size: seconds per loss-and-gradient evaluation with the plain
 graph and with XLA (measured interleaved, A B A B ..., min and median), the evaluation's GFLOP (VGG19's
@@ -81,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="--video: iterations of a frame from scratch (default: 100)")
     parser.add_argument("--batch", action="store_true",
                         help="the batch command's ways of running (one process, 2 workers, Ray, two-node Ray)")
+    parser.add_argument("--style-losses", action="store_true",
+                        help="each style loss on each pair (--pairs, else the samples and ../shared/images): the "
+                        "results scored by every style loss, and each loss's seconds per evaluation")
+    parser.add_argument("--pairs", nargs="+", metavar="CONTENT:STYLE", help="--style-losses: the image pairs")
     parser.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],
                         help="--video: temporal weights to measure (default: 0.05)")
     add_common_flags(parser)  # --quiet: the results alone; --seed: the measured images' noise
@@ -226,6 +231,79 @@ def run_speed_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
 def _or_na(value: float, spec: str, unit: str = "") -> str:
     """A figure as the table shows it; 'n/a' for one not measured (--no-start)."""
     return "n/a" if value != value else f"{value:{spec}}{unit}"
+
+
+# --- style losses --------------------------------------------------------------------------------
+
+def default_style_pairs() -> List[Tuple[str, str]]:
+    """The sample pairs, and the shared evaluation images' where they are beside the checkout."""
+    pairs = [(os.path.join(SAMPLES, "chelsea.jpg"), os.path.join(SAMPLES, "swirls.jpg")),
+             (os.path.join(SAMPLES, "coffee.jpg"), os.path.join(SAMPLES, "swirls.jpg"))]
+    shared = os.path.join(os.path.dirname(os.path.dirname(SAMPLES)), "shared", "images")
+    for content, style in (("tubingen.jpg", "starry_night.jpg"), ("golden_gate.jpg", "the_scream.jpg"),
+                           ("tubingen.jpg", "woman-with-hat-matisse.jpg")):
+        if os.path.exists(os.path.join(shared, content)) and os.path.exists(os.path.join(shared, style)):
+            pairs.append((os.path.join(shared, content), os.path.join(shared, style)))
+    return pairs
+
+
+def run_style_losses(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    """Each style loss on each pair at --size for --iterations (seeded); every result scored by every style loss
+    (its style term alone, unweighted, float32, at that size), and each loss's seconds per evaluation there."""
+    import tensorflow as tf
+
+    from neural_style import images
+    from neural_style.api import prepare_images, stylize
+    from neural_style.config import STYLE_LOSSES, StyleConfig
+    from neural_style.features.network_input import preprocess
+    from neural_style.features.vgg19 import build_feature_extractor
+    from neural_style.objective.build import build_objective
+
+    pairs = [tuple(pair.split(":", 1)) for pair in args.pairs] if args.pairs else default_style_pairs()
+    size = args.size
+    seed = 1 if args.seed is None else args.seed
+    print(f"{len(pairs)} pairs at {size} px, {args.iterations} iterations, seed {seed}; scores: each style loss's "
+          "term alone (weight 1), float32", flush=True)
+    print(f"{'content / style':<36} {'run with':<12} " + " ".join(f"{'scored ' + loss:>20}" for loss in STYLE_LOSSES)
+          + f" {'content loss':>13}", flush=True)
+    scorer = StyleConfig(size=size, precision="float32", content_weight=0.0, tv_weight=0.0, style_weight=1.0)
+    extractor = build_feature_extractor(scorer)
+    sheet_rows = []
+    for content, style in pairs:
+        if stop():
+            return 0
+        pictures = {}
+        for loss in STYLE_LOSSES:
+            result = stylize(content, style, size=size, iterations=args.iterations, style_loss=loss, seed=seed,
+                             snapshot_every=0, quiet=True, should_stop=stop, device=args.device)
+            pictures[loss] = result.image
+        config = scorer.with_options(content=content, styles=[style])
+        content_pixels, style_pixels = prepare_images(config)
+        objectives = {loss: build_objective(config.with_options(style_loss=loss), extractor, content_pixels,
+                                            style_pixels) for loss in STYLE_LOSSES}
+        content_scorer = build_objective(config.with_options(content_weight=1.0, style_weight=0.0), extractor,
+                                         content_pixels, style_pixels)
+        name = f"{os.path.basename(content)} / {os.path.basename(style)}"
+        for loss, picture in pictures.items():
+            image = tf.constant(preprocess(picture))
+            scores = [float(objectives[scored].term_values(image)["style"]) for scored in STYLE_LOSSES]
+            content_score = float(content_scorer.term_values(image)["content"])
+            print(f"{name:<36} {loss:<12} " + " ".join(f"{score:>20.5g}" for score in scores)
+                  + f" {content_score:>13.4g}", flush=True)
+        sheet_rows.append([("content", content_pixels), ("style", style_pixels[0])]
+                          + [(loss, pictures[loss]) for loss in STYLE_LOSSES])
+    image = tf.constant(preprocess(content_pixels))
+    times = interleaved_seconds({loss: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
+                                 for loss, o in objectives.items()}, args.rounds or 5)
+    print("seconds per evaluation (float32, min/median, interleaved) at "
+          f"{content_pixels.shape[1]}x{content_pixels.shape[0]}: "
+          + ", ".join(f"{loss} {min_median(seconds)}" for loss, seconds in times.items()), flush=True)
+    if args.output:
+        os.makedirs(args.output, exist_ok=True)
+        for index, row in enumerate(sheet_rows):
+            images.save_image(os.path.join(args.output, f"style_losses_{index + 1}.png"),
+                              images.to_array(images.side_by_side(row)))
+    return 0
 
 
 # --- time to quality -----------------------------------------------------------------------------
@@ -548,7 +626,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
     args = build_parser().parse_args(argv)
     body = (run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled
-            else run_video_table if args.video else run_batch_table if args.batch else run_speed_table)
+            else run_video_table if args.video else run_batch_table if args.batch
+            else run_style_losses if args.style_losses else run_speed_table)
     return run_command(PROG, lambda stop: body(args, stop))
 
 

@@ -18,6 +18,8 @@ from neural_style.config import (
     PRECISIONS,
     PRESETS,
     STYLE_FIELDS,
+    STYLE_LOSS_WEIGHTS,
+    STYLE_LOSSES,
     WATCH_FIELDS,
     StyleConfig,
     WatchOptions,
@@ -61,8 +63,10 @@ def _default(name: str) -> str:
 
 def _loss_weight_default(term: str) -> str:
     gatys, imagenet = DEFAULT_LOSS_WEIGHTS["gatys"], DEFAULT_LOSS_WEIGHTS["imagenet"]
+    others = "".join(f"; with --style-loss {loss}: {_number(weights['gatys'])} and {_number(weights['imagenet'])}"
+                     for loss, weights in STYLE_LOSS_WEIGHTS.items()) if term == "style" else ""
     return (f"(default: {_number(getattr(gatys, term))} with --weights gatys, "
-            f"{_number(getattr(imagenet, term))} with imagenet or a FILE)")
+            f"{_number(getattr(imagenet, term))} with imagenet or a FILE{others})")
 
 
 def add_style_flags(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +104,10 @@ def _add_network_flags(group: Any) -> None:
                        help="comma-separated weight per style layer (default: 1 for each)")
     group.add_argument("--content-weight", type=float, metavar="W", help=f"content loss weight {_loss_weight_default('content')}")
     group.add_argument("--style-weight", type=float, metavar="W", help=f"style loss weight {_loss_weight_default('style')}")
+    group.add_argument("--style-loss", choices=STYLE_LOSSES,
+                       help="the style term: gram (Gram matrices, Gatys et al.) or wasserstein (the 2-Wasserstein "
+                       "distance between Gaussians fitted to the features: their means and covariances) "
+                       f"{_default('style_loss')}")
     group.add_argument("--tv-weight", type=float, metavar="W",
                        help=f"total variation weight, smooths the image {_loss_weight_default('tv')}")
 

@@ -18,14 +18,25 @@ from neural_style.objective.gram_style import gram_style_term
 from neural_style.objective.terms import STATISTICS, Term
 from neural_style.objective.tiled import TiledFeatures, TiledObjective, compute_tiled_targets
 from neural_style.objective.total_variation import total_variation_term
+from neural_style.objective.wasserstein_style import wasserstein_style_term
 from neural_style.objective.whole import Objective, Targets, TermObjective, compute_targets
 
 if TYPE_CHECKING:
     from neural_style.config import StyleConfig
     from neural_style.features.vgg19 import FeatureExtractor
 
+# The style term of each --style-loss (config.STYLE_LOSSES).
+STYLE_TERMS: Dict[str, Callable[["StyleConfig"], Term]] = {"gram": gram_style_term,
+                                                          "wasserstein": wasserstein_style_term}
+
+
+def style_term(config: "StyleConfig") -> Term:
+    """The style term of the style loss a run asked for."""
+    return STYLE_TERMS[config.style_loss](config)
+
+
 # In the order they are summed and shown. (The temporal term is a video frame's own: video/stylize.py.)
-TERMS: Tuple[Callable[["StyleConfig"], Term], ...] = (content_term, gram_style_term, total_variation_term)
+TERMS: Tuple[Callable[["StyleConfig"], Term], ...] = (content_term, style_term, total_variation_term)
 
 
 def terms_for(config: "StyleConfig") -> Tuple[Term, ...]:
@@ -80,4 +91,4 @@ def build_objective(config: "StyleConfig", extractor: "FeatureExtractor", conten
     return ObjectiveCache().objective(config, extractor, content_pixels, style_pixels, tile, xla)
 
 
-__all__ = ["TERMS", "ObjectiveCache", "build_objective", "build_targets", "term_names", "terms_for"]
+__all__ = ["STYLE_TERMS", "TERMS", "style_term", "ObjectiveCache", "build_objective", "build_targets", "term_names", "terms_for"]

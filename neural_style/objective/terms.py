@@ -71,7 +71,8 @@ class PositionTerm(Term):
 @dataclass(frozen=True, kw_only=True)
 class StatisticsTerm(Term):
     """A term that is a function of sums over feature positions; its targets are those statistics of the
-    style images, blended."""
+    style images, blended. A layer's target has the shape of its statistics (the tiled evaluation's gradient
+    with respect to the statistics is passed in a tensor of that shape)."""
 
     split = STATISTICS
 
@@ -83,8 +84,13 @@ class StatisticsTerm(Term):
         raise NotImplementedError
 
     def target_from_statistics(self, statistics: Any, count: Any) -> tf.Tensor:
-        """A style image's target at one layer from its statistics and its number of activations (C*H*W)."""
+        """A style image's contribution at one layer, from its statistics and its number of activations (C*H*W):
+        what blends linearly over several style images (weighted by --style-blend-weights)."""
         raise NotImplementedError
+
+    def finish_target(self, blended: tf.Tensor) -> tf.Tensor:
+        """The target at one layer from the blend of the style images' contributions (as it is, by default)."""
+        return blended
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
                         ) -> tf.Tensor:

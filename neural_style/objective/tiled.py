@@ -170,6 +170,9 @@ def compute_tiled_targets(features: TiledFeatures, terms: Sequence[Term], conten
             for name in term.layers:
                 value = weight * term.target_from_statistics(statistics[term.name][name], counts[name])
                 layers[name] = value if name not in layers else layers[name] + value
+    for term in features.statistics_terms:
+        if term.name in targets:
+            targets[term.name] = {name: term.finish_target(value) for name, value in targets[term.name].items()}
     return targets
 
 

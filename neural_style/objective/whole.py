@@ -44,7 +44,8 @@ def compute_targets(extractor: tf.keras.Model, terms: Sequence[Term], content_im
                                                                  activation_count(features[name]))
                     layers = blended[term.name]
                     layers[name] = value if name not in layers else layers[name] + value
-    targets.update({term: {name: tf.constant(value) for name, value in layers.items()}
+    finish = {term.name: term.finish_target for term in statistics_terms}
+    targets.update({term: {name: tf.constant(finish[term](value)) for name, value in layers.items()}
                     for term, layers in blended.items()})
     return targets
 

@@ -1,13 +1,8 @@
 """The benchmark command. Timings are the benchmark's business, not these tests'."""
 
-
+import os
 
 import pytest
-
-
-from tests.conftest import FAST
-
-FAST = {name: value for name, value in FAST.items() if name != "xla"}  # these tests compare XLA choices
 
 
 # --- the benchmark -------------------------------------------------------------------------------
@@ -51,3 +46,17 @@ def test_time_to_quality_compares_the_baseline_with_the_default(small_images):
     assert summary["baseline"]["iterations"] == 12
     assert summary["baseline"]["float32_loss"] > 0 and summary["default"]["float32_loss"] > 0
     assert summary["wall_time_ratio"] > 0
+
+
+def test_style_losses_scores_every_result_by_every_loss_and_writes_the_sheet(small_images, tmp_path, capsys):
+    from neural_style.commands.cli import main
+
+    content, style = small_images
+    assert main(["benchmark", "--style-losses", "--pairs", f"{content}:{style}", "--size", "32", "--iterations", "2",
+                 "--rounds", "1", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("content.png / style.png")]
+    assert [row.split()[3] for row in rows] == ["gram", "wasserstein"]  # a row per loss the picture was run with
+    assert all(len(row.split()) == 7 for row in rows)  # scored by both losses, and the content loss
+    assert "seconds per evaluation" in out and "gram" in out and "wasserstein" in out
+    assert os.path.exists(tmp_path / "style_losses_1.png")

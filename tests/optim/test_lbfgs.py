@@ -1,13 +1,6 @@
 """The L-BFGS-B driver's states: restarts where the line search failed, the scaled first step, stalls."""
 
-
-
 import numpy as np
-
-
-from tests.conftest import FAST
-
-FAST = {name: value for name, value in FAST.items() if name != "xla"}  # these tests compare XLA choices
 
 
 # --- L-BFGS restarts -----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from neural_style.commands.cli import main
 from neural_style.watch.timelapse import HOLD_SECONDS, Timelapse, check_timelapse, read_frames
 
 
-
 @pytest.mark.parametrize("extension", [".gif", ".mp4", ".webp"])
 def test_timelapse_frames_have_the_output_size_and_end_held(tmp_path, extension):
     path = str(tmp_path / ("run" + extension))
