@@ -75,7 +75,7 @@ def load_sources(config: StyleConfig, notify: Optional[Callable[[str], None]] = 
     content = images.load_image(config.content, "content", notify)
     styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
               for index, source in enumerate(config.styles)]
-    return SourceImages(content, styles)
+    return SourceImages(content, styles, config.color_match)
 
 
 def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None

@@ -109,6 +109,8 @@ class StyleConfig:
     size: int = 512
     style_scale: float = 1.0
     style_blend_weights: Optional[Sequence[float]] = None
+    color_match: bool = False  # the style images in the content's colours before any target (images.match_colors)
+    style_augment: bool = False  # style targets averaged over the style images' 8 orientations
 
     # Features
     weights: str = "gatys"
@@ -127,6 +129,7 @@ class StyleConfig:
     optimizer: str = "lbfgs"
     iterations: int = 500
     learning_rate: float = 10.0
+    adam_average: float = 0.0  # Adam's picture: the moving average of its iterates with this decay (0: the last)
     lbfgs_history: int = 10
     init: str = "content"
     seed: Optional[int] = None
@@ -268,6 +271,7 @@ PRESETS = {
         style_normalization="chapter",
         learning_rate=0.001,
         adam_space="imagenet",
+        adam_average=0.0,  # the reference's picture is its last iterate
         # The reference's own arithmetic and schedule: one size, float32, every step it is given.
         precision="float32",
         scales=1,
@@ -336,6 +340,9 @@ def _check_numbers(config: StyleConfig) -> None:
     _check_int("--iterations", config.iterations, minimum=1, flag="--iterations")
     _check_int("--lbfgs-history", config.lbfgs_history, minimum=1, flag="--lbfgs-history")
     _check_number("--learning-rate", config.learning_rate, minimum=0, strict=True, flag="--learning-rate")
+    _check_number("--adam-average", config.adam_average, minimum=0, strict=False, flag="--adam-average")
+    if config.adam_average >= 1:
+        raise NeuralStyleError(f"--adam-average must be below 1, got {config.adam_average!r}: pass a decay such as 0.9")
     _check_number("--tolerance", config.tolerance, minimum=0, strict=False, flag="--tolerance (0 turns it off)")
     if config.scales != "auto":
         _check_int("--scales", config.scales, minimum=1, flag="--scales (or auto)")

@@ -172,6 +172,30 @@ def transfer_luminance(stylised: np.ndarray, content: np.ndarray) -> np.ndarray:
     return to_array(Image.merge("YCbCr", (y, cb, cr)).convert("RGB"))
 
 
+def dihedral_copies(pixels: np.ndarray) -> List[np.ndarray]:
+    """The picture in its 8 orientations: turned by 0, 90, 180 and 270 degrees, each also mirrored."""
+    turns = [np.rot90(pixels, k) for k in range(4)]
+    return [np.ascontiguousarray(p) for turn in turns for p in (turn, turn[:, ::-1])]
+
+
+def match_colors(style: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """The style picture with the content's colours: the linear map of RGB that gives it the content's mean and
+    covariance (Gatys et al. 2017, colour transfer before optimising), so the texture is learned in the photo's
+    palette. uint8 in and out; values the map sends outside 0-255 are clipped."""
+    pixels = style.reshape(-1, 3).astype(np.float64)
+    target = content.reshape(-1, 3).astype(np.float64)
+
+    def symmetric_power(covariance: np.ndarray, power: float) -> np.ndarray:
+        # A flat-coloured picture has a singular covariance: its eigenvalues are floored, not inverted as zero.
+        values, vectors = np.linalg.eigh(covariance)
+        return (vectors * np.maximum(values, 1e-6) ** power) @ vectors.T
+
+    mapping = (symmetric_power(np.cov(target, rowvar=False), 0.5)
+               @ symmetric_power(np.cov(pixels, rowvar=False), -0.5))
+    matched = (pixels - pixels.mean(0)) @ mapping.T + target.mean(0)
+    return np.clip(np.rint(matched), 0, 255).astype(np.uint8).reshape(style.shape)
+
+
 def check_writable_image_path(path: str, what: str = "output") -> None:
     """Fail before any work if `path` cannot be written as an image."""
     extension = os.path.splitext(path)[1].lower()

@@ -123,16 +123,27 @@ def open_session(config: StyleConfig, hardware: Hardware, notify: Optional[Calla
 
 @dataclass
 class SourceImages:
-    """The content and style images as loaded, each resized once per size it is needed at."""
+    """The content and style images as loaded, each resized once per size it is needed at; with `color_match`,
+    the style images in the content's colours (images.match_colors), before any target is computed."""
 
     content: "Image.Image"
     styles: List["Image.Image"]
+    color_match: bool = False
     _resized: Dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def at(self, sizes: images.SizePlan) -> Tuple[np.ndarray, List[np.ndarray]]:
         """uint8 content and style arrays at a size plan's sizes."""
-        return (self._array(self.content, sizes.content, sizes),
-                [self._array(style, size, sizes) for style, size in zip(self.styles, sizes.styles)])
+        content = self._array(self.content, sizes.content, sizes)
+        styles = [self._array(style, size, sizes) for style, size in zip(self.styles, sizes.styles)]
+        if self.color_match:
+            styles = [self._matched(style, content) for style in styles]
+        return content, styles
+
+    def _matched(self, style: np.ndarray, content: np.ndarray) -> np.ndarray:
+        key = ("matched", id(style), id(content))
+        if key not in self._resized:
+            self._resized[key] = images.match_colors(style, content)
+        return self._resized[key]
 
     def _array(self, image: "Image.Image", size: Size, sizes: images.SizePlan) -> np.ndarray:
         key = (id(image), size)

@@ -129,3 +129,16 @@ def test_loss_weight_defaults_follow_the_weight_source(tmp_path):
     # One weight given: the others keep the source's defaults.
     assert StyleConfig(style_weight=3.0).resolved_loss_weights() == LossWeights(1.0, 3.0, 1e-3)
     assert StyleConfig(weights="imagenet", tv_weight=0.0).resolved_loss_weights() == LossWeights(5.0, 100.0, 0.0)
+
+
+def test_color_match_paints_in_the_photos_colours(small_images):
+    """With --color-match the result's mean colour moves towards the photo's (the swirls are blue, the cat is not)."""
+    content, style = small_images
+    photo = np.asarray(Image.open(content).convert("RGB").resize((48, 32)), float).reshape(-1, 3).mean(0)
+    plain = stylize(content, style, seed=2, **dict(FAST, iterations=8, scales=1))
+    matched = stylize(content, style, seed=2, color_match=True, **dict(FAST, iterations=8, scales=1))
+
+    def distance(result):
+        return np.linalg.norm(result.image.reshape(-1, 3).astype(float).mean(0) - photo)
+
+    assert distance(matched) < 0.5 * distance(plain)

@@ -149,3 +149,19 @@ def test_luminance_transfer_keeps_content_colours():
     assert result[..., 0].mean() > result[..., 2].mean() + 50  # red-tinted
     grey = np.asarray(Image.fromarray(result).convert("L"), float).mean()
     assert abs(grey - 100) < 8  # the stylised image's brightness
+
+
+def test_color_matching_gives_the_style_the_contents_colour_statistics():
+    from neural_style.images import match_colors
+
+    rng = np.random.default_rng(5)
+    content = np.clip(rng.normal([150, 90, 60], [30, 20, 15], (40, 50, 3)), 0, 255).astype(np.uint8)
+    style = np.clip(rng.normal([60, 80, 170], [25, 35, 20], (30, 60, 3)), 0, 255).astype(np.uint8)
+    matched = match_colors(style, content)
+    assert matched.shape == style.shape and matched.dtype == np.uint8
+    flat = lambda a: a.reshape(-1, 3).astype(float)  # noqa: E731
+    np.testing.assert_allclose(flat(matched).mean(0), flat(content).mean(0), atol=1.5)
+    np.testing.assert_allclose(np.cov(flat(matched), rowvar=False), np.cov(flat(content), rowvar=False),
+                               rtol=0.1, atol=15)
+    flat_style = np.full((8, 8, 3), 90, np.uint8)  # one colour: a singular covariance, still a picture
+    assert match_colors(flat_style, content).shape == (8, 8, 3)

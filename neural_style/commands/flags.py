@@ -83,6 +83,12 @@ def _add_image_flags(group: Any) -> None:
                        help=f"style image size relative to --size {_default('style_scale')}")
     group.add_argument("--style-blend-weights", type=_floats, metavar="W1,W2,...",
                        help="comma-separated weight per style image (default: equal weights)")
+    group.add_argument("--color-match", action="store_true",
+                       help="paint with the style's texture in the photo's colours: each style image's colours are "
+                       "mapped to the content's (mean and covariance of RGB) before the style is measured")
+    group.add_argument("--style-augment", action="store_true",
+                       help="average the style over its image turned by 90, 180 and 270 degrees and mirrored, so its "
+                       "strokes have no preferred direction (8 forward passes per style image for the targets)")
     group.add_argument("--original-colors", action="store_true",
                        help="keep the content image's colours (transfer luminance only)")
 
@@ -119,6 +125,9 @@ def _add_optimiser_flags(group: Any) -> None:
                        help=f"optimiser iterations (L-BFGS iterations, or Adam steps) {_default('iterations')}")
     group.add_argument("--learning-rate", type=float, metavar="LR",
                        help=f"Adam step size, in 0-255 pixel units {_default('learning_rate')}")
+    group.add_argument("--adam-average", type=float, metavar="DECAY",
+                       help="Adam's picture is the moving average of its iterates with this decay (0: its last "
+                       f"iterate; L-BFGS is not affected) {_default('adam_average')}")
     group.add_argument("--lbfgs-history", type=int, metavar="N",
                        help=f"L-BFGS memory (pairs of past steps kept) {_default('lbfgs_history')}")
     group.add_argument("--init", metavar="START", help="start from 'content', 'random' noise, or an image file "

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from neural_style.features.network_input import preprocess
+from neural_style.images import dihedral_copies
 from neural_style.objective.content import content_term
 from neural_style.objective.gram_style import gram_style_term
 from neural_style.objective.terms import STATISTICS, Term
@@ -55,11 +56,15 @@ def build_targets(config: "StyleConfig", extractor: "FeatureExtractor", terms: S
     if len(style_pixels) != len(config.styles):
         raise ValueError(f"{len(style_pixels)} style images for a configuration of {len(config.styles)}")
     content = tf.constant(preprocess(content_pixels))
+    blend = config.resolved_blend_weights()
+    if config.style_augment:  # each style in its 8 orientations, an eighth of its weight each
+        style_pixels = [copy for pixels in style_pixels for copy in dihedral_copies(pixels)]
+        blend = tuple(weight / 8 for weight in blend for _ in range(8))
     styles = [tf.constant(preprocess(pixels)) for pixels in style_pixels]
     if tile:
         features = TiledFeatures(extractor.model, [t for t in terms if t.split == STATISTICS], tile, config.tile_halo)
-        return compute_tiled_targets(features, terms, content, styles, config.resolved_blend_weights())
-    return compute_targets(extractor.model, terms, content, styles, config.resolved_blend_weights())
+        return compute_tiled_targets(features, terms, content, styles, blend)
+    return compute_targets(extractor.model, terms, content, styles, blend)
 
 
 class ObjectiveCache:

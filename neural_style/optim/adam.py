@@ -15,13 +15,15 @@ from neural_style.step import Step
 
 def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
              learning_rate: float, on_iteration: Callable[[Step], None],
-             space: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Outcome:
+             space: Optional[Tuple[np.ndarray, np.ndarray]] = None, average: float = 0.0) -> Outcome:
     """Minimise with Keras's Adam, projecting back into the valid pixel range after each step.
 
     Adam updates the image itself, or, with `space=(scale, offset)`, the variable z of the affine
     map image = scale * z + offset (the PyTorch reference's ImageNet-normalised image): Adam's
     steps depend on that choice. The loss reported for iteration i is that of the image the step
-    started from.
+    started from. With `average` (a decay in [0, 1)), the picture is the exponential moving average of the
+    iterates, bias-corrected (crowsonkb/style-transfer-pytorch's iterate averaging): Adam's last steps jitter
+    around the minimum, and their average sits closer to it.
     """
     import keras
     import tensorflow as tf
@@ -41,6 +43,7 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
     done = 0
     reason, error = "done", None
     last_good = x0.astype(np.float64)
+    averaged = np.zeros_like(last_good)
     try:
         for iteration in range(1, iterations + 1):
             total, terms, gradient = evaluator.evaluate_tensor(image_of(variable))
@@ -49,6 +52,9 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
             variable.assign(tf.clip_by_value(variable, low, high))
             done = iteration
             last_good = image_of(variable).numpy().astype(np.float64).ravel()
+            if average:
+                averaged = average * averaged + (1.0 - average) * last_good
+                last_good = averaged / (1.0 - average ** iteration)
             on_iteration(evaluator.step(iteration, started, last_good))
     except Converged as converged:
         reason = str(converged)

@@ -25,7 +25,7 @@ def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray, o
     if config.optimizer == "lbfgs":
         return run_lbfgs(evaluator, x0, bounds, iterations, config.lbfgs_history, on_iteration, cold_start)
     return run_adam(evaluator, x0, bounds, iterations, config.learning_rate, on_iteration,
-                    space=adam_space(config.adam_space, height, width))
+                    space=adam_space(config.adam_space, height, width), average=config.adam_average)
 
 
 __all__ = ["run_optimiser"]

@@ -176,7 +176,7 @@ def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.n
     from neural_style import pipeline
 
     config = context.frame_config(start is not None)
-    sources = pipeline.SourceImages(Image.fromarray(frame), context.styles)
+    sources = pipeline.SourceImages(Image.fromarray(frame), context.styles, config.color_match)
     plan = pipeline.plan_run(config, context.hardware, sources.content.size, [s.size for s in context.styles],
                              context.available_memory)
     steps: List[Step] = []

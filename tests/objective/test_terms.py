@@ -213,3 +213,33 @@ def test_a_term_added_by_registration_alone_reaches_every_place_that_shows_terms
                       "width", "height"]
     batch = stylize_batch([content], [style], str(tmp_path / "batch"), **dict(FAST, iterations=2))
     assert float(batch.rows[0]["brightness_loss"]) > 0
+
+
+def test_style_augmentation_makes_the_style_target_independent_of_the_paintings_orientation(vgg19):
+    """The 8 orientations are a group: a painting turned by 90 degrees has the same augmented target, which is
+    the mean of its 8 orientations' targets; without augmentation the targets differ."""
+    from neural_style.config import StyleConfig
+    from neural_style.features.vgg19 import build_feature_extractor
+    from neural_style.images import dihedral_copies
+    from neural_style.objective.build import build_targets, terms_for
+
+    rng = np.random.default_rng(8)
+    content = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    style = np.cumsum(rng.integers(0, 20, (32, 48, 3)), axis=1).clip(0, 255).astype(np.uint8)  # horizontal streaks
+    turned = np.ascontiguousarray(np.rot90(style))
+
+    def style_targets(pixels, augment):
+        config = StyleConfig(styles=["s"], precision="float32", style_layers=("block1_conv1", "block2_conv1"),
+                             style_augment=augment)
+        extractor = build_feature_extractor(config, vgg=vgg19)
+        return build_targets(config, extractor, terms_for(config), content, [pixels])["style"]
+
+    plain, plain_turned = style_targets(style, False), style_targets(turned, False)
+    augmented, augmented_turned = style_targets(style, True), style_targets(turned, True)
+    for name in plain:
+        assert not np.allclose(plain[name].numpy(), plain_turned[name].numpy(), rtol=1e-2)
+        np.testing.assert_allclose(augmented[name].numpy(), augmented_turned[name].numpy(), rtol=1e-4, atol=1e-7)
+    each = [style_targets(copy, False) for copy in dihedral_copies(style)]
+    for name in augmented:
+        np.testing.assert_allclose(augmented[name].numpy(), np.mean([t[name].numpy() for t in each], axis=0),
+                                   rtol=1e-4, atol=1e-7)
