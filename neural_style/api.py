@@ -87,16 +87,17 @@ def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] 
     return sources.at(plan)
 
 
-def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None]) -> str:
-    """Write the final picture; if that fails (a full disk, a folder gone), save it in the system's
+def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None],
+                     save: Callable[[str, np.ndarray], None] = images.save_image) -> str:
+    """Write the final picture with `save`; if that fails (a full disk, a folder gone), save it in the system's
     temporary folder instead and say where, so a long run never loses its picture."""
     try:
-        images.save_image(path, pixels)
+        save(path, pixels)
         return path
     except OSError as error:
         fallback = os.path.join(tempfile.gettempdir(), "neural_style_" + os.path.basename(path))
         try:
-            images.save_image(fallback, pixels)
+            save(fallback, pixels)
         except OSError:
             raise NeuralStyleError(
                 f"cannot write {path} ({error.strerror or error}), nor a copy in {tempfile.gettempdir()}: "
@@ -145,6 +146,8 @@ def stylize(
     watch = build_watch(watch, **watch_options)
     if config.output:
         images.check_writable_image_path(config.output)
+        if images.output_bits(config.output, config.output_bits) == 16:
+            images.check_sixteen_bit_output(config.output)
     if watch.timelapse:
         check_timelapse(watch.timelapse, watch.timelapse_fps)
     progress = Progress(config.iterations, stream=stream, quiet=watch.quiet, print_every=watch.print_every)
@@ -203,7 +206,12 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: "RunPlan", sources: A
     # broken before that has nothing to show, and must not overwrite an earlier picture.
     written = None
     if config.output and outcome.iterations > 0:
-        written = save_final_image(config.output, final, progress.message)
+        if images.output_bits(config.output, config.output_bits) == 16:
+            written = save_final_image(config.output, render_image(config, outcome.image, ran.width, ran.height,
+                                                                   final_content, rounded=False),
+                                       progress.message, images.save_image_16)
+        else:
+            written = save_final_image(config.output, final, progress.message)
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,
         evaluations=outcome.evaluations, seconds=time.perf_counter() - started, stop_reason=outcome.reason,
@@ -248,11 +256,15 @@ def _chain(*callbacks: Optional[Callable[[Step], None]]) -> Optional[Callable[[S
 
 
 def render_image(config: StyleConfig, flat_image: np.ndarray, width: int, height: int,
-                 content_pixels: np.ndarray) -> np.ndarray:
-    """A flat network image of width x height as the output's uint8 RGB picture: at the output's size
-    (a coarse scale's picture is upsampled), with the content's colours if --original-colors."""
-    from neural_style.features.network_input import deprocess
+                 content_pixels: np.ndarray, rounded: bool = True) -> np.ndarray:
+    """A flat network image of width x height as the output's RGB picture: at the output's size (a coarse
+    scale's picture is upsampled), with the content's colours if --original-colors; uint8, or with `rounded`
+    False float in 0-255 (a 16-bit output: the final picture, always at the output's size)."""
+    from neural_style.features.network_input import deprocess, deprocess_float
 
+    if not rounded:
+        pixels = deprocess_float(flat_image.reshape(1, height, width, 3))
+        return images.transfer_luminance_float(pixels, content_pixels) if config.original_colors else pixels
     pixels = deprocess(flat_image.reshape(1, height, width, 3))
     if pixels.shape[:2] != content_pixels.shape[:2]:
         pixels = images.to_array(images.resize_to(Image.fromarray(pixels),

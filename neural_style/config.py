@@ -104,6 +104,7 @@ class StyleConfig:
     content: ImageSource = None
     styles: Sequence[ImageSource] = ()
     output: Optional[str] = None
+    output_bits: Optional[int] = None  # 8 or 16 bits per channel; None: 16 for a .tif output, else 8
 
     # Images in
     size: int = 512
@@ -338,6 +339,9 @@ def _check_numbers(config: StyleConfig) -> None:
     _check_int("--size", config.size, minimum=1, flag="--size")
     _check_number("--style-scale", config.style_scale, minimum=0, strict=True, flag="--style-scale")
     _check_int("--iterations", config.iterations, minimum=1, flag="--iterations")
+    if config.output_bits not in (None, 8, 16):
+        raise NeuralStyleError(f"--output-bits must be 8 or 16, got {config.output_bits!r}: pass --output-bits 16 for "
+                               "16 bits per channel")
     _check_int("--lbfgs-history", config.lbfgs_history, minimum=1, flag="--lbfgs-history")
     _check_number("--learning-rate", config.learning_rate, minimum=0, strict=True, flag="--learning-rate")
     _check_number("--adam-average", config.adam_average, minimum=0, strict=False, flag="--adam-average")

@@ -163,6 +163,18 @@ def to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+def transfer_luminance_float(stylised: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """`transfer_luminance` without 8-bit rounding: a float picture (0-255) with the content's chroma, in the
+    same (BT.601 full-range) YCbCr as Pillow's."""
+    rgb = np.asarray(stylised, np.float64)
+    other = np.asarray(Image.fromarray(content).resize((rgb.shape[1], rgb.shape[0]), Image.LANCZOS), np.float64)
+    luma = rgb @ np.array([0.299, 0.587, 0.114])
+    cb = other @ np.array([-0.168736, -0.331264, 0.5])
+    cr = other @ np.array([0.5, -0.418688, -0.081312])
+    out = np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], axis=-1)
+    return np.clip(out, 0, 255)
+
+
 def transfer_luminance(stylised: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Keep the content's colours: the stylised image's luminance with the content's chroma
     (jcjohnson/neural-style's -original_colors), in Pillow's YCbCr space."""
@@ -216,6 +228,45 @@ def save_image(path: str, pixels: np.ndarray) -> None:
     image = Image.fromarray(pixels)
     image_format = Image.registered_extensions().get(extension.lower())
     write_atomically(path, lambda temporary: image.save(temporary, format=image_format), suffix=extension)
+
+
+# Extensions a 16-bit picture can be written in (OpenCV's PNG and TIFF writers; Pillow has no 16-bit RGB).
+SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")
+
+
+def output_bits(path: str, asked: Optional[int]) -> int:
+    """Bits per channel of the picture written at `path`: as asked, else 16 for a TIFF and 8 otherwise."""
+    if asked is not None:
+        return asked
+    return 16 if os.path.splitext(path)[1].lower() in (".tif", ".tiff") else 8
+
+
+def check_sixteen_bit_output(path: str) -> None:
+    """Before any work: a 16-bit picture needs a PNG or TIFF path and OpenCV (the video extra)."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in SIXTEEN_BIT_EXTENSIONS:
+        raise NeuralStyleError(f"a 16-bit picture cannot be written as {extension or 'a file without extension'}: "
+                               "use a .png or .tif output, or --output-bits 8")
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        raise NeuralStyleError("16-bit output needs OpenCV: pip install -e '.[video]'") from None
+
+
+def save_image_16(path: str, pixels: np.ndarray) -> None:
+    """Save an H x W x 3 float picture in 0-255 atomically at 16 bits per channel (PNG or TIFF), without rounding it
+    to 8 bits first."""
+    import cv2
+
+    extension = os.path.splitext(path)[1]
+    sixteen = np.clip(np.rint(np.asarray(pixels, np.float64) * (65535.0 / 255.0)), 0, 65535).astype(np.uint16)
+    bgr = np.ascontiguousarray(sixteen[..., ::-1])
+
+    def write(temporary: str) -> None:
+        if not cv2.imwrite(temporary, bgr):
+            raise OSError(f"OpenCV could not write {path}")
+
+    write_atomically(path, write, suffix=extension)
 
 
 def _labelled(pixels: np.ndarray, label: str, height: int) -> Image.Image:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neural_style import StyleConfig, stylize
+from neural_style import NeuralStyleError, StyleConfig, stylize
 from neural_style.images import save_image
 
 from tests.conftest import FAST
@@ -142,3 +142,25 @@ def test_color_match_paints_in_the_photos_colours(small_images):
         return np.linalg.norm(result.image.reshape(-1, 3).astype(float).mean(0) - photo)
 
     assert distance(matched) < 0.5 * distance(plain)
+
+
+@pytest.mark.parametrize("name, options", [("out.tif", {}), ("out.png", {"output_bits": 16}),
+                                           ("kept.tif", {"original_colors": True})])
+def test_a_16_bit_output_keeps_the_picture_unrounded(small_images, tmp_path, name, options):
+    cv2 = pytest.importorskip("cv2", reason="16-bit output needs the video extra's OpenCV")
+    content, style = small_images
+    result = stylize(content, style, str(tmp_path / name), **dict(FAST, iterations=3), **options)
+    written = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16 and written.shape == result.image.shape
+    rgb = written[..., ::-1].astype(float)
+    assert np.any(written % 257 != 0)  # values between 8-bit levels: not an 8-bit picture scaled up
+    # The same picture as the 8-bit result: within its rounding, and Pillow's 8-bit YCbCr for --original-colors.
+    assert np.abs(rgb / 257.0 - result.image).max() <= (4.0 if options.get("original_colors") else 1.0)
+
+
+def test_a_16_bit_output_needs_a_png_or_tiff(small_images, tmp_path):
+    content, style = small_images
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(NeuralStyleError, match="cannot be written as .jpg"):
+        stylize(content, style, str(tmp_path / "out.jpg"), output_bits=16, **FAST)
+    assert set(os.listdir(tmp_path)) == before  # nothing written

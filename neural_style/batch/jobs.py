@@ -21,7 +21,7 @@ from neural_style.errors import NeuralStyleError
 # Columns of a manifest that are not options.
 MANIFEST_COLUMNS = ("content", "style", "output")
 # Options a job cannot change: where it runs and how it is watched (every WatchOptions field) are the batch's.
-BATCH_OWNED = WATCH_FIELDS | {"content", "styles", "output", "device", "cache_dir"}
+BATCH_OWNED = WATCH_FIELDS | {"content", "styles", "output", "output_bits", "device", "cache_dir"}
 SEVERAL = ";"  # several styles in one manifest cell are blended: "a.jpg;b.jpg"
 
 

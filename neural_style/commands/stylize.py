@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("content", help="content image (photo): JPEG, PNG, WebP, TIFF or BMP")
     parser.add_argument("styles", nargs="+", metavar="style", help="style image(s) (paintings); several are blended")
     parser.add_argument("-o", "--output", default="out.png",
-                        help="output image; snapshots and the log go beside it (default: out.png)")
+                        help="output image; snapshots and the log go beside it; a .tif is written at 16 bits per "
+                        "channel (default: out.png)")
+    parser.add_argument("--output-bits", type=int, choices=(8, 16),
+                        help="bits per channel of the output: 16 keeps the picture unrounded for printing and editing "
+                        "(a .png or .tif; needs the video extra's OpenCV) (default: 16 for .tif, else 8)")
     add_style_flags(parser)
     _add_output_flags(parser.add_argument_group("snapshots and progress"))
     add_common_flags(parser)

@@ -21,10 +21,15 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     return vgg19.preprocess_input(batch)
 
 
+def deprocess_float(network_image: np.ndarray) -> np.ndarray:
+    """1 x H x W x 3 (or H x W x 3) network input -> H x W x 3 float32 RGB in 0-255 (clipped, not rounded)."""
+    bgr = np.asarray(network_image, dtype=np.float32).reshape(network_image.shape[-3:]) + CAFFE_MEAN_BGR
+    return np.clip(bgr[..., ::-1], 0, 255)
+
+
 def deprocess(network_image: np.ndarray) -> np.ndarray:
     """1 x H x W x 3 (or H x W x 3) network input -> H x W x 3 uint8 RGB (rounded, clipped)."""
-    bgr = np.asarray(network_image, dtype=np.float32).reshape(network_image.shape[-3:]) + CAFFE_MEAN_BGR
-    return np.clip(np.rint(bgr[..., ::-1]), 0, 255).astype(np.uint8)
+    return np.rint(deprocess_float(network_image)).astype(np.uint8)
 
 
 def pixel_bounds(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
