@@ -144,8 +144,12 @@ class Hardware:
         """A GPU's memory is TensorFlow's to report: nothing is refused or tiled by host memory."""
         return "GPU" in self.device.upper()
 
+    def arithmetic(self) -> str:
+        """'bfloat16 (auto: CPU with AVX512_BF16), graph': the precision, why, and graph or XLA."""
+        return f"{self.precision} ({self.precision_why}), {'XLA' if self.xla else 'graph'}"
+
     def describe(self) -> str:
-        return f"device {self.device}; {self.precision} ({self.precision_why}), {'XLA' if self.xla else 'graph'}"
+        return f"device {self.device}; {self.arithmetic()}"
 
 
 def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -> Hardware:

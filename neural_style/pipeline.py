@@ -72,8 +72,7 @@ class RunPlan:
         tiled = [plan for plan in self.scales if plan.memory.tile]
         return (f"device {self.hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
                 + ", ".join(f"{w}x{h}" for w, h in self.sizes.styles)
-                + f"; weights {config.weights}; {self.hardware.precision} ({self.hardware.precision_why}), "
-                f"{'XLA' if self.hardware.xla else 'graph'}; "
+                + f"; weights {config.weights}; {self.hardware.arithmetic()}; "
                 + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
                 + f"{config.optimizer} for up to {config.iterations} iterations")
 
