@@ -88,9 +88,10 @@ def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] 
 
 
 def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None],
-                     save: Callable[[str, np.ndarray], None] = images.save_image) -> str:
-    """Write the final picture with `save`; if that fails (a full disk, a folder gone), save it in the system's
-    temporary folder instead and say where, so a long run never loses its picture."""
+                     save: Optional[Callable[[str, np.ndarray], None]] = None) -> str:
+    """Write the final picture with `save` (default images.save_image); if that fails (a full disk, a folder gone),
+    save it in the system's temporary folder instead and say where, so a long run never loses its picture."""
+    save = save or images.save_image
     try:
         save(path, pixels)
         return path
