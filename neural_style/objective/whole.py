@@ -127,8 +127,7 @@ class Objective(TermObjective):
         return total, tf.stack(values), tape.gradient(total, image)
 
     def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
-        arguments = (image, {name: dict(layers) for name, layers in self.targets.items()
-                             if any(term.name == name for term in self.traced_terms)})
+        arguments = (image, self.targets)  # the traced terms' targets: build_targets makes no others
         result = None
         if self._xla_function is not None:
             try:
