@@ -70,12 +70,12 @@ class StyleResult:
 
 def load_sources(config: StyleConfig, notify: Optional[Callable[[str], None]] = None) -> Any:
     """The content and style images as loaded (pipeline.SourceImages), each checked."""
-    from neural_style.pipeline import SourceImages
+    from neural_style.pipeline import SourceImages, load_masks
 
     content = images.load_image(config.content, "content", notify)
     styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
               for index, source in enumerate(config.styles)]
-    return SourceImages(content, styles, config.color_match)
+    return SourceImages(content, styles, config.color_match, *load_masks(config, content.size, styles))
 
 
 def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None

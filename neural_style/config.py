@@ -112,6 +112,10 @@ class StyleConfig:
     style_blend_weights: Optional[Sequence[float]] = None
     color_match: bool = False  # the style images in the content's colours before any target (images.match_colors)
     style_augment: bool = False  # style targets averaged over the style images' 8 orientations
+    # Regional style (objective/regional_style.py): one mask per style image over the content (style i paints where
+    # mask i is white), and/or one per style image over itself (where its statistics are taken from).
+    masks: Sequence[ImageSource] = ()
+    style_masks: Sequence[ImageSource] = ()
 
     # Features
     weights: str = "gatys"
@@ -163,7 +167,8 @@ class StyleConfig:
         # One style may be a path, a Pillow image or an array; only a list or tuple means several.
         styles = tuple(self.styles) if isinstance(self.styles, (list, tuple)) else (self.styles,)
         object.__setattr__(self, "styles", styles)
-        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend_weights"):
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend_weights", "masks",
+                     "style_masks"):
             value = getattr(self, name)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(value))
@@ -325,6 +330,7 @@ def validate(config: StyleConfig) -> None:
     _check_choices(config)
     _check_layers(config)
     _check_blend_weights(config)
+    _check_masks(config)
     _check_files(config)
 
 
@@ -391,6 +397,16 @@ def _check_layers(config: StyleConfig) -> None:
 def _check_blend_weights(config: StyleConfig) -> None:
     _check_weight_list(config.style_blend_weights, len(config.styles), "--style-blend-weights",
                        "style images were given", "style image", "each style blend weight")
+
+
+def _check_masks(config: StyleConfig) -> None:
+    for flag, masks in (("--masks", config.masks), ("--style-masks", config.style_masks)):
+        if masks and len(masks) != len(config.styles):
+            raise NeuralStyleError(f"{flag} has {len(masks)} mask{'s' * (len(masks) != 1)} but {len(config.styles)} "
+                                   "style images were given: give one mask per style image, in the same order")
+    if (config.masks or config.style_masks) and config.style_normalization != "mean":
+        raise NeuralStyleError("masks need the 'mean' style normalisation (regions of different sizes are compared "
+                               "by their means): drop --preset reference")
 
 
 def _check_weight_list(weights: Optional[Sequence[float]], count: int, flag: str, counted: str, per: str,

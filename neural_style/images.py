@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -108,6 +108,43 @@ def load_image(source: Any, role: str = "input", notify: Optional[Callable[[str]
         except (OSError, ValueError) as error:
             raise NeuralStyleError(f"{role} image {path!r} cannot be converted to RGB ({error}): re-export it") from None
     raise NeuralStyleError(f"{role} image must be a path, a Pillow image or a uint8 array, got {type(source).__name__}")
+
+
+# A mask whose brightest pixel is below this paints nowhere: refused as "all black".
+DARKEST_USABLE_MASK = 1.0 / 255
+# How far a mask's aspect ratio may be from its image's (rounding when it was drawn at another size).
+MASK_ASPECT_TOLERANCE = 0.02
+
+
+@dataclass
+class Masks:
+    """A run's masks at one size, as float32 weights in [0, 1]: `content` H x W x K over the picture (one channel
+    per style image, --masks; None without), and `styles`, each style image's H_i x W_i region to take its
+    statistics from (--style-masks; None where it has none)."""
+
+    content: Optional[np.ndarray] = None
+    styles: List[Optional[np.ndarray]] = field(default_factory=list)
+
+
+def load_mask(source: Any, role: str, image_size: Tuple[int, int]) -> Image.Image:
+    """A mask (a path, Pillow image or uint8 array) as a greyscale Pillow image: white is 1, black 0, alpha
+    composited on white. Refused, in one line, when it cannot be read, is all black, or has another shape than
+    the `image_size` (width, height) it lies over."""
+    mask = load_image(source, role).convert("L")
+    named = f"{role} {os.fspath(source)!r}" if isinstance(source, (str, os.PathLike)) else role
+    if np.asarray(mask).max(initial=0) < DARKEST_USABLE_MASK * 255:
+        raise NeuralStyleError(f"{named} is all black, so its style would paint nowhere: paint white where it applies")
+    (width, height), (image_width, image_height) = mask.size, image_size
+    if abs((width / height) / (image_width / image_height) - 1) > MASK_ASPECT_TOLERANCE:
+        raise NeuralStyleError(f"{named} is {width}x{height} px but the image it covers is {image_width}x{image_height}: "
+                               "draw the mask over that image, at its shape")
+    return mask
+
+
+def mask_array(mask: Image.Image, size: Tuple[int, int]) -> np.ndarray:
+    """A greyscale mask resized to (width, height), area-averaged where it shrinks, as float32 in [0, 1]."""
+    resized = mask if mask.size == tuple(size) else mask.convert("F").resize(tuple(size), Image.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32) / 255.0, 0.0, 1.0)
 
 
 def scaled_size(width: int, height: int, longest_side: int) -> Tuple[int, int]:

@@ -123,12 +123,24 @@ def open_session(config: StyleConfig, hardware: Hardware, notify: Optional[Calla
 @dataclass
 class SourceImages:
     """The content and style images as loaded, each resized once per size it is needed at; with `color_match`,
-    the style images in the content's colours (images.match_colors), before any target is computed."""
+    the style images in the content's colours (images.match_colors), before any target is computed. `masks`
+    and `style_masks` are the greyscale masks over the content and over each style image (empty lists: none)."""
 
     content: "Image.Image"
     styles: List["Image.Image"]
     color_match: bool = False
+    masks: List["Image.Image"] = field(default_factory=list)
+    style_masks: List["Image.Image"] = field(default_factory=list)
     _resized: Dict[tuple, np.ndarray] = field(default_factory=dict)
+
+    def masks_at(self, sizes: images.SizePlan) -> Optional[images.Masks]:
+        """The masks at a size plan's sizes (None for a run without masks)."""
+        if not self.masks and not self.style_masks:
+            return None
+        content = (np.stack([images.mask_array(mask, sizes.content) for mask in self.masks], -1)
+                   if self.masks else None)
+        styles = [images.mask_array(mask, size) for mask, size in zip(self.style_masks, sizes.styles)]
+        return images.Masks(content, styles)
 
     def at(self, sizes: images.SizePlan) -> Tuple[np.ndarray, List[np.ndarray]]:
         """uint8 content and style arrays at a size plan's sizes."""
@@ -149,6 +161,16 @@ class SourceImages:
         if key not in self._resized:
             self._resized[key] = images.to_array(sizes.resize(image, size))
         return self._resized[key]
+
+
+def load_masks(config: StyleConfig, content_size: Size, styles: Sequence["Image.Image"]
+               ) -> Tuple[List["Image.Image"], List["Image.Image"]]:
+    """The run's masks over the content (of `content_size`) and over each style image, each checked (one-line
+    errors for a mask missing, unreadable, all black or of another shape than its image)."""
+    masks = [images.load_mask(source, f"mask #{index + 1}", content_size) for index, source in enumerate(config.masks)]
+    style_masks = [images.load_mask(source, f"style mask #{index + 1}", style.size)
+                   for index, (source, style) in enumerate(zip(config.style_masks, styles))]
+    return masks, style_masks
 
 
 @dataclass
@@ -195,8 +217,9 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
             x0 = start if start is not None else start_image(config.init, content_pixels, rng)
         run_wide = RunWideSteps(on_step, config.tolerance, done_iterations, done_evaluations,
                                 time.perf_counter() - started)
-        outcome = _optimise_scale(config, plan.hardware, session, scale_plan, content_pixels, style_pixels, x0,
-                                  budget, run_wide, should_stop, beside_terms if last else (),
+        outcome = _optimise_scale(config, plan.hardware, session, scale_plan, content_pixels, style_pixels,
+                                  sources.masks_at(scale_plan.sizes), x0, budget, run_wide, should_stop,
+                                  beside_terms if last else (),
                                   cold=previous is None and cold_start(config.init, start))
         done_iterations += outcome.iterations
         done_evaluations += outcome.evaluations
@@ -234,7 +257,8 @@ class RunWideSteps:
 
 
 def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, scale_plan: ScalePlan,
-                    content_pixels: np.ndarray, style_pixels: Sequence[np.ndarray], x0: np.ndarray, budget: int,
+                    content_pixels: np.ndarray, style_pixels: Sequence[np.ndarray], masks: Optional[images.Masks],
+                    x0: np.ndarray, budget: int,
                     on_step: Callable[[Step], None], should_stop: Optional[Callable[[], bool]],
                     beside_terms: Sequence["Term"], cold: bool) -> "Outcome":
     """One scale: its objective (whole or tiled, traced once per process), then the optimiser from x0."""
@@ -246,7 +270,7 @@ def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, s
     width, height = scale_plan.sizes.content
     with tf.device(hardware.device):
         objective = session.objectives.objective(config, session.extractor, content_pixels, style_pixels,
-                                                 scale_plan.memory.tile, hardware.xla, beside_terms)
+                                                 scale_plan.memory.tile, hardware.xla, beside_terms, masks)
     evaluator = Evaluator(objective, (1, height, width, 3), hardware.device, should_stop)
     # Every scale starts L-BFGS with its plain first step; where that step is too small to change
     # the loss (seen at 384 px in bfloat16), LbfgsRun restarts with a one-grey-level step. Scaling
@@ -254,5 +278,5 @@ def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, s
     return run_optimiser(config, evaluator, x0.astype(np.float64).ravel(), on_step, budget, cold_start=cold)
 
 
-__all__ = ["RunOutcome", "RunPlan", "ScalePlan", "Session", "SourceImages", "check_image_sizes", "open_session",
+__all__ = ["RunOutcome", "RunPlan", "ScalePlan", "Session", "SourceImages", "check_image_sizes", "load_masks", "open_session",
            "plan_run", "run"]

@@ -91,6 +91,13 @@ def _add_image_flags(group: Any) -> None:
                        "strokes have no preferred direction (8 forward passes per style image for the targets)")
     group.add_argument("--original-colors", action="store_true",
                        help="keep the content image's colours (transfer luminance only)")
+    group.add_argument("--masks", nargs="+", metavar="MASK",
+                       help="one mask per style image, over the content photo, in the styles' order: style i paints "
+                       "where mask i is white (grey blends). Where no mask is white the picture keeps the content "
+                       "(default: every style everywhere)")
+    group.add_argument("--style-masks", nargs="+", metavar="MASK",
+                       help="one mask per style image, over that style image: its style is taken only from where its "
+                       "mask is white (with --masks: region to region) (default: all of each style image)")
 
 
 def _add_network_flags(group: Any) -> None:

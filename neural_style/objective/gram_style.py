@@ -9,18 +9,19 @@ matrices' mean squared difference and divides it by that number.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
-from neural_style.objective.terms import LayerTensors, StatisticsTerm
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 
-def raw_gram(features: tf.Tensor) -> tf.Tensor:
+def raw_gram(features: tf.Tensor, weights: Optional[tf.Tensor] = None) -> tf.Tensor:
     """The unnormalised C x C Gram matrix of 1 x H x W x C activations: a sum over positions, which is
-    what lets the tiled evaluation add it up tile by tile."""
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))  # (H*W) x C
-    return tf.matmul(flat, flat, transpose_a=True)
+    what lets the tiled evaluation add it up tile by tile; each position weighted by `weights` (1 x H x W x 1)
+    where given (the guided Gram matrix of Gatys et al. 2017)."""
+    flat, weighted = weighted_positions(features, weights)  # (H*W) x C
+    return tf.matmul(weighted, flat, transpose_a=True)
 
 
 def gram_matrix(features: tf.Tensor, normalize: bool = True) -> tf.Tensor:
@@ -49,8 +50,8 @@ class GramStyleTerm(StatisticsTerm):
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     normalization: str = "mean"
 
-    def statistics(self, features: tf.Tensor) -> tf.Tensor:
-        return raw_gram(features)
+    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+        return raw_gram(features, guide)
 
     def target_from_statistics(self, statistics: tf.Tensor, count: Any) -> tf.Tensor:
         return statistics / count if self.normalization == "mean" else statistics

@@ -9,6 +9,11 @@ Every term says how the tiled evaluation (tiled.py) can compute it exactly:
   <dLoss/dStatistics, its own statistics> in a second, forward and backward, pass.
 - IMAGE: reads the image alone (total variation, temporal): cheap, evaluated on the whole image.
 
+A term may be *guided* (masks, objective/regional_style.py): a guide is a 1 x H x W x K map of weights over
+the picture (or over a style image), K regions, which the term reads at each layer's resolution
+(`layer_guide`: averaged over the pixels a layer's position pools). Guides are sums' weights, so they tile
+like the picture.
+
 A term `in_graph` is evaluated inside the one traced loss-and-gradient function; one that is not (the
 temporal term, whose targets change every frame) gives its own `loss_and_gradient` beside it, so the traced
 function of a run is reused from frame to frame.
@@ -17,9 +22,11 @@ function of a run is reused from frame to frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
+
+from neural_style.features.vgg19 import layer_stride
 
 POSITIONS = "positions"
 STATISTICS = "statistics"
@@ -42,11 +49,14 @@ class Term:
     layers: Tuple[str, ...] = ()
 
     def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors) -> tf.Tensor:
-        """The unweighted loss of a 1 x H x W x 3 network image, whole."""
+        """The unweighted loss of a 1 x H x W x 3 network image, whole. (A guided term takes a fourth argument,
+        its guide over the image: 1 x H x W x K weights.)"""
         raise NotImplementedError
 
-    def weighted(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors) -> tf.Tensor:
-        return self.weight * self.loss(image, features, targets)
+    def weighted(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors,
+                 guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+        loss = self.loss(image, features, targets) if guide is None else self.loss(image, features, targets, guide)
+        return self.weight * loss
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,8 +89,13 @@ class StatisticsTerm(Term):
     def target_spec(self, target: tf.Tensor) -> tf.TensorSpec:
         return tf.TensorSpec(target.shape, target.dtype)
 
-    def statistics(self, features: tf.Tensor) -> Any:
-        """Sums over the positions of 1 x H x W x C activations (a tensor or a nest of them)."""
+    def statistics_spec(self, target: tf.Tensor) -> Any:
+        """The spec of a layer's statistics (and of the loss's gradient with respect to them), from its target's."""
+        return tf.TensorSpec(target.shape, target.dtype)
+
+    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> Any:
+        """Sums over the positions of 1 x H x W x C activations (a tensor or a nest of them), each position
+        weighted by `guide` (1 x H x W x K at the layer's resolution) where one is given."""
         raise NotImplementedError
 
     def target_from_statistics(self, statistics: Any, count: Any) -> tf.Tensor:
@@ -97,8 +112,9 @@ class StatisticsTerm(Term):
         """The unweighted loss from each layer's statistics of the whole image and its number of activations."""
         raise NotImplementedError
 
-    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors) -> tf.Tensor:
-        statistics = {name: self.statistics(features[name]) for name in targets}
+    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors,
+             guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+        statistics = {name: self.statistics(features[name], layer_guide(guide, name)) for name in targets}
         counts = {name: activation_count(features[name]) for name in targets}
         return self.from_statistics(statistics, counts, targets)
 
@@ -115,6 +131,24 @@ def activation_count(features: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.size(features), features.dtype)
 
 
+def weighted_positions(features: tf.Tensor, weights: Optional[tf.Tensor]) -> Tuple[tf.Tensor, tf.Tensor]:
+    """1 x H x W x C activations as (H*W) x C rows, and those rows each times its position's weight (1 x H x W x 1;
+    None: the rows as they are): the two sides of a weighted sum over positions."""
+    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
+    if weights is None:
+        return flat, flat
+    return flat, flat * tf.reshape(tf.cast(weights, flat.dtype), (-1, 1))
+
+
+def layer_guide(guide: Optional[tf.Tensor], layer: str) -> Optional[tf.Tensor]:
+    """A 1 x H x W x K guide at a layer's resolution: the mean over the pixels each position pools (VGG19's
+    poolings floor odd sizes, as a VALID average pool of the layer's stride does)."""
+    if guide is None:
+        return None
+    stride = layer_stride(layer)
+    return guide if stride == 1 else tf.nn.avg_pool2d(guide, stride, stride, "VALID")
+
+
 def add_in_order(values: Any) -> Any:
     """values[0] + values[1] + ..., left to right: the order the objective's total has always been summed in,
     so a run's numbers do not change with how the terms are held."""
@@ -126,4 +160,4 @@ def add_in_order(values: Any) -> Any:
 
 
 __all__ = ["IMAGE", "POSITIONS", "STATISTICS", "ImageTerm", "PositionTerm", "StatisticsTerm", "Term",
-           "activation_count", "add_in_order"]
+           "activation_count", "add_in_order", "layer_guide", "weighted_positions"]

@@ -13,6 +13,10 @@ Each term says how it splits (terms.py):
 - POSITIONS terms (content): a sum over positions, split over the interiors directly.
 - IMAGE terms (total variation): cheap and local, computed on the whole image at once.
 
+Guides (masks) are cut into tiles with the image, read at each layer's resolution and cut to the interior
+like the activations: tiles start on multiples of 16 px, so a layer's averaging windows fall where they do on
+the whole image.
+
 With a halo as wide as half the receptive field of the deepest layer (VGG19's conv5_1 sees 156 px) the
 tiled loss and gradient equal the whole image's up to rounding; a narrower halo trades a small error in
 the activations near tile borders for less recomputation (the default is measured, see config.DEFAULT_TILE_HALO).
@@ -21,15 +25,15 @@ the activations near tile borders for less recomputation (the default is measure
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from neural_style.config import TILE_ALIGNMENT
 from neural_style.features.vgg19 import layer_stride
-from neural_style.objective.terms import IMAGE, POSITIONS, STATISTICS, Term, add_in_order
-from neural_style.objective.whole import Evaluation, Targets, TermObjective, add_beside_terms
+from neural_style.objective.terms import IMAGE, POSITIONS, STATISTICS, Term, add_in_order, layer_guide
+from neural_style.objective.whole import Evaluation, Guides, Targets, TermObjective, add_beside_terms, guide_signature
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,20 @@ def _interior_target(target: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Te
     return target[:, bounds[1] // stride:bounds[2] // stride, bounds[4] // stride:bounds[5] // stride, :]
 
 
+def _tile_guides(guides: Guides, rows: Span, columns: Span) -> Guides:
+    """A tile's part of each guide (the pixels the tile reads, halo included)."""
+    return {name: guide[:, rows.start:rows.end, columns.start:columns.end, :] for name, guide in guides.items()}
+
+
+def _interior_statistics(term: Term, interiors: Mapping[str, tf.Tensor], tile_guides: Guides, bounds: tf.Tensor
+                         ) -> Dict[str, Any]:
+    """A statistics term's statistics of a tile's interior, at each of its layers, through its guide if it has one."""
+    guide = tile_guides.get(term.name)
+    return {name: term.statistics(interiors[name], None if guide is None else
+                                  _interior(layer_guide(guide, name), bounds, layer_stride(name)))
+            for name in term.layers}
+
+
 def _global_rows(span: Span, stride: int) -> slice:
     """Where a tile's interior lies in the whole image's activations of a layer of that stride."""
     return slice(span.inner_start // stride, span.inner_end // stride)
@@ -95,35 +113,41 @@ class TiledFeatures:
     """Forward-only passes over tiles: the statistics terms' statistics summed over the image, and interior
     activations stitched into whole-image maps (the position terms' targets)."""
 
-    def __init__(self, extractor: tf.keras.Model, statistics_terms: Sequence[Term], tile: int, halo: int) -> None:
+    def __init__(self, extractor: tf.keras.Model, statistics_terms: Sequence[Term], tile: int, halo: int,
+                 guide_channels: Optional[Mapping[str, int]] = None) -> None:
         self.extractor = extractor
         self.statistics_terms = tuple(statistics_terms)
         self.tile = tile
         self.halo = halo
         signature = (tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32))
         self._interiors = tf.function(self._interiors_body, input_signature=signature)
-        # Statistics computed in the graph: the large early activations never leave it.
-        self._interior_statistics = tf.function(self._interior_statistics_body, input_signature=signature)
+        # Statistics computed in the graph: the large early activations never leave it. A guided term's guide
+        # has as many channels (regions) on the picture as on the style images.
+        guides = {name: tf.TensorSpec((1, None, None, channels), tf.float32)
+                  for name, channels in (guide_channels or {}).items()}
+        self._interior_statistics = tf.function(self._interior_statistics_body, input_signature=signature + (guides,))
 
     def _interiors_body(self, tile_image: tf.Tensor, bounds: tf.Tensor) -> Dict[str, tf.Tensor]:
         features = self.extractor(tile_image)
         return {name: _interior(value, bounds, layer_stride(name)) for name, value in features.items()}
 
-    def _interior_statistics_body(self, tile_image: tf.Tensor, bounds: tf.Tensor) -> Dict[str, Dict[str, Any]]:
+    def _interior_statistics_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, tile_guides: Guides
+                                  ) -> Dict[str, Dict[str, Any]]:
         interiors = self._interiors_body(tile_image, bounds)
-        return {term.name: {name: term.statistics(interiors[name]) for name in term.layers}
-                for term in self.statistics_terms}
+        return {term.name: _interior_statistics(term, interiors, tile_guides, bounds) for term in self.statistics_terms}
 
-    def _tiles(self, image: tf.Tensor, function: Callable):
+    def _tiles(self, image: tf.Tensor, function: Callable, guides: Optional[Guides] = None):
         _, height, width, _ = image.shape
         for rows, columns in tile_grid(height, width, self.tile, self.halo):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
-            yield rows, columns, function(tile_image, _bounds(rows, columns))
+            extra = () if guides is None else (_tile_guides(guides, rows, columns),)
+            yield rows, columns, function(tile_image, _bounds(rows, columns), *extra)
 
-    def statistics(self, image: tf.Tensor) -> Dict[str, Dict[str, Any]]:
-        """Each statistics term's statistics of the whole image, by term and layer."""
+    def statistics(self, image: tf.Tensor, guides: Optional[Guides] = None) -> Dict[str, Dict[str, Any]]:
+        """Each statistics term's statistics of the whole image (through its guide, if it has one), by term and
+        layer."""
         total = None
-        for _, _, tile_statistics in self._tiles(image, self._interior_statistics):
+        for _, _, tile_statistics in self._tiles(image, self._interior_statistics, dict(guides or {})):
             total = _add(total, tile_statistics)
         return total
 
@@ -153,7 +177,8 @@ def _channels(statistics: Mapping[str, Any], term: Term) -> Dict[str, int]:
 
 
 def compute_tiled_targets(features: TiledFeatures, terms: Sequence[Term], content_image: tf.Tensor,
-                          style_images: Sequence[tf.Tensor], blend_weights: Sequence[float]) -> Targets:
+                          style_images: Sequence[tf.Tensor], blend_weights: Sequence[float],
+                          style_guides: Optional[Sequence[Guides]] = None) -> Targets:
     """`whole.compute_targets`, tile by tile: the same targets for images too large to run whole."""
     targets: Dict[str, Dict[str, tf.Tensor]] = {}
     position_terms = [term for term in terms if term.split == POSITIONS]
@@ -161,8 +186,8 @@ def compute_tiled_targets(features: TiledFeatures, terms: Sequence[Term], conten
         activations = features.activations(content_image, sorted({n for t in position_terms for n in t.layers}))
         for term in position_terms:
             targets[term.name] = {name: activations[name] for name in term.layers}
-    for image, weight in zip(style_images, blend_weights):
-        statistics = features.statistics(image)
+    for index, (image, weight) in enumerate(zip(style_images, blend_weights)):
+        statistics = features.statistics(image, style_guides[index] if style_guides else None)
         _, height, width, _ = image.shape
         for term in features.statistics_terms:
             counts = activation_counts(height, width, term.layers, _channels(statistics[term.name], term))
@@ -180,25 +205,27 @@ class TiledObjective(TermObjective):
     """`whole.Objective`'s loss and gradient, evaluated tile by tile (see the module's docstring), in memory that
     follows the tile size. No XLA: tiles differ in shape (edges), and XLA would compile each shape anew."""
 
-    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, tile: int, halo: int) -> None:
-        super().__init__(extractor, terms, targets)
+    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, tile: int, halo: int,
+                 guides: Optional[Guides] = None) -> None:
+        super().__init__(extractor, terms, targets, guides)
         traced = self.traced_terms
         self.position_terms = [term for term in traced if term.split == POSITIONS]
         self.statistics_terms = [term for term in traced if term.split == STATISTICS]
         self.image_terms = [term for term in traced if term.split == IMAGE]
         # The statistics pass reads the same tiles as the gradient pass, so in bfloat16 both round alike.
-        self.features = TiledFeatures(extractor, self.statistics_terms, tile, halo)
+        self.features = TiledFeatures(extractor, self.statistics_terms, tile, halo,
+                                      {name: guide.shape[-1] for name, guide in self.guides.items()})
         self.tile = tile
         self.halo = halo
         position_spec = {term.name: {name: term.target_spec(t) for name, t in targets[term.name].items()}
                          for term in self.position_terms}
         count_spec = {term.name: {name: tf.TensorSpec((), tf.float32) for name in term.layers}
                       for term in self.position_terms}
-        upstream_spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype),
-                                              {term.name: targets[term.name] for term in self.statistics_terms})
+        upstream_spec = {term.name: {name: term.statistics_spec(t) for name, t in targets[term.name].items()}
+                         for term in self.statistics_terms}
         self._tile_gradient = tf.function(self._tile_gradient_body, input_signature=(
             tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32),
-            position_spec, count_spec, upstream_spec))
+            position_spec, count_spec, upstream_spec, guide_signature(self.guides)))
         self._image_terms = tf.function(self._image_terms_body,
                                         input_signature=(tf.TensorSpec((1, None, None, 3), tf.float32),))
 
@@ -222,7 +249,7 @@ class TiledObjective(TermObjective):
         return values, upstream
 
     def _tile_gradient_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, position_targets: Dict[str, Dict],
-                            position_counts: Dict[str, Dict], upstream: Dict[str, Dict]):
+                            position_counts: Dict[str, Dict], upstream: Dict[str, Dict], tile_guides: Guides):
         # One tile's share: each position term's weighted share, its interior's statistics, and the gradient
         # of the position shares plus <dL/dS, S_tile> for every statistics term.
         with tf.GradientTape() as tape:
@@ -234,7 +261,7 @@ class TiledObjective(TermObjective):
                 sums = {name: term.interior_sum(interiors[name], _interior_target(target, bounds, layer_stride(name)))
                         for name, target in position_targets[term.name].items()}
                 shares[term.name] = term.weight * term.from_sums(sums, position_counts[term.name])
-            statistics = {term.name: {name: term.statistics(interiors[name]) for name in term.layers}
+            statistics = {term.name: _interior_statistics(term, interiors, tile_guides, bounds)
                           for term in self.statistics_terms}
             parts = [tf.reduce_sum(up * s) for term in self.statistics_terms
                      for up, s in zip(tf.nest.flatten(upstream[term.name]), tf.nest.flatten(statistics[term.name]))]
@@ -252,7 +279,7 @@ class TiledObjective(TermObjective):
         counts: Dict[str, Dict[str, float]] = {}
         upstream: Dict[str, Any] = {}
         if self.statistics_terms:
-            first_pass = self.features.statistics(image)
+            first_pass = self.features.statistics(image, self.guides)
             counts = {term.name: activation_counts(height, width, term.layers, _channels(first_pass[term.name], term))
                       for term in self.statistics_terms}
             _, upstream = self._statistics_values(first_pass, counts)
@@ -264,7 +291,8 @@ class TiledObjective(TermObjective):
         for rows, columns in tile_grid(height, width, self.tile, self.halo):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
             tile_shares, tile_statistics, tile_gradient = self._tile_gradient(
-                tile_image, _bounds(rows, columns), position_targets, position_counts, upstream)
+                tile_image, _bounds(rows, columns), position_targets, position_counts, upstream,
+                _tile_guides(self.guides, rows, columns))
             for name, value in tile_shares.items():
                 shares[name] += float(value)
             statistics = _add(statistics, tile_statistics)

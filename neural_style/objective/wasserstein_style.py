@@ -15,22 +15,22 @@ floored at EIGENVALUE_FLOOR times the largest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
-from neural_style.objective.terms import LayerTensors, StatisticsTerm
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
 # fire is singular, and the square root's derivative there is infinite.
 EIGENVALUE_FLOOR = 1e-6
 
 
-def moment_sums(features: tf.Tensor) -> tf.Tensor:
+def moment_sums(features: tf.Tensor, weights: Optional[tf.Tensor] = None) -> tf.Tensor:
     """(C + 1) x C sums over the positions of 1 x H x W x C activations: rows 0..C-1 the sum of f f^T, row C the
-    sum of f."""
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
-    return tf.concat([tf.matmul(flat, flat, transpose_a=True), tf.reduce_sum(flat, 0, keepdims=True)], 0)
+    sum of f; each position weighted by `weights` (1 x H x W x 1) where given."""
+    flat, weighted = weighted_positions(features, weights)
+    return tf.concat([tf.matmul(weighted, flat, transpose_a=True), tf.reduce_sum(weighted, 0, keepdims=True)], 0)
 
 
 def _mean_and_covariance(moments: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -87,8 +87,8 @@ class WassersteinStyleTerm(StatisticsTerm):
     name: str = "style"
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
 
-    def statistics(self, features: tf.Tensor) -> tf.Tensor:
-        return moment_sums(features)
+    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+        return moment_sums(features, guide)
 
     def target_from_statistics(self, statistics: tf.Tensor, count: Any) -> tf.Tensor:
         # Means of f f^T and of f: what blends linearly over several style images (a mixture's moments).

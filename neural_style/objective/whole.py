@@ -4,14 +4,17 @@ from one forward and one backward pass, in one traced (or XLA-compiled) function
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Mapping, NamedTuple, Sequence, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from neural_style.objective.terms import POSITIONS, STATISTICS, LayerTensors, Term, activation_count, add_in_order
+from neural_style.objective.terms import (POSITIONS, STATISTICS, LayerTensors, Term, activation_count, add_in_order,
+                                          layer_guide)
 
 # What the objective is pulled towards: {term name: {layer name: tensor}} for the terms that read features.
 Targets = Dict[str, LayerTensors]
+# Where on an image guided terms apply: {term name: 1 x H x W x K weights at the image's resolution}.
+Guides = Dict[str, tf.Tensor]
 
 
 class Evaluation(NamedTuple):
@@ -24,9 +27,11 @@ class Evaluation(NamedTuple):
 
 
 def compute_targets(extractor: tf.keras.Model, terms: Sequence[Term], content_image: tf.Tensor,
-                    style_images: Sequence[tf.Tensor], blend_weights: Sequence[float]) -> Targets:
+                    style_images: Sequence[tf.Tensor], blend_weights: Sequence[float],
+                    style_guides: Optional[Sequence[Guides]] = None) -> Targets:
     """Run the network once on the content image and once per style image: position terms read the
-    content image's activations, statistics terms the style images' statistics, blended."""
+    content image's activations, statistics terms the style images' statistics (through each style image's
+    guides, where a term has one), blended."""
     targets: Dict[str, Dict[str, tf.Tensor]] = {}
     position_terms = [term for term in terms if term.split == POSITIONS]
     if position_terms:
@@ -36,12 +41,13 @@ def compute_targets(extractor: tf.keras.Model, terms: Sequence[Term], content_im
     statistics_terms = [term for term in terms if term.split == STATISTICS]
     blended: Dict[str, Dict[str, tf.Tensor]] = {term.name: {} for term in statistics_terms}
     if statistics_terms:
-        for image, weight in zip(style_images, blend_weights):
+        for index, (image, weight) in enumerate(zip(style_images, blend_weights)):
             features = extractor(image)
+            guides = style_guides[index] if style_guides else {}
             for term in statistics_terms:
                 for name in term.layers:
-                    value = weight * term.target_from_statistics(term.statistics(features[name]),
-                                                                 activation_count(features[name]))
+                    statistics = term.statistics(features[name], layer_guide(guides.get(term.name), name))
+                    value = weight * term.target_from_statistics(statistics, activation_count(features[name]))
                     layers = blended[term.name]
                     layers[name] = value if name not in layers else layers[name] + value
     finish = {term.name: term.finish_target for term in statistics_terms}
@@ -57,11 +63,13 @@ class TermObjective:
 
     uses_xla = False
 
-    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets) -> None:
+    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets,
+                 guides: Optional[Guides] = None) -> None:
         self.extractor = extractor
         self.traced_terms: Tuple[Term, ...] = tuple(term for term in terms if term.in_graph)
         self.beside_terms: Tuple[Term, ...] = tuple(term for term in terms if not term.in_graph)
         self.targets = targets
+        self.guides: Guides = dict(guides or {})
 
     @property
     def terms(self) -> Tuple[Term, ...]:
@@ -72,12 +80,15 @@ class TermObjective:
         """The terms' names, in the order of `Evaluation.terms`."""
         return tuple(term.name for term in self.terms)
 
-    def with_targets(self, targets: Targets, beside_terms: Sequence[Term] = ()) -> "TermObjective":
+    def with_targets(self, targets: Targets, beside_terms: Sequence[Term] = (),
+                     guides: Optional[Guides] = None) -> "TermObjective":
         """This objective pulled towards other targets (of the same terms and layers), with these terms beside
-        the traced function: the traced functions are shared, so a new image size costs no new trace."""
+        the traced function, and these guides (of the same terms, at the new image's size): the traced functions
+        are shared, so a new image size costs no new trace."""
         other = copy.copy(self)
         other.targets = targets
         other.beside_terms = tuple(beside_terms)
+        other.guides = dict(guides or {})
         return other
 
     def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
@@ -97,10 +108,12 @@ class Objective(TermObjective):
     that reuses the traced function instead of tracing it again.
     """
 
-    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, xla: bool = False) -> None:
-        super().__init__(extractor, terms, targets)
+    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, xla: bool = False,
+                 guides: Optional[Guides] = None) -> None:
+        super().__init__(extractor, terms, targets, guides)
         self._reads_features = any(term.layers for term in self.traced_terms)
-        signature = (tf.TensorSpec((1, None, None, 3), tf.float32), self._target_signature(targets))
+        signature = (tf.TensorSpec((1, None, None, 3), tf.float32), self._target_signature(targets),
+                     guide_signature(self.guides))
         self._graph_function = tf.function(self._loss_and_gradient_body, input_signature=signature)
         self._xla_function = (tf.function(self._loss_and_gradient_body, input_signature=signature, jit_compile=True)
                               if xla else None)
@@ -114,20 +127,21 @@ class Objective(TermObjective):
         """Whether evaluations run XLA-compiled (False once XLA failed on this platform)."""
         return self._xla_function is not None
 
-    def _values(self, image: tf.Tensor, targets: Mapping[str, LayerTensors]) -> List[tf.Tensor]:
+    def _values(self, image: tf.Tensor, targets: Mapping[str, LayerTensors], guides: Guides) -> List[tf.Tensor]:
         features = self.extractor(image) if self._reads_features else {}
-        return [term.weighted(image, features, targets.get(term.name, {})) for term in self.traced_terms]
+        return [term.weighted(image, features, targets.get(term.name, {}), guides.get(term.name))
+                for term in self.traced_terms]
 
-    def _loss_and_gradient_body(self, image: tf.Tensor, targets: Mapping[str, LayerTensors]):
+    def _loss_and_gradient_body(self, image: tf.Tensor, targets: Mapping[str, LayerTensors], guides: Guides):
         # The Python body that tf.function traces into a graph (or XLA compiles).
         with tf.GradientTape() as tape:
             tape.watch(image)
-            values = self._values(image, targets)
+            values = self._values(image, targets, guides)
             total = add_in_order(values)
         return total, tf.stack(values), tape.gradient(total, image)
 
     def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
-        arguments = (image, self.targets)  # the traced terms' targets: build_targets makes no others
+        arguments = (image, self.targets, self.guides)  # the traced terms' targets: build_targets makes no others
         result = None
         if self._xla_function is not None:
             try:
@@ -137,6 +151,11 @@ class Objective(TermObjective):
         if result is None:
             result = self._graph_function(*arguments)
         return add_beside_terms(Evaluation(*result), self.beside_terms, image)
+
+
+def guide_signature(guides: Guides) -> Dict[str, tf.TensorSpec]:
+    """The traced functions' spec of guides: sizes left open, like the image's."""
+    return {name: tf.TensorSpec((1, None, None, guide.shape[-1]), tf.float32) for name, guide in guides.items()}
 
 
 def add_beside_terms(evaluation: Evaluation, terms: Sequence[Term], image: tf.Tensor) -> Evaluation:
@@ -153,4 +172,5 @@ def add_beside_terms(evaluation: Evaluation, terms: Sequence[Term], image: tf.Te
     return Evaluation(total, values, gradient)
 
 
-__all__ = ["Evaluation", "Objective", "Targets", "TermObjective", "add_beside_terms", "compute_targets"]
+__all__ = ["Evaluation", "Guides", "Objective", "Targets", "TermObjective", "add_beside_terms", "compute_targets",
+           "guide_signature"]

@@ -160,6 +160,7 @@ class FrameContext:
     styles: List[Image.Image]
     should_stop: Callable[[], bool]
     available_memory: Optional[float] = None
+    masks: Tuple[List[Image.Image], List[Image.Image]] = ([], [])  # over every frame, and over each style image
 
     def frame_config(self, continuing: bool) -> StyleConfig:
         """A frame from scratch runs the configuration as asked; one that continues from the previous frame
@@ -176,7 +177,7 @@ def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.n
     from neural_style import pipeline
 
     config = context.frame_config(start is not None)
-    sources = pipeline.SourceImages(Image.fromarray(frame), context.styles, config.color_match)
+    sources = pipeline.SourceImages(Image.fromarray(frame), context.styles, config.color_match, *context.masks)
     plan = pipeline.plan_run(config, context.hardware, sources.content.size, [s.size for s in context.styles],
                              context.available_memory)
     steps: List[Step] = []
@@ -222,7 +223,7 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
 
     from neural_style.hardware import resolve_hardware, seeded
     from neural_style.optim.memory import available_memory_bytes
-    from neural_style.pipeline import open_session, plan_run
+    from neural_style.pipeline import load_masks, open_session, plan_run
 
     video = video or VideoOptions()
     stream = stream or sys.stderr
@@ -237,6 +238,7 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
     check_output(output, fps)
     frames = resize_frames(frames, config.size)
     styles = [images.load_image(source, "style") for source in config.styles]
+    masks = load_masks(config, (frames[0].shape[1], frames[0].shape[0]), styles)
     hardware = resolve_hardware(config)
     available = None if hardware.on_gpu else available_memory_bytes()
     # Every frame has the first one's size: planning it refuses a video too large for memory before any work.
@@ -249,7 +251,8 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
         + (f"; resuming after frame {done}" if done else ""))
     result = VideoResult(None, folder, done, len(frames), fps)
     with seeded(config.seed):
-        context = FrameContext(config, video, hardware, open_session(config, hardware), styles, should_stop, available)
+        context = FrameContext(config, video, hardware, open_session(config, hardware), styles, should_stop, available,
+                               masks)
         _stylize_frames(context, frames, done, folder, result, say)
     if result.stopped:
         say(f"interrupted after frame {result.frames} of {len(frames)}; finished frames are in {folder}: "
