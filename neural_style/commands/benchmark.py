@@ -5,6 +5,7 @@
     python -m neural_style benchmark --tiled [--sizes 1024 2048 4096] [--tile-size 1024] [--rounds 2]
     python -m neural_style benchmark --batch [--rounds 2]
     python -m neural_style benchmark --style-losses [--pairs CONTENT:STYLE ...] [--size 256] [--iterations 100] [-o FOLDER]
+    python -m neural_style benchmark --starts [--pairs CONTENT:STYLE ...] [--size 256] [--iterations 100] [-o FOLDER]
 
 The first form prints, per precision and size: seconds per loss-and-gradient evaluation with the plain
 graph and with XLA (measured interleaved, A B A B ..., min and median), the evaluation's GFLOP (VGG19's
@@ -12,10 +13,10 @@ convolutions forward and backward, and the Gram matrices, from the layer shapes)
 of this machine's peak (a large matmul of the same precision, measured in the same run), the time from
 process start to the first iteration of a real `neural-style` run, and that run's peak memory.
 
-The second runs today's baseline (one size, float32, 500 L-BFGS iterations, every one of them) and the
-default on the same images in one process, and reports each one's wall time (model loading included),
-the loss of each final picture evaluated in float32 at the final size, and when the default reached the
-baseline's final loss.
+The second runs today's baseline (one size, float32, 500 L-BFGS iterations, every one of them), the
+default, and the default from the AdaIN picture (`--init adain`) on the same images in one process, and reports
+each one's wall time (model loading included), the loss of each final picture evaluated in float32 at the final
+size, and when the default and the AdaIN start reached the baseline's final loss.
 
 The third measures high resolution: per output size, seconds per evaluation and the peak resident
 memory of the whole image evaluated at once (where it fits in this machine's memory) and in tiles
@@ -26,6 +27,11 @@ The fourth runs one batch (2 contents x 4 styles at 128 px, 50 iterations) each 
 process, in 2 local worker processes, on Ray started locally, and on a two-node Ray cluster on this
 machine; each a process of its own, alternating, and reports wall time (process start to the summary),
 jobs per hour, and Ray's overhead per job against the local pool of 2 workers.
+
+`--style-losses` runs each style loss on each pair and scores every result by every loss; `--starts` runs the
+default optimisation from the content and from the AdaIN picture (`--init adain`) on each pair at equal budget
+(--iterations), scores both final pictures by the default objective in float32 at the final size, and times the
+AdaIN picture alone at --size (min/median of --rounds).
 """
 
 from __future__ import annotations
@@ -85,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style-losses", action="store_true",
                         help="each style loss on each pair (--pairs, else the samples and ../shared/images): the "
                         "results scored by every style loss, and each loss's seconds per evaluation")
-    parser.add_argument("--pairs", nargs="+", metavar="CONTENT:STYLE", help="--style-losses: the image pairs")
+    parser.add_argument("--starts", action="store_true",
+                        help="the content start against the AdaIN start at equal budget on each pair, scored in "
+                        "float32 at the final size, and AdaIN's seconds per picture")
+    parser.add_argument("--pairs", nargs="+", metavar="CONTENT:STYLE",
+                        help="--style-losses, --starts: the image pairs")
     parser.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],
                         help="--video: temporal weights to measure (default: 0.05)")
     add_common_flags(parser)  # --quiet: the results alone; --seed: the measured images' noise
@@ -252,7 +262,6 @@ def run_style_losses(args: argparse.Namespace, stop: StopOnSignal) -> int:
     (its style term alone, unweighted, float32, at that size), and each loss's seconds per evaluation there."""
     import tensorflow as tf
 
-    from neural_style import images
     from neural_style.api import prepare_images, stylize
     from neural_style.config import STYLE_LOSSES, StyleConfig
     from neural_style.features.network_input import preprocess
@@ -299,10 +308,70 @@ def run_style_losses(args: argparse.Namespace, stop: StopOnSignal) -> int:
           f"{content_pixels.shape[1]}x{content_pixels.shape[0]}: "
           + ", ".join(f"{loss} {min_median(seconds)}" for loss, seconds in times.items()), flush=True)
     if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        for index, row in enumerate(sheet_rows):
-            images.save_image(os.path.join(args.output, f"style_losses_{index + 1}.png"),
-                              images.to_array(images.side_by_side(row)))
+        save_sheets(args.output, "style_losses", sheet_rows)
+    return 0
+
+
+def save_sheets(folder: str, prefix: str, rows: List[List[Tuple[str, np.ndarray]]]) -> None:
+    """Each row of labelled pictures side by side, as FOLDER/PREFIX_1.png, _2.png, ..."""
+    from neural_style import images
+
+    os.makedirs(folder, exist_ok=True)
+    for index, row in enumerate(rows):
+        images.save_image(os.path.join(folder, f"{prefix}_{index + 1}.png"), images.to_array(images.side_by_side(row)))
+
+
+def run_starts(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    """The default run from the content and from the AdaIN picture, alternating, on each pair; see the docstring."""
+    import tensorflow as tf
+
+    from neural_style import images
+    from neural_style.api import load_sources, stylize
+    from neural_style.config import StyleConfig
+    from neural_style.features.network_input import preprocess
+    from neural_style.hardware import resolve_device
+    from neural_style.pipeline import build_adain, feed_forward_picture
+
+    pairs = [tuple(pair.split(":", 1)) for pair in args.pairs] if args.pairs else default_style_pairs()
+    size = args.size
+    seed = 1 if args.seed is None else args.seed
+    print(f"{len(pairs)} pairs at {size} px, {args.iterations} iterations, seed {seed}; float32 loss of the default "
+          "objective at the final size", flush=True)
+    print(f"{'content / style':<36} {'start':<8} {'loss':>9} {'evaluations':>12} {'seconds':>8}", flush=True)
+    painter = build_adain()
+    sheet_rows, wins = [], 0
+    for content, style in pairs:
+        if stop():
+            return 0
+        loss_of, content_pixels = float32_loss_function(content, style, size)
+        name = f"{os.path.basename(content)} / {os.path.basename(style)}"
+        finals = {}
+        for start in ("content", "adain"):
+            started = time.perf_counter()
+            result = stylize(content, style, size=size, iterations=args.iterations, init=start, seed=seed,
+                             snapshot_every=0, quiet=True, should_stop=stop, device=args.device)
+            seconds = time.perf_counter() - started
+            finals[start] = (loss_of(preprocess(result.image)), result.image)
+            print(f"{name:<36} {start:<8} {finals[start][0]:>9.4f} {result.evaluations:>12} {seconds:>8.1f}",
+                  flush=True)
+        wins += finals["adain"][0] < finals["content"][0]
+        config = StyleConfig(content=content, styles=[style], size=size)
+        sources = load_sources(config)
+        plan = images.plan_sizes(sources.content.size, [s.size for s in sources.styles], size)
+        pixels, style_pixels = sources.at(plan)
+        alone = np.clip(np.rint(feed_forward_picture(config, painter, pixels, style_pixels, None)), 0, 255)
+        sheet_rows.append([("content", content_pixels), ("style", style_pixels[0]),
+                           ("AdaIN alone", alone.astype(np.uint8)),
+                           (f"from content {finals['content'][0]:.3f}", finals["content"][1]),
+                           (f"from AdaIN {finals['adain'][0]:.3f}", finals["adain"][1])])
+    print(f"the AdaIN start ended lower on {wins} of {len(pairs)} pairs", flush=True)
+    with tf.device(resolve_device(args.device)):
+        seconds = interleaved_seconds({"adain": lambda: feed_forward_picture(config, painter, pixels, style_pixels,
+                                                                              None)}, args.rounds or 5)["adain"]
+    print(f"AdaIN alone at {pixels.shape[1]}x{pixels.shape[0]}: {min_median(seconds)} s per picture (min/median)",
+          flush=True)
+    if args.output:
+        save_sheets(args.output, "starts", sheet_rows)
     return 0
 
 
@@ -336,7 +405,8 @@ def time_to_quality(content: str, style: str, size: int, stop: Callable[[], bool
     loss_of, content_pixels = float32_loss_function(content, style, size)
     height, width = content_pixels.shape[:2]
     runs: Dict[str, Any] = {}
-    for name, options in (("baseline", dict(BASELINE, iterations=iterations)), ("default", {"iterations": iterations})):
+    for name, options in (("baseline", dict(BASELINE, iterations=iterations)), ("default", {"iterations": iterations}),
+                          ("adain start", {"iterations": iterations, "init": "adain"})):
         say(f"{name}: {json.dumps(options) if options else 'the defaults'} ...")
         trace: List[Tuple[float, float]] = []
         overhead = [0.0]
@@ -350,7 +420,7 @@ def time_to_quality(content: str, style: str, size: int, stop: Callable[[], bool
                 overhead[0] += time.perf_counter() - begun
 
         result = stylize(content, style, size=size, snapshot_every=0, quiet=True, should_stop=stop,
-                         on_step=track if name == "default" else None, **options)
+                         on_step=track if name != "baseline" else None, **options)
         seconds = time.perf_counter() - started - overhead[0]
         runs[name] = {"result": result, "seconds": seconds, "trace": trace,
                       "float32_loss": loss_of(preprocess(result.image))}
@@ -364,9 +434,10 @@ def time_to_quality(content: str, style: str, size: int, stop: Callable[[], bool
 def summarise_time_to_quality(runs: Dict[str, Any], content: str, style: str, size: int) -> Dict[str, Any]:
     baseline, default = runs["baseline"], runs["default"]
     target = baseline["float32_loss"]
-    reached = next((seconds for seconds, loss in default["trace"] if loss <= target), None)
-    if reached is None and default["float32_loss"] <= target:
-        reached = default["seconds"]
+
+    def reached(run: Dict[str, Any]) -> Optional[float]:
+        seconds = next((seconds for seconds, loss in run["trace"] if loss <= target), None)
+        return run["seconds"] if seconds is None and run["float32_loss"] <= target else seconds
 
     def described(run: Dict[str, Any]) -> Dict[str, Any]:
         result = run["result"]
@@ -375,13 +446,19 @@ def summarise_time_to_quality(runs: Dict[str, Any], content: str, style: str, si
                 "precision": result.precision, "scales": result.config.scales,
                 "tolerance": result.config.tolerance}
 
-    return {
+    summary = {
         "content": content, "style": style, "size": size,
         "baseline": described(baseline), "default": described(default),
         "wall_time_ratio": baseline["seconds"] / default["seconds"],
         "default_loss_vs_baseline": default["float32_loss"] / target - 1.0,
-        "default_reached_baseline_loss_after_seconds": reached,
+        "default_reached_baseline_loss_after_seconds": reached(default),
     }
+    if "adain start" in runs:
+        adain = runs["adain start"]
+        summary.update({"adain_start": described(adain),
+                        "adain_start_loss_vs_baseline": adain["float32_loss"] / target - 1.0,
+                        "adain_start_reached_baseline_loss_after_seconds": reached(adain)})
+    return summary
 
 
 def run_time_to_quality(args: argparse.Namespace, stop: StopOnSignal) -> int:
@@ -392,7 +469,7 @@ def run_time_to_quality(args: argparse.Namespace, stop: StopOnSignal) -> int:
     if args.output:
         os.makedirs(args.output, exist_ok=True)
     runs = time_to_quality(content, style, args.size, stop, say=(lambda text: None) if args.quiet else print)
-    if stop() or "default" not in runs:
+    if stop() or "adain start" not in runs:
         return 0
     summary = summarise_time_to_quality(runs, content, style, args.size)
     print(json.dumps(summary, indent=2))
@@ -402,6 +479,8 @@ def run_time_to_quality(args: argparse.Namespace, stop: StopOnSignal) -> int:
             (f"baseline: float32, 1 scale, 500 it., {baseline['seconds']:.0f} s, loss {baseline['float32_loss']:.2f}",
              baseline["result"].image),
             (f"default: {default['seconds']:.0f} s, loss {default['float32_loss']:.2f}", default["result"].image),
+            (f"--init adain: {runs['adain start']['seconds']:.0f} s, loss {runs['adain start']['float32_loss']:.2f}",
+             runs["adain start"]["result"].image),
         ])
         images.save_image(os.path.join(args.output, "time_to_quality.png"), np.asarray(sheet))
         images.save_image(os.path.join(args.output, "baseline.png"), baseline["result"].image)
@@ -627,7 +706,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     body = (run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled
             else run_video_table if args.video else run_batch_table if args.batch
-            else run_style_losses if args.style_losses else run_speed_table)
+            else run_style_losses if args.style_losses else run_starts if args.starts else run_speed_table)
     return run_command(PROG, lambda stop: body(args, stop))
 
 

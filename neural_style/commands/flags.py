@@ -13,6 +13,7 @@ from typing import Any, List, Tuple
 
 from neural_style.config import (
     DEFAULT_LOSS_WEIGHTS,
+    METHODS,
     OPTIMIZERS,
     POOLINGS,
     PRECISIONS,
@@ -118,8 +119,10 @@ def _add_network_flags(group: Any) -> None:
     group.add_argument("--content-weight", type=float, metavar="W", help=f"content loss weight {_loss_weight_default('content')}")
     group.add_argument("--style-weight", type=float, metavar="W", help=f"style loss weight {_loss_weight_default('style')}")
     group.add_argument("--style-loss", choices=STYLE_LOSSES,
-                       help="the style term: gram (Gram matrices, Gatys et al.) or wasserstein (the 2-Wasserstein "
-                       "distance between Gaussians fitted to the features: their means and covariances) "
+                       help="the style term: gram (Gram matrices, Gatys et al.), wasserstein (the 2-Wasserstein "
+                       "distance between Gaussians fitted to the features: their means and covariances) or sliced "
+                       "(the sliced Wasserstein distance between the features' distributions, along random directions "
+                       "fixed by --seed; needs the whole image: no tiles, no masks) "
                        f"{_default('style_loss')}")
     group.add_argument("--tv-weight", type=float, metavar="W",
                        help=f"total variation weight, smooths the image {_loss_weight_default('tv')}")
@@ -137,8 +140,16 @@ def _add_optimiser_flags(group: Any) -> None:
                        f"iterate; L-BFGS is not affected) {_default('adam_average')}")
     group.add_argument("--lbfgs-history", type=int, metavar="N",
                        help=f"L-BFGS memory (pairs of past steps kept) {_default('lbfgs_history')}")
-    group.add_argument("--init", metavar="START", help="start from 'content', 'random' noise, or an image file "
-                       f"(a snapshot resumes a run) {_default('init')}")
+    group.add_argument("--init", metavar="START", help="start from 'content', 'random' noise, 'adain' (the "
+                       "feed-forward picture of --method adain), or an image file (a snapshot resumes a run) "
+                       f"{_default('init')}")
+    group.add_argument("--method", choices=METHODS,
+                       help="optimize: paint by optimising the losses (Gatys et al.); adain: one pass of AdaIN's "
+                       "trained decoder (Huang & Belongie 2017), about a second, flatter; the optimiser's "
+                       f"options do not apply {_default('method')}")
+    group.add_argument("--adain-alpha", type=float, metavar="A",
+                       help="AdaIN's style strength, 0-1, for --method adain and --init adain "
+                       f"{_default('adain_alpha')}")
     xla = group.add_mutually_exclusive_group()
     xla.add_argument("--xla", dest="xla", action="store_true",
                      help="compile the loss with XLA (default: XLA on a GPU, the plain TensorFlow graph on a CPU, "

@@ -192,7 +192,7 @@ def _cached_weights_path(folder: str) -> str:
     return os.path.join(folder, f"vgg19_gatys_normalised_{GATYS_FILE_SHA256[:16]}.weights.h5")
 
 
-def _write_hash_file(weights_path: str) -> None:
+def write_hash_file(weights_path: str) -> None:
     digest = sha256_of(weights_path)
 
     def write(temporary: str) -> None:
@@ -202,7 +202,7 @@ def _write_hash_file(weights_path: str) -> None:
     write_atomically(weights_path + ".sha256", write)
 
 
-def _cache_is_intact(weights_path: str) -> bool:
+def cache_is_intact(weights_path: str) -> bool:
     hash_path = weights_path + ".sha256"
     if not (os.path.isfile(weights_path) and os.path.isfile(hash_path)):
         return False
@@ -227,14 +227,14 @@ def convert_gatys_weights(source: str, destination: str, model: Any) -> None:
         model.get_layer(name).set_weights([kernel, bias])
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     write_atomically(destination, model.save_weights, suffix=".weights.h5")
-    _write_hash_file(destination)
+    write_hash_file(destination)
 
 
 def gatys_weights_file(model: Any, cache_override: str | None = None, log: Any = None) -> str:
     """The cached Keras weights of Gatys' normalised VGG19, converting them on first use or when
     the cache does not match its recorded sha256."""
     destination = _cached_weights_path(cache_dir(cache_override))
-    if _cache_is_intact(destination):
+    if cache_is_intact(destination):
         return destination
     if os.path.exists(destination) and log:
         log(f"cached weights {destination} do not match their sha256; rebuilding them from the source")

@@ -17,6 +17,7 @@ from neural_style.images import Masks, dihedral_copies
 from neural_style.objective.content import content_term
 from neural_style.objective.gram_style import gram_style_term
 from neural_style.objective.regional_style import RegionalStyleTerm, regional_style_term
+from neural_style.objective.sliced_style import sliced_style_term
 from neural_style.objective.terms import STATISTICS, Term
 from neural_style.objective.tiled import TiledFeatures, TiledObjective, compute_tiled_targets
 from neural_style.objective.total_variation import total_variation_term
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 # The style term of each --style-loss (config.STYLE_LOSSES).
 STYLE_TERMS: Dict[str, Callable[["StyleConfig"], Term]] = {"gram": gram_style_term,
-                                                          "wasserstein": wasserstein_style_term}
+                                                          "wasserstein": wasserstein_style_term,
+                                                          "sliced": sliced_style_term}
 
 
 def style_term(config: "StyleConfig") -> Term:

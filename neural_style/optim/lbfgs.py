@@ -4,7 +4,8 @@ kept, with a small policy for the ways it can fail to get going.
 States of a run, by name:
 - a COLD start (the content image or noise) is watched for a stall: if the loss has not fallen by
   STALL_FALL after STALL_ITERATIONS, the attempt is STALLED and restarted with a scaled first step;
-- a first iteration that has spent FIRST_ITERATION_EVALUATIONS evaluations without finishing is STALLED too;
+- a first iteration that has spent FIRST_ITERATION_EVALUATIONS evaluations without finishing is STALLED too, and
+  so is any of a cold start's first STALL_ITERATIONS iterations that has;
 - an attempt that ENDED_EARLY (scipy ended before the budget) is restarted: plainly (a fresh memory) when it
   made progress, with the scaled first step when it made NO_PROGRESS; at most LBFGS_RESTARTS times;
 - it is FINISHED when the budget is spent or a callback halted it; Converged (from the iteration callback),
@@ -41,7 +42,10 @@ STALL_FALL = 0.10
 # the loss, and the line search spent its evaluations on it without moving (measured). After this many,
 # the attempt is restarted with the one-grey-level step instead. It also fires in ordinary runs: a 384 px
 # chelsea run's last scale spent 19 evaluations on its first iteration (now 7, final loss 5.530 -> 5.522),
-# and coffee's cold start 21 before failing (now 7, the same final loss).
+# and coffee's cold start 21 before failing (now 7, the same final loss). From the content, an early iteration
+# can stick the same way: Tübingen / The Starry Night at 256 px, float32, spent 7-8 evaluations on each of its
+# iterations 2-5 (36 evaluations for 10 iterations, the loss 168 -> 149 after 5); restarted there with the scaled
+# step, 10 iterations take 14 (docs/performance.md, "No cold-start stall").
 FIRST_ITERATION_EVALUATIONS = 6
 
 
@@ -81,6 +85,7 @@ class LbfgsRun:
         self.scaled_start_tried = False
         self.started = time.perf_counter()
         self.evaluations_at_start = evaluator.evaluations
+        self.evaluations_at_iterate = evaluator.evaluations  # when the last iterate was reached
         self._start_point: Optional[Tuple[np.ndarray, float, np.ndarray]] = None
         self._first_request = True
         self._first_loss = math.nan
@@ -145,8 +150,7 @@ class LbfgsRun:
         return self._start_point[1], self._start_point[2].astype(np.float64)
 
     def _scaled_evaluation(self, y: np.ndarray) -> Tuple[float, np.ndarray]:
-        if (not self.scaled_start_tried and self.iteration == 0
-                and self.evaluator.evaluations - self.evaluations_at_start >= FIRST_ITERATION_EVALUATIONS):
+        if self._iteration_stuck():
             raise _Stalled
         if self._first_request:
             # L-BFGS-B's first request is its start, x / scale, which need not multiply back to x bit for bit.
@@ -156,6 +160,16 @@ class LbfgsRun:
             total, gradient = self.evaluator(y * self.scale)
         return total, gradient * self.scale
 
+    def _iteration_stuck(self) -> bool:
+        """Whether the iteration under way has spent FIRST_ITERATION_EVALUATIONS evaluations, and is the first, or
+        one of a watched cold start's first STALL_ITERATIONS (before any scaled step was tried)."""
+        if self.scaled_start_tried:
+            return False
+        if self.iteration == 0:
+            return self.evaluator.evaluations - self.evaluations_at_start >= FIRST_ITERATION_EVALUATIONS
+        return (self.watching_stall and self.iteration < STALL_ITERATIONS
+                and self.evaluator.evaluations - self.evaluations_at_iterate >= FIRST_ITERATION_EVALUATIONS)
+
     def _on_new_iterate(self, yk: np.ndarray) -> None:
         xk = yk * self.scale
         self.iteration += 1
@@ -164,6 +178,7 @@ class LbfgsRun:
         evaluator = self.evaluator
         if evaluator.last_x is None or not np.array_equal(evaluator.last_x, xk):
             evaluator(xk)  # rare: the iterate is not the last point evaluated
+        self.evaluations_at_iterate = evaluator.evaluations
         if self.iteration == 1:
             self._first_loss = evaluator.last_total
         stalled = (self.watching_stall and self.iteration == STALL_ITERATIONS + 1

@@ -180,6 +180,13 @@ def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.n
     sources = pipeline.SourceImages(Image.fromarray(frame), context.styles, config.color_match, *context.masks)
     plan = pipeline.plan_run(config, context.hardware, sources.content.size, [s.size for s in context.styles],
                              context.available_memory)
+    if config.method == "adain":  # each frame in one pass: no optimiser, no temporal term
+        from neural_style.features.network_input import preprocess
+
+        content, styles = sources.at(plan.sizes)
+        picture = pipeline.feed_forward_picture(config, context.session.adain(), content, styles,
+                                                sources.masks_at(plan.sizes))
+        return preprocess(np.clip(np.rint(picture), 0, 255).astype(np.uint8)), None
     steps: List[Step] = []
     ran = pipeline.run(config, plan, context.session, sources, on_step=steps.append, notify=lambda message: None,
                        should_stop=context.should_stop, start=start, beside_terms=[temporal] if temporal else ())
@@ -322,7 +329,8 @@ def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, 
             result.final_steps.append(last)
         later = result.seconds_per_frame[1:] or result.seconds_per_frame
         left = (len(frames) - index - 1) * float(np.median(later))
-        say(f"frame {index + 1}/{len(frames)}: {last.iteration if last else 0} iterations, "
+        done_how = "one AdaIN pass" if context.config.method == "adain" else f"{last.iteration if last else 0} iterations"
+        say(f"frame {index + 1}/{len(frames)}: {done_how}, "
             + (f"{describe_losses(last)}, " if last else "")
             + f"{seconds:.1f} s, about {int(left // 60)}:{int(left % 60):02d} left")
 

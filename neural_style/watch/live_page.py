@@ -58,6 +58,7 @@ class RunState:
     scale: str = ""
     history: List[Dict[str, float]] = field(default_factory=list)
     last_step: Optional[Step] = None
+    start: Optional[np.ndarray] = None  # a feed-forward start, shown until the first iteration
     final: Optional[np.ndarray] = None
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -109,6 +110,14 @@ class LiveView:
             self.state.scale = label
             self.state.changed.notify_all()
 
+    def on_start(self, picture: np.ndarray) -> None:
+        """Show the run's start picture (the AdaIN one) before its first iteration."""
+        with self.state.changed:
+            self.state.start = picture
+            self.state.message = "the feed-forward start; optimising"
+            self.state.version += 1
+            self.state.changed.notify_all()
+
     def finish(self, final: Optional[np.ndarray], status: str, message: str = "") -> None:
         """Show the final picture and `status`, give open pages a moment to receive it, then stop serving."""
         with self.state.changed:
@@ -131,12 +140,13 @@ class LiveView:
     def current_png(self) -> Optional[bytes]:
         """The latest picture as PNG, rendered when first asked for at this version."""
         with self.state.changed:
-            version, step, final = self.state.version, self.state.last_step, self.state.final
-        if final is None and (step is None or self.render is None):
+            version, step, final, start = self.state.version, self.state.last_step, self.state.final, self.state.start
+        if final is None and (step is None or self.render is None) and start is None:
             return None
         with self._render_lock:
             if self._current is None or self._current[0] != version:
-                self._current = (version, png_bytes(final if final is not None else self.render(step)))
+                picture = final if final is not None else start if step is None else self.render(step)
+                self._current = (version, png_bytes(picture))
             return self._current[1]
 
     def image(self, path: str) -> Optional[bytes]:

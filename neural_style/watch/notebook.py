@@ -84,6 +84,9 @@ class NotebookView:
         if time.monotonic() - self._last_update >= UPDATE_SECONDS:
             self._show(self.render(step), f"iteration {step.iteration} of {self.total_iterations}")
 
+    def on_start(self, picture: np.ndarray) -> None:
+        self._show(picture, "the feed-forward (AdaIN) start")
+
     def finish(self, final: Optional[np.ndarray], status: str) -> None:
         if final is not None:
             self._show(final, status)

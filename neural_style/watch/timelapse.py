@@ -158,6 +158,10 @@ class Timelapse:
         if step.iteration % self.every == 0:
             self.append(self.render(step))
 
+    def on_start(self, picture: np.ndarray) -> None:
+        """The run's start picture (the AdaIN one) as the first frame."""
+        self.append(picture)
+
     def append(self, picture: np.ndarray) -> None:
         import time
 

@@ -41,6 +41,12 @@ class Watchers:
         if self.live:
             self.live.on_scale(label)
 
+    def on_start(self, picture: np.ndarray) -> None:
+        """A feed-forward start picture (at the output's size), shown by every watcher before the first iteration."""
+        for watcher in (self.timelapse, self.live, self.notebook):
+            if watcher:
+                watcher.on_start(picture)
+
     def should_stop(self, asked: Optional[Callable[[], bool]]) -> Optional[Callable[[], bool]]:
         """`asked` (the caller's stop flag), or the live page's Stop button."""
         if not self.live:

@@ -36,7 +36,7 @@ def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
         4 * 8 * 8 * 9 * (3 * 64 + 64 * 64) / 1e9 + 4 * 4 * 4 * 9 * 64 * 128 / 1e9)
 
 
-def test_time_to_quality_compares_the_baseline_with_the_default(small_images):
+def test_time_to_quality_compares_the_baseline_with_the_default_and_the_adain_start(small_images):
     from neural_style.commands import benchmark
 
     content, style = small_images
@@ -46,6 +46,7 @@ def test_time_to_quality_compares_the_baseline_with_the_default(small_images):
     assert summary["baseline"]["iterations"] == 12
     assert summary["baseline"]["float32_loss"] > 0 and summary["default"]["float32_loss"] > 0
     assert summary["wall_time_ratio"] > 0
+    assert summary["adain_start"]["float32_loss"] > 0 and summary["adain_start"]["iterations"] == 12
 
 
 def test_style_losses_scores_every_result_by_every_loss_and_writes_the_sheet(small_images, tmp_path, capsys):
@@ -56,7 +57,20 @@ def test_style_losses_scores_every_result_by_every_loss_and_writes_the_sheet(sma
                  "--rounds", "1", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("content.png / style.png")]
-    assert [row.split()[3] for row in rows] == ["gram", "wasserstein"]  # a row per loss the picture was run with
-    assert all(len(row.split()) == 7 for row in rows)  # scored by both losses, and the content loss
-    assert "seconds per evaluation" in out and "gram" in out and "wasserstein" in out
+    assert [row.split()[3] for row in rows] == ["gram", "wasserstein", "sliced"]  # a row per loss it was run with
+    assert all(len(row.split()) == 8 for row in rows)  # scored by every loss, and the content loss
+    assert "seconds per evaluation" in out and all(loss in out for loss in ("gram", "wasserstein", "sliced"))
     assert os.path.exists(tmp_path / "style_losses_1.png")
+
+
+def test_starts_compares_the_content_start_with_the_adain_start_and_writes_the_sheet(small_images, tmp_path, capsys):
+    from neural_style.commands.cli import main
+
+    content, style = small_images
+    assert main(["benchmark", "--starts", "--pairs", f"{content}:{style}", "--size", "48", "--iterations", "2",
+                 "--rounds", "1", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("content.png / style.png")]
+    assert [row[3] for row in rows] == ["content", "adain"] and all(float(row[4]) > 0 for row in rows)
+    assert "AdaIN start ended lower on" in out and "s per picture" in out
+    assert os.path.exists(tmp_path / "starts_1.png")

@@ -98,7 +98,7 @@ def test_help_documents_every_option_once_with_its_default_in_flag_form(capsys):
     # argparse may break a long word anywhere: the layer list is compared without white space.
     assert "(default:block1_conv1,block2_conv1,block3_conv1,block4_conv1,block5_conv1)" in "".join(text.split())
     for fragment in ("--size PX", "(default: 512)", "(default: 500)", "(default: block4_conv2)",
-                     "(default: 1e5 with --weights gatys, 100 with imagenet or a FILE; with --style-loss wasserstein: 1 and 0.03)",
+                     "(default: 1e5 with --weights gatys, 100 with imagenet or a FILE; with --style-loss wasserstein: 1 and 0.03; with --style-loss sliced: 5 and 0.15)",
                      "(default: 0.001 with --weights gatys, 0.03 with imagenet or a FILE)", "(default: out.png)"):
         assert fragment in text, fragment
     assert "None" not in text and "['" not in text
@@ -191,7 +191,7 @@ def status_of(argv):
         (["--weights", "missing.h5"], "neither 'gatys', 'imagenet' nor an existing file"),
         (["--optimizer", "sgd"], "invalid choice"),
         (["--size", "big"], "invalid int value"),
-        (["--init", "no-such-snapshot.png"], "--init 'no-such-snapshot.png' is neither 'content', 'random' nor"),
+        (["--init", "no-such-snapshot.png"], "--init 'no-such-snapshot.png' is neither 'content', 'random', 'adain' nor"),
         (["--preset", "fast"], "invalid choice: 'fast'"),
     ],
 )

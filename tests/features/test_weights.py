@@ -193,7 +193,7 @@ def test_cache_is_reused_and_a_tampered_cache_is_rebuilt(vgg19, private_cache):
     messages = []
     weights.gatys_weights_file(vgg19, log=messages.append)
     assert any("do not match their sha256" in m for m in messages)
-    assert weights._cache_is_intact(cached)
+    assert weights.cache_is_intact(cached)
 
 
 def test_wrong_sha256_source_is_refused(tmp_path, vgg19):

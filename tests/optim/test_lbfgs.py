@@ -133,3 +133,39 @@ def test_a_cold_start_that_stalls_is_restarted_with_a_one_grey_level_step(small_
     raised.clear()
     stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True, init=content)
     assert raised == []  # a start from an image file is not a cold start
+
+
+def test_an_early_iteration_of_a_cold_start_that_sticks_is_restarted_with_the_scaled_step(monkeypatch):
+    """A cold start's second iteration spends FIRST_ITERATION_EVALUATIONS evaluations without finishing (as
+    Tübingen's did at 256 px): the attempt is restarted from the first iterate with the one-grey-level step; a
+    warm start's sticking iteration is left to the line search."""
+    from neural_style.optim import lbfgs, lbfgsb
+    from neural_style.optim.evaluator import Evaluator
+
+    real = lbfgsb.fmin_l_bfgs_b
+
+    def run(cold):
+        attempts = []
+
+        def second_iteration_sticks_once(func, x0, **kwargs):
+            attempts.append(x0.copy())
+            if len(attempts) > 1:
+                return real(func, x0, **kwargs)
+            func(x0)
+            kwargs["callback"](x0 - 0.5)  # the first iterate
+            for trial in range(20):  # then trial steps that do not finish an iteration
+                func(x0 - 0.5 - 1e-9 * trial)
+            return real(func, x0, **dict(kwargs, maxiter=kwargs["maxiter"] - 1))
+
+        monkeypatch.setattr(lbfgsb, "fmin_l_bfgs_b", second_iteration_sticks_once)
+        evaluator = Evaluator(_Quadratic(), (1, 2, 2, 3), "/CPU:0")
+        run = lbfgs.LbfgsRun(evaluator, np.full(12, -3.0), (np.full(12, -5.0), np.full(12, 5.0)), 30, 5,
+                             lambda step: None, cold_start=cold)
+        outcome = run.run()
+        return attempts, run, outcome
+
+    attempts, stuck, outcome = run(cold=True)
+    assert len(attempts) == 2 and stuck.scaled_start_tried and outcome.iterations == 30
+    np.testing.assert_allclose(attempts[1] * stuck.scale, np.full(12, -3.5))  # from the first iterate
+    attempts, warm, _ = run(cold=False)
+    assert not warm.scaled_start_tried

@@ -198,3 +198,19 @@ def test_video_takes_the_common_flags(pan_clip, tmp_path, capsys):
         frames.append([(folder / f"frame_00000{i}.png").read_bytes() for i in (1, 2)])
     assert frames[0] == frames[1]
     assert capsys.readouterr().err == ""
+
+
+def test_method_adain_paints_every_frame_in_one_pass(pan_clip, tmp_path, capsys):
+    from neural_style import stylize
+
+    folder = tmp_path / "adain"
+    assert main(["video", pan_clip, STYLE, "-o", str(folder), "--size", "64", "--method", "adain",
+                 "--max-frames", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("one AdaIN pass") == 2 and "iterations" not in err.split("\n", 1)[1]
+    first = np.asarray(Image.open(folder / "frame_000001.png"), np.float64)
+    import imageio.v3 as iio
+
+    decoded = np.asarray(iio.imread(pan_clip, index=0))  # the frame as the video holds it (the codec's losses)
+    still = stylize(decoded, STYLE, method="adain", size=64, quiet=True).image
+    assert np.abs(first - still).mean() < 1.0  # the frame is the still's picture

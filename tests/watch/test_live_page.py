@@ -69,6 +69,15 @@ def test_endpoints_serve_the_state_the_pictures_and_nothing_else(view):
     assert status_of(base + "state", "POST") == 404
 
 
+def test_a_feed_forward_start_is_shown_before_the_first_iteration_then_replaced(view):
+    base = view.url
+    assert status_of(base + "image/current.png") == 404
+    view.on_start(np.full((20, 30, 3), 123, np.uint8))
+    assert np.asarray(Image.open(io.BytesIO(get(base + "image/current.png")[2])))[0, 0, 0] == 123
+    view.on_step(Step(iteration=1, evaluations=2, seconds=1.0, total=9.0, terms=dict(content=1.0, style=7.0, tv=1.0)))
+    assert np.asarray(Image.open(io.BytesIO(get(base + "image/current.png")[2])))[0, 0, 0] == 20
+
+
 def test_stop_button_sets_the_stop_flag(view):
     assert not view.stop_requested.is_set()
     assert status_of(view.url + "stop", "POST") == 202
