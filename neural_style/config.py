@@ -146,7 +146,7 @@ class StyleConfig:
     learning_rate: float = 10.0
     adam_average: float = 0.0  # Adam's picture: the moving average of its iterates with this decay (0: the last)
     lbfgs_history: int = 10
-    init: str = "content"
+    init: str = "adain"  # measured better at equal budget on 4 of 5 pairs (docs/performance.md, "The AdaIN start")
     method: str = "optimize"
     adain_alpha: float = 1.0  # AdaIN's style strength: 0 the content's own features, 1 the style's statistics
     seed: Optional[int] = None
@@ -294,6 +294,7 @@ PRESETS = {
         precision="float32",
         scales=1,
         tolerance=0.0,
+        init="content",  # the reference starts from the photo
     ),
 }
 

@@ -12,9 +12,10 @@ from PIL import Image
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = os.path.join(REPO, "images")
 
-# The smallest runs that still exercise the whole pipeline: 48 px, a few iterations, no snapshots, quiet, and
-# the plain graph (XLA would compile for seconds per size). Tests vary it: dict(FAST, iterations=4).
-FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False)
+# The smallest runs that still exercise the whole pipeline: 48 px, a few iterations, no snapshots, quiet, the
+# plain graph (XLA would compile for seconds per size), and the photo as the start (the default AdaIN start loads
+# a second network, about a second a run: tests/feedforward tests it). Tests vary it: dict(FAST, iterations=4).
+FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False, init="content")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -70,8 +70,10 @@ def test_the_second_scale_starts_from_the_first_ones_result(small_images):
     """The fine scale's first loss is far below a cold start's at that size: it starts from the
     coarse result upsampled, not from the content image."""
     content, style = small_images
-    two = stylize(content, style, scales=2, size=96, iterations=20, tolerance=0.0, snapshot_every=0, quiet=True)
-    cold = stylize(content, style, scales=1, size=96, iterations=1, tolerance=0.0, snapshot_every=0, quiet=True)
+    two = stylize(content, style, scales=2, size=96, iterations=20, tolerance=0.0, snapshot_every=0, quiet=True,
+                 init="content")
+    cold = stylize(content, style, scales=1, size=96, iterations=1, tolerance=0.0, snapshot_every=0, quiet=True,
+                  init="content")
     fine = [r for r in two.history if r.width == 96]
     assert fine[0].total < 0.5 * cold.history[0].total
 

@@ -22,7 +22,7 @@ from neural_style.config import StyleConfig
 from tests.conftest import FAST
 
 # A batch job is watched by the batch itself: only the run options.
-FAST = dict(size=FAST["size"], iterations=5, scales=1, xla=FAST["xla"])
+FAST = dict(size=FAST["size"], iterations=5, scales=1, xla=FAST["xla"], init=FAST["init"])
 
 
 @pytest.fixture()
@@ -117,7 +117,7 @@ def test_a_batch_writes_outputs_logs_and_summary_isolates_a_broken_job_and_resum
     (album / "photos" / "broken.png").write_bytes(b"not a picture at all")
     outdir = tmp_path / "out"
     argv = ["batch", "-o", str(outdir), "--contents", str(album / "photos" / "*.png"),
-            "--styles", str(album / "paintings" / "swirls.png"), "--size", "48", "--iterations", "5", "--scales", "1"]
+            "--styles", str(album / "paintings" / "swirls.png"), "--size", "48", "--iterations", "5", "--scales", "1", "--init", "content"]
     assert main(argv) == 1  # one job failed
     err = capsys.readouterr().err
     assert "failed: broken__swirls.png: " in err and "2 done, 0 skipped, 1 failed" in err
@@ -276,7 +276,7 @@ def test_ray_runs_every_job_on_a_two_node_cluster_and_a_killed_worker_s_job_is_r
 def test_ray_needs_the_extra_named_when_missing(album, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     status = main(["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "photos" / "cat.png"),
-                   "--styles", str(album / "paintings" / "swirls.png"), "--ray", "local", "--size", "48"])
+                   "--styles", str(album / "paintings" / "swirls.png"), "--ray", "local", "--size", "48", "--init", "content"])
     assert status == 2 and "pip install -e '.[cluster]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -289,7 +289,7 @@ def test_ray_needs_the_extra_named_when_missing(album, tmp_path, monkeypatch, ca
 ])
 def test_a_cluster_that_cannot_be_used_is_refused_before_anything_is_written(album, tmp_path, capsys, extra, message):
     status = main(["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "photos" / "cat.png"),
-                   "--styles", str(album / "paintings" / "swirls.png"), "--size", "48", *extra])
+                   "--styles", str(album / "paintings" / "swirls.png"), "--size", "48", "--init", "content", *extra])
     error = capsys.readouterr().err.strip()
     assert status == 2 and message in error and len(error.splitlines()) == 1
     assert not (tmp_path / "out").exists()

@@ -36,7 +36,7 @@ def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
         4 * 8 * 8 * 9 * (3 * 64 + 64 * 64) / 1e9 + 4 * 4 * 4 * 9 * 64 * 128 / 1e9)
 
 
-def test_time_to_quality_compares_the_baseline_with_the_default_and_the_adain_start(small_images):
+def test_time_to_quality_compares_the_baseline_with_the_default_and_the_photo_start(small_images):
     from neural_style.commands import benchmark
 
     content, style = small_images
@@ -46,7 +46,7 @@ def test_time_to_quality_compares_the_baseline_with_the_default_and_the_adain_st
     assert summary["baseline"]["iterations"] == 12
     assert summary["baseline"]["float32_loss"] > 0 and summary["default"]["float32_loss"] > 0
     assert summary["wall_time_ratio"] > 0
-    assert summary["adain_start"]["float32_loss"] > 0 and summary["adain_start"]["iterations"] == 12
+    assert summary["content_start"]["float32_loss"] > 0 and summary["content_start"]["iterations"] == 12
 
 
 def test_style_losses_scores_every_result_by_every_loss_and_writes_the_sheet(small_images, tmp_path, capsys):

@@ -150,7 +150,7 @@ def test_init_adain_starts_nearer_the_style_and_every_watcher_sees_the_start_fir
     options = dict(FAST, size=64, iterations=1, scales=1)
     from_content = stylize(content, style, **options)
     timelapse = str(tmp_path / "t.gif")
-    from_adain = stylize(content, style, init="adain", timelapse=timelapse, **options)
+    from_adain = stylize(content, style, timelapse=timelapse, **dict(options, init="adain"))
     assert from_adain.history[0].style < 0.5 * from_content.history[0].style
     frames, _ = read_frames(timelapse)
     adain = stylize(content, style, method="adain", size=64, quiet=True).image
@@ -190,3 +190,15 @@ def test_a_picture_larger_than_adain_paints_is_painted_smaller_and_scaled_up(mon
                                             [], Masks(np.ones((100, 150, 2), np.float32)))
     assert seen == [((43, 64, 3), (43, 64, 2))]
     assert picture.shape == (100, 150, 3) and np.allclose(picture, 100.0, atol=0.01)
+
+
+def test_a_default_run_starts_from_the_adain_picture_and_the_reference_preset_from_the_photo(small_images, tmp_path,
+                                                                                               capsys):
+    from neural_style.commands.cli import main
+
+    content, style = small_images
+    assert main([content, style, "--size", "48", "--iterations", "1", "-o", str(tmp_path / "a.png")]) == 0
+    assert "from the AdaIN picture" in capsys.readouterr().err
+    assert main([content, style, "--preset", "reference", "--size", "48", "--iterations", "1", "--optimizer", "lbfgs",
+                 "-o", str(tmp_path / "b.png")]) == 0
+    assert "AdaIN" not in capsys.readouterr().err

@@ -379,7 +379,9 @@ def test_notebook_display_updates_one_picture_and_one_curve_in_place(small_image
     content, style = small_images
     result = stylize(content, style, size=64, iterations=6, scales=1, tolerance=0, quiet=True, display=True)
     picture, curve = shown  # two outputs, updated in place
-    assert len(picture.updates) == result.iterations + 1  # every step here (no throttle), then the final picture
+    # The AdaIN start first, then every step here (no throttle), then the final picture.
+    assert len(picture.updates) == 1 + result.iterations + 1
+    assert "AdaIN" in picture.updates[0].metadata["caption"]
     final = np.asarray(Image.open(io.BytesIO(picture.updates[-1].data)))
     np.testing.assert_array_equal(final, result.image)
     svg = curve.updates[-1].data

@@ -57,7 +57,7 @@ def test_a_run_with_a_timelapse_stopped_midway_leaves_a_playable_file(small_imag
                      should_stop=stop_after_four_evaluations)
     assert result.stop_reason == "stopped" and result.timelapse == path
     frames, _ = read_frames(path)
-    assert len(frames) == result.iterations + round(HOLD_SECONDS * 10)
+    assert len(frames) == 1 + result.iterations + round(HOLD_SECONDS * 10)  # the AdaIN start, each step, the hold
     assert frames[0].shape[:2] == result.image.shape[:2]
     np.testing.assert_allclose(frames[-1].astype(float).mean(), result.image.astype(float).mean(), atol=6)
 
