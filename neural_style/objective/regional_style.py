@@ -38,9 +38,6 @@ class RegionalStyleTerm(StatisticsTerm):
     inner: StatisticsTerm
     region_weights: Tuple[float, ...]  # one per region: its strength (1 each unless blend weights say otherwise)
 
-    def target_spec(self, target: tf.Tensor) -> tf.TensorSpec:
-        return tf.TensorSpec(target.shape, target.dtype)
-
     def statistics_spec(self, target: tf.Tensor) -> Any:
         return (tf.TensorSpec(target.shape, target.dtype), tf.TensorSpec(target.shape[:1], target.dtype))
 
