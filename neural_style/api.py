@@ -26,6 +26,7 @@ from neural_style.step import Step
 if TYPE_CHECKING:
     from neural_style.features.vgg19 import FeatureExtractor
     from neural_style.pipeline import RunPlan
+    from neural_style.watch.live_run import LiveRun
 
 
 @dataclass
@@ -120,6 +121,7 @@ def stylize(
     stream: Optional[TextIO] = None,
     should_stop: Optional[Callable[[], bool]] = None,
     display: bool = False,
+    live: Optional["LiveRun"] = None,
     **options: Any,
 ) -> StyleResult:
     """Paint `content` in the style of `style` (a path, Pillow image or uint8 array, or a list
@@ -132,7 +134,8 @@ def stylize(
     in one process. `display=True` shows the picture and the loss curve updating in place in a
     notebook; `web=PORT` serves them on a local page (watch/live_page.py). `on_step(step)` is called after
     every iteration (it may raise StopIteration to stop early); `should_stop()` is polled before every
-    evaluation.
+    evaluation. `live` (a watch.live_run.LiveRun) is updated as the run goes, as the live page is, and its
+    `stop_requested` stops it: how the studio follows a run.
     """
     from neural_style.hardware import resolve_hardware, seeded
     from neural_style.pipeline import plan_run
@@ -156,13 +159,15 @@ def stylize(
     hardware = resolve_hardware(config)
     plan = plan_run(config, hardware, sources.content.size, [s.size for s in sources.styles])
     # Bound before any work, so a port in use is refused at once.
-    live = (open_live_view(watch, *sources.at(plan.sizes), config.iterations, progress.message)
-            if watch.web is not None else None)
+    if live is not None and watch.web is not None:
+        raise NeuralStyleError("a run is followed either by its own live page (web) or by the caller's LiveRun, not both")
+    if watch.web is not None:
+        live = open_live_view(watch, *sources.at(plan.sizes), config.iterations, progress.message)
     progress.message(plan.start_line(config))
     try:
         with seeded(config.seed):
             if config.method == "adain":
-                return _paint_in_one_pass(config, plan, sources, progress)
+                return _paint_in_one_pass(config, plan, sources, progress, live)
             return _paint(config, watch, plan, sources, extractor, progress, on_step, should_stop, live, display)
     except BaseException as error:
         if live:
@@ -230,8 +235,9 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: "RunPlan", sources: A
     return result
 
 
-def _paint_in_one_pass(config: StyleConfig, plan: "RunPlan", sources: Any, progress: Any) -> StyleResult:
-    """--method adain: the feed-forward picture at the output's size, written like an optimised one."""
+def _paint_in_one_pass(config: StyleConfig, plan: "RunPlan", sources: Any, progress: Any, live: Any) -> StyleResult:
+    """--method adain: the feed-forward picture at the output's size, written like an optimised one (and shown on
+    `live`, a LiveRun, if given)."""
     import tensorflow as tf
 
     from neural_style import pipeline
@@ -254,6 +260,8 @@ def _paint_in_one_pass(config: StyleConfig, plan: "RunPlan", sources: Any, progr
     progress.close()
     progress.message(f"AdaIN in one pass: {painted:.2f} s to paint ({seconds:.1f} s with loading the network)"
                      + (f"; wrote {written}" if written else ""))
+    if live:
+        live.finish(final, "done", f"AdaIN in one pass, {painted:.2f} s" + (f"; wrote {written}" if written else ""))
     return StyleResult(image=final, history=[], iterations=0, evaluations=0, seconds=seconds, stop_reason="done",
                        device=plan.hardware.device, config=config, plan=plan, output=written)
 

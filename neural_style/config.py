@@ -102,6 +102,21 @@ STYLE_LOSS_WEIGHTS = {
 }
 
 
+def shown(value: Any) -> str:
+    """A default as it would be typed after its flag: lists comma-separated, numbers as %g."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(shown(item) for item in value)
+    if isinstance(value, float):
+        return number_as_typed(value)
+    return str(value)
+
+
+def number_as_typed(value: float) -> str:
+    """1e5 rather than 100000, 0.001 as is."""
+    text = f"{value:g}"
+    return f"{value:.0e}".replace("e+0", "e").replace("e+", "e") if len(text) > 5 and value >= 1e4 else text
+
+
 @dataclass(frozen=True)
 class StyleConfig:
     """What one style transfer run paints and how, as asked (precision 'auto' stays 'auto': the run's

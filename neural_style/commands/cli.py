@@ -5,6 +5,8 @@
     neural-style benchmark [flags]                      speed and memory (benchmark.py)
     neural-style video INPUT STYLE... -o OUTPUT         video with temporal consistency (video_command.py)
     neural-style batch -o OUTDIR --contents ... --styles ...   many pictures, here or on Ray (batch_command.py)
+    neural-style sheet CONTENT STYLE... -o SHEET        a contact sheet over styles and swept options (sheet.py)
+    neural-style studio [--port PORT] [--host HOST]     the studio: a local web app (studio.py)
 
 No command module imports this one; each takes its shared pieces from common.py and flags.py.
 """
@@ -16,7 +18,8 @@ import sys
 from typing import Optional, Sequence
 
 SUBCOMMANDS = {"compare": "neural_style.commands.compare", "benchmark": "neural_style.commands.benchmark",
-               "video": "neural_style.commands.video", "batch": "neural_style.commands.batch"}
+               "video": "neural_style.commands.video", "batch": "neural_style.commands.batch",
+               "sheet": "neural_style.commands.sheet", "studio": "neural_style.commands.studio"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

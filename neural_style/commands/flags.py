@@ -26,6 +26,8 @@ from neural_style.config import (
     WatchOptions,
     build_config,
     build_watch,
+    number_as_typed as _number,
+    shown,
 )
 
 DEFAULTS = StyleConfig()
@@ -41,21 +43,6 @@ def _floats(text: str) -> List[float]:
         return [float(item) for item in _csv(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def shown(value: Any) -> str:
-    """A default as it would be typed after its flag: lists comma-separated, numbers as %g."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(shown(item) for item in value)
-    if isinstance(value, float):
-        return _number(value)
-    return str(value)
-
-
-def _number(value: float) -> str:
-    """1e5 rather than 100000, 0.001 as is."""
-    text = f"{value:g}"
-    return f"{value:.0e}".replace("e+0", "e").replace("e+", "e") if len(text) > 5 and value >= 1e4 else text
 
 
 def _default(name: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import _default, add_common_flags, add_style_flags, config_from_args
-from neural_style.config import DEFAULT_WEB_PORT
+from neural_style.config import DEFAULT_WEB_PORT, StyleConfig
 
 PROG = "neural-style"
 
@@ -61,6 +61,34 @@ def _add_output_flags(group: Any) -> None:
     group.add_argument("--web-host", metavar="HOST",
                        help=f"address the live view listens on; anything but 127.0.0.1 lets other machines see it "
                        f"{_default('web_host')}")
+
+
+def command_line(config: StyleConfig) -> str:
+    """The command that paints `config` (its images given as paths): the main command with every field that differs
+    from the defaults as its flag, so `build_parser().parse_args` of it gives `config` back."""
+    import shlex
+
+    from neural_style.commands.flags import shown
+
+    defaults = StyleConfig()
+    words = [PROG, str(config.content), *map(str, config.styles)]
+    if config.output:
+        words += ["-o", config.output]
+    for action in build_parser()._actions:
+        name = action.dest
+        if not action.option_strings or name in ("output", "help") or not hasattr(defaults, name):
+            continue
+        value = getattr(config, name)
+        if value == getattr(defaults, name) or (value is None and name != "xla"):
+            continue
+        if action.nargs == 0:  # a switch: --color-match, or the --xla / --no-xla pair
+            if action.const == value:
+                words.append(action.option_strings[0])
+        elif action.nargs == "+":
+            words += [action.option_strings[0], *map(str, value)]
+        else:
+            words += [action.option_strings[0], shown(value) if not isinstance(value, float) else repr(value)]
+    return shlex.join(words)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -102,6 +102,31 @@ def layers_used(config: "StyleConfig") -> Tuple[str, ...]:
     return tuple(dict.fromkeys(tuple(config.content_layers) + tuple(config.style_layers)))
 
 
+class SharedExtractors:
+    """The networks of many runs in one process (a contact sheet's cells, the studio's pictures): each built once
+    per weights, pooling, layers and precision, and handed to every run that matches it."""
+
+    def __init__(self) -> None:
+        self._built: list = []
+
+    def for_config(self, config: "StyleConfig") -> Optional["FeatureExtractor"]:
+        """The network a run of `config` can use (None for --method adain, which needs none)."""
+        import tensorflow as tf
+
+        from neural_style.hardware import resolve_hardware
+
+        if config.method == "adain":
+            return None
+        hardware = resolve_hardware(config)
+        for extractor in self._built:
+            if extractor.matches(config, hardware.precision):
+                return extractor
+        with tf.device(hardware.device):
+            extractor = build_feature_extractor(config, precision=hardware.precision)
+        self._built.append(extractor)
+        return extractor
+
+
 def build_feature_extractor(config: "StyleConfig", notify: Optional[Callable[[str], None]] = None,
                             vgg: Any = None, precision: Optional[str] = None) -> FeatureExtractor:
     """VGG19 with `config`'s weights, cut after the deepest layer its terms read, with its pooling, in

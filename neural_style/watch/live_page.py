@@ -15,21 +15,20 @@ package (`web/`); nothing is fetched from the internet. Anything but the routes 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
+from neural_style.watch.live_run import LiveRun, RunState, png_bytes
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -38,94 +37,24 @@ KEEPALIVE_SECONDS = 10.0  # an SSE comment this often keeps proxies and the brow
 FINAL_GRACE_SECONDS = 3.0  # how long the end waits for open pages to receive the final message
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """An H x W x 3 uint8 picture as PNG bytes."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@dataclass
-class RunState:
-    """What the page shows, updated by the run's thread and read by the server's (under `changed`)."""
-
-    total_iterations: int
-    version: int = 0
-    status: str = "starting"  # starting, running, done, stopped, failed
-    message: str = ""
-    scale: str = ""
-    history: List[Dict[str, float]] = field(default_factory=list)
-    last_step: Optional[Step] = None
-    start: Optional[np.ndarray] = None  # a feed-forward start, shown until the first iteration
-    final: Optional[np.ndarray] = None
-    changed: threading.Condition = field(default_factory=threading.Condition)
-
-    def summary(self) -> Dict[str, Any]:
-        """The JSON the page reads: the latest iteration, its losses, and timing."""
-        step = self.last_step
-        seconds_per_evaluation = step.seconds / step.evaluations if step and step.evaluations else None
-        left = None
-        if step and step.iteration:
-            left = (self.total_iterations - step.iteration) * step.seconds / step.iteration
-        return {"version": self.version, "status": self.status, "message": self.message, "scale": self.scale,
-                "iteration": step.iteration if step else 0, "total_iterations": self.total_iterations,
-                "evaluations": step.evaluations if step else 0, "seconds": step.seconds if step else 0.0,
-                "seconds_per_evaluation": seconds_per_evaluation, "seconds_left": left,
-                "loss": self.history[-1] if self.history else None}
-
-
-class LiveView:
-    """The server and the state it shows. `on_step`, `on_scale` and `finish` are called by the run;
-    `stop_requested` is polled by it (the page's Stop button sets it)."""
+class LiveView(LiveRun):
+    """A LiveRun served on a local page: the server shows the state; `finish` also gives open pages a moment to
+    receive the end, then stops serving."""
 
     def __init__(self, port: int, host: str, content: np.ndarray, styles: Sequence[np.ndarray],
                  total_iterations: int, render: Optional[Callable[[Step], np.ndarray]] = None) -> None:
-        self.state = RunState(total_iterations)
-        self.render = render  # a step -> its picture; set by the run once it can render
-        self.stop_requested = threading.Event()
+        super().__init__(total_iterations, render)
         self._images = {"/image/content.png": png_bytes(content)}
         self._images.update({f"/image/style/{index}.png": png_bytes(style) for index, style in enumerate(styles)})
-        self._current: Optional[tuple] = None  # (version, PNG bytes) of the last picture a page asked for
-        self._render_lock = threading.Lock()
         self._server = _bind(host, port, self)
         self.url = f"http://{host}:{self._server.server_address[1]}/"
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="neural-style web view", daemon=True)
         self._thread.start()
 
-    # --- called by the run -------------------------------------------------------------------
-
-    def on_step(self, step: Step) -> None:
-        with self.state.changed:
-            self.state.status = "running"
-            self.state.last_step = step
-            self.state.history.append(step.as_point())
-            self.state.version += 1
-            self.state.changed.notify_all()
-
-    def on_scale(self, label: str) -> None:
-        with self.state.changed:
-            self.state.scale = label
-            self.state.changed.notify_all()
-
-    def on_start(self, picture: np.ndarray) -> None:
-        """Show the run's start picture (the AdaIN one) before its first iteration."""
-        with self.state.changed:
-            self.state.start = picture
-            self.state.message = "the feed-forward start; optimising"
-            self.state.version += 1
-            self.state.changed.notify_all()
-
     def finish(self, final: Optional[np.ndarray], status: str, message: str = "") -> None:
         """Show the final picture and `status`, give open pages a moment to receive it, then stop serving."""
-        with self.state.changed:
-            self.state.final = final
-            self.state.status = status
-            self.state.message = message
-            self.state.version += 1
-            self.state.changed.notify_all()
+        super().finish(final, status, message)
         deadline = time.monotonic() + FINAL_GRACE_SECONDS
         while self._server.open_streams and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -134,20 +63,6 @@ class LiveView:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-    # --- called by the server's threads ------------------------------------------------------
-
-    def current_png(self) -> Optional[bytes]:
-        """The latest picture as PNG, rendered when first asked for at this version."""
-        with self.state.changed:
-            version, step, final, start = self.state.version, self.state.last_step, self.state.final, self.state.start
-        if final is None and (step is None or self.render is None) and start is None:
-            return None
-        with self._render_lock:
-            if self._current is None or self._current[0] != version:
-                picture = final if final is not None else start if step is None else self.render(step)
-                self._current = (version, png_bytes(picture))
-            return self._current[1]
 
     def image(self, path: str) -> Optional[bytes]:
         return self.current_png() if path == "/image/current.png" else self._images.get(path)
@@ -301,4 +216,4 @@ def open_live_view(watch: Any, content: np.ndarray, styles: Sequence[np.ndarray]
     return view
 
 
-__all__ = ["LiveView", "RunState", "open_live_view", "png_bytes"]
+__all__ = ["LiveView", "LiveRun", "RunState", "open_live_view", "png_bytes"]

@@ -11,7 +11,7 @@ from neural_style.step import Step
 
 if TYPE_CHECKING:
     from neural_style.config import WatchOptions
-    from neural_style.watch.live_page import LiveView
+    from neural_style.watch.live_run import LiveRun
 
 
 class Watchers:
@@ -20,7 +20,7 @@ class Watchers:
     together."""
 
     def __init__(self, watch: "WatchOptions", iterations: int, render: Callable[[Step], np.ndarray],
-                 live: Optional["LiveView"], display: bool) -> None:
+                 live: Optional["LiveRun"], display: bool) -> None:
         from neural_style.watch.notebook import NotebookView
         from neural_style.watch.timelapse import Timelapse
 

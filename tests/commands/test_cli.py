@@ -247,7 +247,7 @@ def test_unknown_device_lists_the_devices(tmp_path, small_images, capsys):
     assert "unknown device '/TPU:7'" in err and "/CPU:0" in err
 
 
-@pytest.mark.parametrize("command", [[], ["video"], ["batch"], ["compare"], ["benchmark"]])
+@pytest.mark.parametrize("command", [[], ["video"], ["batch"], ["compare"], ["benchmark"], ["sheet"], ["studio"]])
 def test_every_command_takes_the_common_flags_from_one_definition(command, capsys):
     from neural_style.commands.flags import add_common_flags
     from neural_style.commands.common import OneLineParser
@@ -261,3 +261,19 @@ def test_every_command_takes_the_common_flags_from_one_definition(command, capsy
     flags = [option for action in common._actions for option in action.option_strings if option.startswith("--")]
     assert flags[1:] == ["--quiet", "--print-every", "--seed", "--device"]  # after --help
     assert all(flag in text for flag in flags)
+
+
+def test_the_command_line_of_a_config_parses_back_to_it():
+    from neural_style.commands.flags import config_from_args
+    from neural_style.commands.stylize import build_parser, command_line
+    from neural_style.config import StyleConfig
+    import shlex
+
+    config = StyleConfig(content="my photo.jpg", styles=("a.jpg", "b.jpg"), output="x.png", size=300,
+                         style_weight=316227.766, style_blend_weights=(0.3, 0.7), color_match=True,
+                         masks=("m1.png", "m2.png"), seed=3, style_loss="wasserstein", xla=False, init="content",
+                         scales=1, tile_size=0, content_layers=("block4_conv2", "block5_conv2"))
+    words = shlex.split(command_line(config))
+    assert words[:4] == ["neural-style", "my photo.jpg", "a.jpg", "b.jpg"] and "--no-xla" in words
+    assert config_from_args(build_parser().parse_args(words[1:]))[0] == config
+    assert command_line(StyleConfig(content="c.jpg", styles=("s.jpg",))) == "neural-style c.jpg s.jpg"

@@ -1,0 +1,1 @@
+"""The studio: a local web app to paint from a browser (`neural-style studio`, the studio extra's Gradio)."""

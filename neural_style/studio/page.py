@@ -1,0 +1,195 @@
+"""The studio's page: Gradio components wired to a Studio (app.py). Every element a test or a user's script may look
+for has an elem_id."""
+
+
+import os
+from typing import Any, List, Tuple
+
+from neural_style import images
+from neural_style.config import STYLE_LOSSES
+from neural_style.errors import NeuralStyleError
+from neural_style.studio.app import PRESETS, SAMPLES, STARTS, STRENGTH_RANGE, Studio, StudioForm, sample_images
+
+MAX_QUEUE = 16  # requests waiting behind the run under way
+
+
+def _import_gradio() -> Any:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
+    try:
+        import gradio
+    except ImportError:
+        raise NeuralStyleError("the studio needs Gradio: pip install 'neural-style-keras[studio]' "
+                               "(or pip install -e '.[studio]' in a checkout)") from None
+    return gradio
+
+
+def build_page(studio: Studio) -> Any:
+    """The Blocks of the studio's page."""
+    gr = _import_gradio()
+    import pandas
+
+    samples = list(sample_images())
+
+    def frame(rows: dict) -> Any:
+        # None, not an empty frame, before the first point: a plot first sent no rows draws no line after (Gradio 6).
+        return pandas.DataFrame(rows) if rows["iteration"] else None
+
+    with gr.Blocks(title="neural-style studio", analytics_enabled=False) as page:
+        gr.Markdown("## neural-style studio\nA photo, one or more paintings, **Paint**. Every finished picture is kept "
+                    f"in the gallery below (`{studio.gallery.folder}`) with its settings.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                content_upload = gr.File(label="Content photo", file_types=["image"], elem_id="content-upload")
+                content_sample = gr.Dropdown(samples, value=samples[0] if samples else None, label="or a sample photo (an upload replaces it)",
+                                             elem_id="content-sample")
+                style_uploads = gr.File(label="Style paintings", file_count="multiple", file_types=["image"],
+                                        elem_id="style-uploads")
+                style_samples = gr.Dropdown(samples, value=[s for s in samples if "swirl" in s][:1], multiselect=True,
+                                            label="or sample paintings (an upload replaces them)", elem_id="style-samples")
+                chosen = gr.Gallery(label="Chosen", columns=4, height=130, elem_id="chosen", allow_preview=False)
+                check = gr.Markdown(elem_id="check")
+                blend = gr.Textbox(label="Blend weights (one per painting)", placeholder="equal", elem_id="blend")
+                masks = gr.File(label="Masks: one per painting, over the photo (white: that painting)",
+                                file_count="multiple", file_types=["image"], elem_id="masks")
+            with gr.Column(scale=1, min_width=280):
+                matching = [name for name, values in PRESETS.items()
+                            if (values["size"], values["iterations"]) == (studio.size, studio.iterations)]
+                preset_choice = gr.Radio(list(PRESETS), value=matching[0] if matching else None, label="Preset",
+                                         elem_id="preset")
+                size = gr.Slider(64, 2048, value=studio.size, step=16, label="Size (longest side, px)",
+                                 elem_id="size")
+                iterations = gr.Slider(10, 1000, value=studio.iterations, step=10, label="Iterations",
+                                       elem_id="iterations")
+                strength = gr.Slider(*STRENGTH_RANGE, value=0.0, step=0.25, elem_id="strength",
+                                     label="Style strength: the style weight x 10^strength")
+                style_loss = gr.Dropdown(list(STYLE_LOSSES), value="gram", label="Style loss", elem_id="style-loss")
+                with gr.Row():
+                    original_colors = gr.Checkbox(label="Keep the photo's colours", elem_id="original-colors")
+                    color_match = gr.Checkbox(label="Paintings in the photo's colours", elem_id="color-match")
+                method = gr.Radio(["optimize", "adain"], value="optimize", elem_id="method",
+                                  label="Method: optimise (Gatys), or AdaIN in one pass (about a second)")
+                init = gr.Dropdown(list(STARTS), value="adain", label="Start from", elem_id="init")
+                seed = gr.Number(value=studio.seed if studio.seed is not None else 0, precision=0, label="Seed",
+                                 elem_id="seed")
+                with gr.Row():
+                    paint = gr.Button("Paint", variant="primary", elem_id="paint")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                    sheet = gr.Button("Contact sheet", elem_id="sheet")
+            with gr.Column(scale=2, min_width=400):
+                picture = gr.Image(label="Picture", interactive=False, format="png", elem_id="picture", height=420)
+                status = gr.Markdown("ready", elem_id="status")
+                curve = gr.LinePlot(None, x="iteration", y="log10_loss", color="term", y_title="log10 of the loss",
+                                    label="Loss", show_label=False, elem_id="curve", height=260)
+                command = gr.Code(label="The same run from the command line", language="shell", interactive=False,
+                                  elem_id="command")
+        gallery = gr.Gallery(value=_gallery_items(studio), label="Gallery (newest first)", columns=6, height=300,
+                             elem_id="gallery")
+        download = gr.File(label="The selected picture and its settings", file_count="multiple", elem_id="download",
+                           interactive=False)
+
+        form_inputs = [content_upload, content_sample, style_uploads, style_samples, blend, masks, size, iterations,
+                       strength, style_loss, original_colors, color_match, method, init, seed]
+
+        def form_of(*values: Any) -> StudioForm:
+            return StudioForm(*values)
+
+        def chose(*values: Any) -> Tuple[List[Tuple[str, str]], str]:
+            form = form_of(*values)
+            content, styles, mask_paths = form.sources()
+            shown, problems, content_size = [], [], None
+            for role, path in [("content", content)] + [("style", s) for s in styles] + [("mask", m) for m in mask_paths]:
+                if not path or (role == "mask" and content_size is None):
+                    continue
+                try:
+                    if role == "mask":
+                        images.load_mask(path, "mask", content_size)
+                    else:
+                        loaded = images.load_image(path, role)
+                        content_size = loaded.size if role == "content" else content_size
+                    shown.append((path, f"{role}: {os.path.basename(path)}"))
+                except NeuralStyleError as error:
+                    problems.append(f"**error:** {error}")
+            return shown, "\n\n".join(problems)
+
+        for component in (content_upload, content_sample, style_uploads, style_samples, masks):
+            component.change(chose, form_inputs, [chosen, check], queue=False)
+        page.load(chose, form_inputs, [chosen, check], queue=False)
+        preset_choice.change(lambda name: (PRESETS[name]["size"], PRESETS[name]["iterations"]), preset_choice,
+                             [size, iterations], queue=False)
+
+        def run(*values: Any) -> Any:
+            for image, line, rows, command_text, entry in studio.paint(form_of(*values)):
+                yield (image, line, frame(rows), command_text,
+                       _gallery_items(studio) if entry else gr.update(),
+                       [entry.picture, entry.settings] if entry else gr.update())
+
+        paint.click(run, form_inputs, [picture, status, curve, command, gallery, download], concurrency_limit=1,
+                    concurrency_id="studio-run")
+
+        def run_sheet(*values: Any) -> Any:
+            for image, line, entry in studio.sheet(form_of(*values)):
+                yield (image, line, _gallery_items(studio) if entry else gr.update(),
+                       [entry.picture, entry.settings] if entry else gr.update())
+
+        sheet.click(run_sheet, form_inputs, [picture, status, gallery, download], concurrency_limit=1,
+                    concurrency_id="studio-run")
+        stop.click(studio.stop, None, status, queue=False)
+
+        def selected(event: gr.SelectData) -> Any:
+            entries = studio.gallery.entries()
+            if event.index is None or event.index >= len(entries):
+                return gr.update(), gr.update()
+            entry = entries[event.index]
+            import json
+
+            with open(entry.settings) as stream:
+                return [entry.picture, entry.settings], json.load(stream).get("command", "")
+
+        gallery.select(selected, None, [download, command], queue=False)
+    return page
+
+
+def _gallery_items(studio: Studio) -> List[Tuple[str, str]]:
+    return [(entry.picture, entry.caption) for entry in studio.gallery.entries()]
+
+
+def launch(studio: Studio, host: str, port: int) -> Any:
+    """Serve the page on host:port (port 0: a free one); returns the running Blocks (its `local_url`, `close()`)."""
+    gr = _import_gradio()
+    port = port or _free_port(host)
+    _check_port(host, port)
+    page = build_page(studio)
+    page.queue(default_concurrency_limit=1, max_size=MAX_QUEUE)
+    try:
+        page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                    show_error=True, ssr_mode=False, inbrowser=False, share=False,
+                    allowed_paths=[studio.gallery.folder, SAMPLES],
+                    theme=gr.themes.Default())
+    except OSError as error:
+        raise NeuralStyleError(f"cannot serve the studio on {host}:{port} ({error}): pass a free --port") from None
+    return page
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port in use, or an address this machine does not have, is a one-line error before anything is built."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            raise NeuralStyleError(f"port {port} is in use: pass a free one with --port PORT") from None
+        raise NeuralStyleError(f"cannot serve the studio on {host}:{port} ({error.strerror or error}): "
+                               "pass another --host or --port") from None
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+__all__ = ["build_page", "launch"]
