@@ -112,9 +112,9 @@ def shown(value: Any) -> str:
 
 
 def number_as_typed(value: float) -> str:
-    """1e5 rather than 100000, 0.001 as is."""
-    text = f"{value:g}"
-    return f"{value:.0e}".replace("e+0", "e").replace("e+", "e") if len(text) > 5 and value >= 1e4 else text
+    """1e5 rather than 100000 and 3e4 rather than 30000 (where that is the exact value), 0.001 and 12345 as is."""
+    short = f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
+    return short if abs(value) >= 1e4 and float(short) == value else f"{value:g}"
 
 
 @dataclass(frozen=True)

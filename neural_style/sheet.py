@@ -138,7 +138,7 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
             pictures[(cell.row, cell.column)] = result.image
             if path:
                 images.save_image(path, result.image)
-            notify(f"cell {number}/{len(cells)}: {row_labels[cell.row].splitlines()[0]}"
+            notify(f"cell {number}/{len(cells)}: {row_labels[cell.row].replace(chr(10), ', ')}"
                    + (f", {column_labels[cell.column]}" if column_labels[cell.column] else "")
                    + f": loss {result.history[-1].total if result.history else float('nan'):.4g} in {result.seconds:.1f} s")
         if on_cell:

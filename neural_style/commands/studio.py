@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             while not stop():
                 time.sleep(0.2)
         finally:
-            studio.stop()
+            studio.close()
             page.close()
         return 0
 

@@ -280,6 +280,12 @@ class Studio:
                                  {"sheet": {"style_weights": list(weights)}, **settings_record(config, "")})
         yield picture, f"contact sheet done · kept as {os.path.basename(entry.picture)}", entry
 
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the run under way and wait (up to `timeout` s) for it to end, so the process exits cleanly."""
+        self.stop()
+        if self._one_run.acquire(timeout=timeout):
+            self._one_run.release()
+
     def stop(self) -> str:
         """Ask the run under way to stop; it keeps its picture so far."""
         if not self._one_run.locked():

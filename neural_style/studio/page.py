@@ -83,6 +83,7 @@ def build_page(studio: Studio) -> Any:
                 command = gr.Code(label="The same run from the command line", language="shell", interactive=False,
                                   elem_id="command")
         gallery = gr.Gallery(value=_gallery_items(studio), label="Gallery (newest first)", columns=6, height=300,
+                             object_fit="contain", preview=False,
                              elem_id="gallery")
         download = gr.File(label="The selected picture and its settings", file_count="multiple", elem_id="download",
                            interactive=False)

@@ -159,9 +159,35 @@ def test_a_real_browser_uploads_paints_and_sees_the_gallery_grow(small_images, s
     finally:
         if browser:
             browser.close()
-        studio.stop()
+        studio.close()
         page.close()
     assert len(studio.gallery.entries()) == 1
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package (.ci/run does)")
+def test_a_second_paint_waits_in_the_queue_and_says_so(studio):
+    from neural_style.studio.page import launch
+
+    studio.iterations = 1000  # the first run is still going when the second asks
+    page = launch(studio, "127.0.0.1", 0)
+    first = second = None
+    try:
+        first, second = Browser(), Browser()
+        for browser in (first, second):
+            browser.call("Page.navigate", url=page.local_url)
+            assert poll(lambda: browser.evaluate("!!document.querySelector('#paint')") or None, 60)
+        status = "(document.querySelector('#status') || {}).innerText || ''"
+        first.evaluate("document.querySelector('#paint').click()")
+        assert poll(lambda: True if "iteration" in first.evaluate(status) else None, 90)
+        second.evaluate("document.querySelector('#paint').click()")
+        assert poll(lambda: True if "queue: 1/1" in second.evaluate(status) else None, 30), second.evaluate(status)
+    finally:
+        for browser in (first, second):
+            if browser:
+                browser.close()
+        studio.close()
+        page.close()
+        studio.close()  # the queued run, if it started before the page closed
 
 
 def test_the_studio_command_serves_until_interrupted(tmp_path):
