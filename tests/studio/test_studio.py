@@ -57,15 +57,33 @@ def test_a_bad_form_is_one_line(small_images, change, message):
     assert "\n" not in str(caught.value)
 
 
-def test_a_bad_upload_gets_the_command_lines_message(small_images, studio, tmp_path):
-    _, style = small_images
-    not_an_image = tmp_path / "holiday.jpg"
-    not_an_image.write_text("not a picture")
-    updates = list(studio.paint(StudioForm(content_upload=str(not_an_image), style_uploads=[style], **TINY)))
-    assert len(updates) == 1
-    picture, line, _, _, entry = updates[0]
+def _not_an_image(tmp_path, monkeypatch, content):
+    path = tmp_path / "holiday.jpg"
+    path.write_text("not a picture")
+    return str(path), "not an image"
+
+
+def _bomb(tmp_path, monkeypatch, content):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    return content, "decompression bomb guard"
+
+
+def _too_large_for_memory(tmp_path, monkeypatch, content):
+    import neural_style.pipeline
+
+    monkeypatch.setattr(neural_style.pipeline, "available_memory_bytes", lambda: 50e6)
+    return content, "is available"
+
+
+@pytest.mark.parametrize("upload", [_not_an_image, _bomb, _too_large_for_memory])
+def test_a_bad_upload_gets_the_command_lines_one_line_and_nothing_is_kept(small_images, studio, tmp_path, monkeypatch,
+                                                                        upload):
+    content, style = small_images
+    path, message = upload(tmp_path, monkeypatch, content)
+    updates = list(studio.paint(StudioForm(content_upload=path, style_uploads=[style], **dict(TINY, size=512))))
+    picture, line, _, _, entry = updates[-1]
     assert picture is None and entry is None
-    assert line.startswith("**error:**") and "holiday.jpg" in line and "not an image" in line.lower()
+    assert line.startswith("**error:**") and message in line and "\n" not in line
     assert studio.gallery.entries() == []
 
 
