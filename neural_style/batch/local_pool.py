@@ -14,13 +14,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, WorkerState, run_job, size_thread_pools
+from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, run_job, size_thread_pools
+from neural_style.features.vgg19 import SharedExtractors
 
 
 
 def in_process(tasks: Sequence[Task], should_stop: Callable[[], bool]) -> Iterator[JobOutcome]:
     """One job after another in this process, all reusing one network."""
-    state = WorkerState()
+    state = SharedExtractors()
     for spec, content, styles in tasks:
         if should_stop():
             return
@@ -28,7 +29,7 @@ def in_process(tasks: Sequence[Task], should_stop: Callable[[], bool]) -> Iterat
 
 
 # A pool worker's networks, kept between its jobs (one per process: set by the pool's initializer).
-_worker_state: Optional[WorkerState] = None
+_worker_state: Optional[SharedExtractors] = None
 
 
 def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]") -> None:
@@ -39,7 +40,7 @@ def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]") -> None
         except queue.Empty:
             pass
     size_thread_pools(threads)
-    _worker_state = WorkerState()
+    _worker_state = SharedExtractors()
 
 
 def _pool_job(spec: JobSpec, content: str, styles: Sequence[str]) -> JobOutcome:

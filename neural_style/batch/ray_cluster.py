@@ -12,13 +12,14 @@ import os
 import socket
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
-from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, WorkerState, run_job, size_thread_pools
+from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, run_job, size_thread_pools
+from neural_style.features.vgg19 import SharedExtractors
 from neural_style.errors import NeuralStyleError
 
 TASK_NAME = "neural_style_job"  # what `ray list tasks` and the worker's process title show
 
 # The networks a Ray worker process has built, kept for its later jobs (Ray reuses worker processes).
-_worker_state: Optional[WorkerState] = None
+_worker_state: Optional[SharedExtractors] = None
 
 
 def import_ray() -> Any:
@@ -33,7 +34,7 @@ def _job_task(spec: JobSpec, threads: int, content: bytes, *styles: bytes) -> Jo
     global _worker_state
     if _worker_state is None:
         size_thread_pools(threads)
-        _worker_state = WorkerState()
+        _worker_state = SharedExtractors()
     return run_job(spec, content, styles, _worker_state)
 
 

@@ -2,7 +2,7 @@
 worker on another machine. A job gets its images as paths or as bytes, and gives back the picture and its
 loss history; the driver writes every file, so workers need no shared file system.
 
-A worker process keeps the networks it built (`WorkerState`), so the model is built once per worker, not
+A worker process keeps the networks it built (`features.vgg19.SharedExtractors`), so the model is built once per worker, not
 once per job.
 """
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from neural_style.config import StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
+from neural_style.features.vgg19 import SharedExtractors
 from neural_style.step import Step
 
 ImageInput = Union[str, bytes]  # a path the worker can read, or the file's bytes
@@ -83,29 +84,6 @@ def size_thread_pools(threads: Optional[int]) -> None:
         pass
 
 
-class WorkerState:
-    """The networks this process has built, reused by every later job that reads the same weights,
-    pooling, layers and precision."""
-
-    def __init__(self) -> None:
-        self.extractors: List[Any] = []
-
-    def extractor_for(self, config: StyleConfig) -> Any:
-        import tensorflow as tf
-
-        from neural_style.features.vgg19 import build_feature_extractor
-        from neural_style.hardware import resolve_hardware
-
-        hardware = resolve_hardware(config)
-        for extractor in self.extractors:
-            if extractor.matches(config, hardware.precision):
-                return extractor
-        with tf.device(hardware.device):
-            extractor = build_feature_extractor(config, precision=hardware.precision)
-        self.extractors.append(extractor)
-        return extractor
-
-
 def open_image(source: ImageInput, role: str, name: str) -> Any:
     """A path as it is (stylize reads it), or bytes decoded into a Pillow image."""
     if isinstance(source, str):
@@ -120,7 +98,7 @@ def open_image(source: ImageInput, role: str, name: str) -> Any:
         raise NeuralStyleError(f"the {role} image {name} cannot be read ({error}): replace the file") from None
 
 
-def run_job(spec: JobSpec, content: ImageInput, styles: Sequence[ImageInput], state: WorkerState,
+def run_job(spec: JobSpec, content: ImageInput, styles: Sequence[ImageInput], state: SharedExtractors,
             should_stop: Any = None) -> JobOutcome:
     """Paint one job in this process. Never raises for the job's own failures (a broken image, a loss that
     went bad, anything else): they come back as status "failed" with a one-line error."""
@@ -133,7 +111,7 @@ def run_job(spec: JobSpec, content: ImageInput, styles: Sequence[ImageInput], st
             styles=[open_image(style, "style", os.path.basename(str(name)))
                     for style, name in zip(styles, spec.config.styles)],
             output=None)
-        result = stylize(config=config, watch=JOB_WATCH, extractor=state.extractor_for(config),
+        result = stylize(config=config, watch=JOB_WATCH, extractor=state.for_config(config),
                          should_stop=should_stop)
     except NeuralStyleError as error:
         return JobOutcome(spec.index, "failed", str(error), seconds=time.perf_counter() - started,
