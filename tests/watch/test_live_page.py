@@ -277,3 +277,17 @@ def test_notebook_display_updates_one_picture_and_one_curve_in_place(small_image
     np.testing.assert_array_equal(final, result.image)
     svg = curve.updates[-1].data
     assert svg.count("<polyline") == 4 and "iteration 6" in svg
+
+
+def test_an_adain_picture_is_shown_and_the_page_closes_with_the_run(small_images):
+    import io as text_io
+
+    from neural_style import stylize
+
+    content, style = small_images
+    said = text_io.StringIO()
+    result = stylize(content, style, method="adain", size=64, web=0, stream=said, snapshot_every=0)
+    url = next(line for line in said.getvalue().splitlines() if line.startswith("live view: ")).split()[2].rstrip(";")
+    assert result.image.shape[:2] == (42, 64)  # the 128x85 photo at 64 px
+    with pytest.raises(OSError):
+        get(url + "state")  # finished and closed, not left serving a run that never ends
