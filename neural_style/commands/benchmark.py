@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--starts", action="store_true",
                         help="the content start against the AdaIN start at equal budget on each pair, scored in "
                         "float32 at the final size, and AdaIN's seconds per picture")
+    parser.add_argument("--studio", action="store_true",
+                        help="the studio's overhead: a plain run against the studio's Paint (its stream consumed as "
+                        "the page does) with the same settings and network, interleaved, seconds per evaluation "
+                        "(--size, default 512; --iterations; --rounds; --content, --style)")
     parser.add_argument("--pairs", nargs="+", metavar="CONTENT:STYLE",
                         help="--style-losses, --starts: the image pairs")
     parser.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],
@@ -702,12 +706,53 @@ def run_batch_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
     return 0
 
 
+def run_studio_table(args: argparse.Namespace, stop: StopOnSignal) -> int:
+    """Seconds per evaluation of a plain run and of the studio's Paint, interleaved, min/median."""
+    import tempfile
+
+    from neural_style.api import stylize
+    from neural_style.commands.stylize import command_line
+    from neural_style.studio.app import Studio, StudioForm
+    from neural_style.config import WatchOptions
+    from neural_style.studio.gallery import Gallery
+
+    rounds = max(1, args.rounds or 3)
+    with tempfile.TemporaryDirectory() as gallery:
+        studio = Studio(Gallery(gallery), command_line)
+        form = StudioForm(content_upload=args.content, style_uploads=[args.style], size=args.size,
+                          iterations=args.iterations, seed=1 if args.seed is None else args.seed)
+        config = form.config()
+        quiet = WatchOptions(quiet=True, snapshot_every=0, log=False)
+        extractor = studio.extractors.for_config(config)
+        stylize(config=config.with_options(iterations=2), watch=quiet, extractor=extractor)  # traced once for both
+        print(f"{config.size} px, {config.iterations} iterations, {rounds} rounds interleaved; seconds per evaluation, "
+              "min/median", flush=True)
+        seconds: Dict[str, List[float]] = {"plain run": [], "studio Paint": []}
+        for _ in range(rounds):
+            if stop():
+                return 0
+            result = stylize(config=config, watch=quiet, extractor=extractor, should_stop=stop)
+            seconds["plain run"].append(result.seconds / max(1, result.evaluations))
+            frames = 0
+            for *_, entry in studio.paint(form):
+                frames += 1
+            with open(entry.settings) as stream:
+                run = json.load(stream)["run"]
+            seconds["studio Paint"].append(run["seconds"] / max(1, run["evaluations"]))
+            print(f"  plain {seconds['plain run'][-1]:.4f}, studio {seconds['studio Paint'][-1]:.4f} ({frames} frames)",
+                  flush=True)
+    for way, values in seconds.items():
+        print(f"{way:>13} {min_median(values)}", flush=True)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
     args = build_parser().parse_args(argv)
     body = (run_time_to_quality if args.time_to_quality else run_tiled_table if args.tiled
             else run_video_table if args.video else run_batch_table if args.batch
-            else run_style_losses if args.style_losses else run_starts if args.starts else run_speed_table)
+            else run_style_losses if args.style_losses else run_starts if args.starts
+            else run_studio_table if args.studio else run_speed_table)
     return run_command(PROG, lambda stop: body(args, stop))
 
 

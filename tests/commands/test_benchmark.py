@@ -74,3 +74,16 @@ def test_starts_compares_the_content_start_with_the_adain_start_and_writes_the_s
     assert [row[3] for row in rows] == ["content", "adain"] and all(float(row[4]) > 0 for row in rows)
     assert "AdaIN start ended lower on" in out and "s per picture" in out
     assert os.path.exists(tmp_path / "starts_1.png")
+
+
+def test_studio_compares_a_plain_run_with_the_studios_paint(small_images, capsys):
+    import re
+
+    from neural_style.commands.cli import main
+
+    content, style = small_images
+    assert main(["benchmark", "--studio", "--size", "48", "--iterations", "3", "--rounds", "1", "--content", content,
+                 "--style", style]) == 0
+    out = capsys.readouterr().out
+    for way in ("plain run", "studio Paint"):
+        assert re.search(rf"{way} \d+\.\d+/\d+\.\d+", out), out
