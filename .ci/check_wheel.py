@@ -21,7 +21,7 @@ for command in ([], ["video"], ["batch"], ["compare"], ["benchmark"], ["sheet"],
     done = subprocess.run([command_path, *command, "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "usage:" in done.stdout, (command, done.stderr[-500:])
 
-from neural_style.studio.app import sample_images  # noqa: E402
+from neural_style.samples import sample_images  # noqa: E402
 
 assert {"chelsea.jpg", "coffee.jpg", "swirls.jpg"} <= set(sample_images()), sample_images()
 

@@ -255,6 +255,9 @@ class WatchOptions:
         return replace(self, **changes)
 
 
+# How a run is watched when its caller writes and says everything itself (a batch job, a sheet's cell, a benchmark).
+SILENT_WATCH = WatchOptions(quiet=True, snapshot_every=0, log=False)
+
 STYLE_FIELDS = frozenset(f.name for f in fields(StyleConfig))
 WATCH_FIELDS = frozenset(f.name for f in fields(WatchOptions))
 

@@ -5,7 +5,6 @@ Only Pillow and numpy here; the network's own input convention lives in `feature
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -147,47 +146,9 @@ def mask_array(mask: Image.Image, size: Tuple[int, int]) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float32) / 255.0, 0.0, 1.0)
 
 
-def scaled_size(width: int, height: int, longest_side: int) -> Tuple[int, int]:
-    """(width, height) scaled so the longer side is `longest_side`, keeping the aspect ratio."""
-    scale = longest_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def torchvision_resize_size(width: int, height: int, shorter_side: int) -> Tuple[int, int]:
-    """(width, height) as torchvision's Resize(shorter_side) computes it: the shorter side becomes
-    `shorter_side`, the longer one is scaled and truncated to an integer."""
-    if width <= height:
-        return shorter_side, int(shorter_side * height / width)
-    return int(shorter_side * width / height), shorter_side
-
-
 def resize_to_bilinear(image: Image.Image, size: Tuple[int, int]) -> Image.Image:
     """Resize to exactly (width, height) with Pillow's bilinear filter (torchvision's default on PIL images)."""
     return image if image.size == tuple(size) else image.resize(tuple(size), Image.BILINEAR)
-
-
-@dataclass(frozen=True)
-class SizePlan:
-    """The sizes (width, height) the content and style images are resized to, and the filter."""
-
-    content: Tuple[int, int]
-    styles: List[Tuple[int, int]]
-    resize: Callable[[Image.Image, Tuple[int, int]], Image.Image]
-
-
-def plan_sizes(content: Tuple[int, int], styles: Sequence[Tuple[int, int]], size: int, style_scale: float = 1.0,
-               sizing: str = "longest-side") -> SizePlan:
-    """Where the images will be resized to, before any pixel is touched (so sizes can be checked first).
-
-    'longest-side': the content's longer side is `size`, each style's is `size * style_scale` (Lanczos).
-    'reference': torchvision's Resize(size) on the content, the style resized to the content's size
-    (bilinear), as the PyTorch reference does.
-    """
-    if sizing == "reference":
-        content_size = torchvision_resize_size(*content, size)
-        return SizePlan(content_size, [content_size] * len(styles), resize_to_bilinear)
-    style_side = max(1, math.ceil(size * style_scale))
-    return SizePlan(scaled_size(*content, size), [scaled_size(*style, style_side) for style in styles], resize_to)
 
 
 def resize_to(image: Image.Image, size: Tuple[int, int]) -> Image.Image:

@@ -32,6 +32,7 @@ import numpy as np
 from neural_style import images
 from neural_style.features.network_input import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from neural_style.features.weights import gatys_source_path, read_legacy_torch_state_dict
+from neural_style.plan.sizes import plan_sizes
 
 try:
     import torch
@@ -116,10 +117,10 @@ def to_pixels(tensor: torch.Tensor) -> np.ndarray:
 
 def load_pair(content_path: str, style_path: str, size: int = IMAGE_SIZE) -> Tuple[np.ndarray, np.ndarray]:
     """Content at Resize(size); style resized to the content's size (bilinear, as torchvision on PIL):
-    the `reference` sizing of `images.plan_sizes`, which the preset uses too."""
+    the `reference` sizing of `plan.sizes.plan_sizes`, which the preset uses too."""
     content = images.load_image(content_path, "content")
     style = images.load_image(style_path, "style")
-    plan = images.plan_sizes(content.size, [style.size], size, sizing="reference")
+    plan = plan_sizes(content.size, [style.size], size, sizing="reference")
     return images.to_array(plan.resize(content, plan.content)), images.to_array(plan.resize(style, plan.styles[0]))
 
 

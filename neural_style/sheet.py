@@ -18,8 +18,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from neural_style import images
-from neural_style.config import StyleConfig, WatchOptions, shown
+from neural_style.api import stylize
+from neural_style.config import SILENT_WATCH, StyleConfig, shown
 from neural_style.errors import NeuralStyleError
+from neural_style.features.vgg19 import SharedExtractors
 
 # A sheet is for choosing: small and short unless asked otherwise (about 10 s a cell in bfloat16, 20 s in float32
 # on a 2-core CPU).
@@ -113,9 +115,6 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
                 extractors: Optional[Any] = None) -> Optional[Image.Image]:
     """Paint every cell (reusing the ones already in `cells_folder`) and lay them out; None if stopped first.
     `extractors` (features.vgg19.SharedExtractors) shares networks with other runs of the process."""
-    from neural_style.api import stylize
-    from neural_style.features.vgg19 import SharedExtractors
-
     column_labels, row_labels, cells = plan_cells(config, sweeps)
     for source in [config.content, *config.styles]:  # every image checked before the first cell
         images.load_image(source, "content" if source is config.content else "style")
@@ -131,7 +130,7 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
         else:
             if should_stop and should_stop():
                 return None
-            result = stylize(config=cell.config, watch=WatchOptions(quiet=True, snapshot_every=0, log=False),
+            result = stylize(config=cell.config, watch=SILENT_WATCH,
                              extractor=extractors.for_config(cell.config), should_stop=should_stop)
             if result.stop_reason == "stopped":
                 return None

@@ -1,5 +1,5 @@
-"""Where an optimisation starts: the content image, white noise, the feed-forward (AdaIN) picture, or an image
-file (a snapshot, to resume)."""
+"""Where a run's picture starts: the content image, white noise, the feed-forward (AdaIN) picture, or an image file
+(a snapshot, to resume); and where each later coarse-to-fine scale starts: the previous scale's result, upsampled."""
 
 from __future__ import annotations
 
@@ -7,33 +7,40 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from neural_style import images
 from neural_style.config import is_file_start
+from neural_style.features.network_input import PIXEL_HIGH, PIXEL_LOW
 
-
-def start_image(init: str, content: np.ndarray, rng: np.random.Generator,
-                feed_forward: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
-    """The starting network image at the content's size: the content, white noise, the picture `feed_forward`
-    paints from the content (H x W x 3 RGB, 0-255), or a file's picture."""
-    from neural_style import images
-    from neural_style.features.network_input import preprocess
-
+def start_picture(init: str, content: np.ndarray, rng: np.random.Generator,
+                  feed_forward: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
+    """The starting picture at the content's size, H x W x 3 RGB in 0-255 (uint8 or float): the content, white
+    noise, the picture `feed_forward` paints from the content, or a file's picture."""
     if init == "content":
-        return preprocess(content)
+        return content
     if init == "adain":
         if feed_forward is None:
             raise ValueError("an 'adain' start needs the feed-forward painter")
-        return preprocess(feed_forward(content))
+        return feed_forward(content)
     if init == "random":
         height, width = content.shape[:2]
-        return preprocess(rng.uniform(0, 255, size=(height, width, 3)))
+        return rng.uniform(0, 255, size=(height, width, 3))
     start = images.load_image(init, "--init")
-    start = images.resize_to(start, (content.shape[1], content.shape[0]))
-    return preprocess(images.to_array(start))
+    return images.to_array(images.resize_to(start, (content.shape[1], content.shape[0])))
 
 
 def cold_start(init: str, given: Optional[np.ndarray] = None) -> bool:
-    """Whether a start is cold (the content or noise, not an earlier result): L-BFGS watches it for a stall."""
+    """Whether an optimisation starts cold (the content, noise or the AdaIN picture: not an earlier result, and not
+    a video frame's warped predecessor `given`): L-BFGS watches a cold start for a stall."""
     return given is None and not is_file_start(init)
 
 
-__all__ = ["cold_start", "start_image"]
+def upsample(network_image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A 1 x h x w x 3 network image resized (bicubic) to height x width and clipped to valid pixels: the start of
+    the next coarse-to-fine scale."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(tf.constant(network_image, tf.float32), (height, width), method="bicubic")
+    return np.clip(resized.numpy(), PIXEL_LOW, PIXEL_HIGH)
+
+
+__all__ = ["cold_start", "start_picture", "upsample"]

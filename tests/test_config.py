@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neural_style import NeuralStyleError, StyleConfig, stylize
-from neural_style.api import prepare_images
+from neural_style.sources import prepare_images
 
 from tests.conftest import FAST
 
@@ -24,7 +24,7 @@ def test_style_scale_sizes_the_style_image(small_images):
 
 
 def _objective(config, content, style):
-    from neural_style.api import prepare_images
+    from neural_style.sources import prepare_images
     from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor
 

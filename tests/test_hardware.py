@@ -55,7 +55,7 @@ def test_bfloat16_loss_and_gradient_are_close_to_float32(small_images):
     activations themselves differ by about 0.5%."""
     import tensorflow as tf
 
-    from neural_style.api import prepare_images
+    from neural_style.sources import prepare_images
     from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
     from neural_style.features.network_input import preprocess

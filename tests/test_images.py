@@ -10,6 +10,7 @@ from PIL import Image
 from neural_style import images
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
+from neural_style.plan.sizes import plan_sizes, torchvision_resize_size
 
 from tests.conftest import random_image
 
@@ -91,7 +92,7 @@ def test_exif_orientation_is_honoured(tmp_path):
 
 
 def test_size_plan_longest_side_keeps_aspect_and_scales_the_style():
-    plan = images.plan_sizes((300, 200), [(200, 300), (400, 400)], 150, style_scale=0.4)
+    plan = plan_sizes((300, 200), [(200, 300), (400, 400)], 150, style_scale=0.4)
     assert plan.content == (150, 100)
     assert plan.styles == [(40, 60), (60, 60)]  # longest side ceil(150 * 0.4) = 60
     assert plan.resize(Image.new("RGB", (300, 200)), plan.content).size == (150, 100)
@@ -99,9 +100,9 @@ def test_size_plan_longest_side_keeps_aspect_and_scales_the_style():
 
 def test_size_plan_reference_truncates_like_torchvision():
     # Resize(224) on 451 x 300: 224 * 451 / 300 = 336.7, truncated (not rounded) to 336.
-    plan = images.plan_sizes((451, 300), [(640, 480)], 224, sizing="reference")
+    plan = plan_sizes((451, 300), [(640, 480)], 224, sizing="reference")
     assert plan.content == (336, 224) and plan.styles == [(336, 224)]
-    assert images.torchvision_resize_size(300, 451, 224) == (224, 336)
+    assert torchvision_resize_size(300, 451, 224) == (224, 336)
     assert plan.resize is images.resize_to_bilinear
 
 

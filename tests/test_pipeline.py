@@ -20,7 +20,7 @@ def test_scales_1_is_a_plain_single_optimisation(small_images):
     """--scales 1 adds nothing: the same picture as wiring the objective and L-BFGS by hand."""
     import tensorflow as tf
 
-    from neural_style.api import prepare_images
+    from neural_style.sources import prepare_images
     from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor
     from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
@@ -96,7 +96,7 @@ def test_the_memory_plan_follows_the_device_resolved_not_the_one_asked_for():
     GPU, a size that host memory refuses is planned whole, untiled."""
     from neural_style.errors import NeuralStyleError
     from neural_style.hardware import Hardware
-    from neural_style.pipeline import plan_run
+    from neural_style.plan.run_plan import plan_run
 
     config = StyleConfig(size=1024)
     cpu = Hardware("/CPU:0", "float32", "asked for", False)
@@ -111,10 +111,11 @@ def test_the_memory_plan_follows_the_device_resolved_not_the_one_asked_for():
 def test_stylize_resolves_the_device_before_it_plans_memory(small_images, monkeypatch):
     """With --device unset on a machine whose default device is a GPU, the run is planned for that GPU: host
     memory too small for it no longer refuses or tiles the run (it did: the plan read the *requested* device)."""
-    from neural_style import hardware, pipeline
+    from neural_style import hardware
+    from neural_style.plan import memory
 
     monkeypatch.setattr(hardware, "resolve_device", lambda requested: "/GPU:0")  # soft placement runs it here
-    monkeypatch.setattr(pipeline, "available_memory_bytes", lambda: 1.0)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1.0)
     content, style = small_images
     result = stylize(content, style, **dict(FAST, iterations=2))
     assert result.device == "/GPU:0" and result.iterations == 2

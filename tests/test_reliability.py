@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from neural_style import NeuralStyleError, images, stylize
-from neural_style.optim.memory import check_memory, estimated_memory_bytes
+from neural_style.plan.memory import check_memory, estimated_memory_bytes
 from neural_style.commands.cli import main
 from neural_style.commands.common import StopOnSignal
 

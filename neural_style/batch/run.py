@@ -1,5 +1,5 @@
-"""Many pictures at once: `stylize_batch()` plans the jobs (batch_jobs.py), runs them here, in local worker
-processes (batch_local.py) or on a Ray cluster (ray_batch.py), and writes every output, its loss log and
+"""Many pictures at once: `stylize_batch()` plans the jobs (jobs.py), runs them here, in local worker
+processes (local_pool.py) or on a Ray cluster (ray_cluster.py), and writes every output, its loss log and
 the OUTDIR/batch.csv summary as each job finishes.
 
 A rerun skips jobs whose output exists (outputs are written atomically, so one that exists is complete);
@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 from neural_style import images
 from neural_style.batch.jobs import BatchJob, name_outputs, pair_jobs, read_manifest
+from neural_style.batch.local_pool import in_process, process_pool, threads_per_worker
+from neural_style.batch.ray_cluster import RayConnection, ray_outcomes
 from neural_style.batch.worker import JobOutcome, JobSpec
-from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
+from neural_style.config import StyleConfig, WatchOptions, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.files import write_csv
-from neural_style.watch.record import LossLog, format_duration, log_path
+from neural_style.hardware import Hardware
+from neural_style.plan.memory import available_for
+from neural_style.plan.run_plan import plan_run
+from neural_style.request import resolve_request
+from neural_style.watch.record import LossLog, Messages, format_duration, log_path
 
 SUMMARY_NAME = "batch.csv"
 JOB_FIELDS = ("job", "content", "style", "output", "status")
@@ -67,15 +72,10 @@ def plan_batch(outdir: str, contents: Optional[Sequence[str]], styles: Optional[
     return jobs
 
 
-def check_jobs_fit(jobs: Sequence[BatchJob], shared: StyleConfig) -> None:
-    """Every job's sizes planned as its run will plan them, on the hardware this machine resolves: a job too
-    small for the layers or too large for memory is a one-line error naming it, before any work."""
-    from neural_style.hardware import resolve_hardware
-    from neural_style.optim.memory import available_memory_bytes
-    from neural_style.pipeline import plan_run
-
-    hardware = resolve_hardware(shared)
-    available = None if hardware.on_gpu else available_memory_bytes()
+def check_jobs_fit(jobs: Sequence[BatchJob], shared: StyleConfig, hardware: Hardware) -> None:
+    """Every job's sizes planned as its run will plan them, on `hardware` (this machine's): a job too small for the
+    layers or too large for memory is a one-line error naming it, before any work."""
+    available = available_for(hardware)
     for job in jobs:
         content, styles = images.image_size(job.content), [images.image_size(style) for style in job.styles]
         if content is None or None in styles:
@@ -128,14 +128,9 @@ class BatchProgress:
 
     def __init__(self, total: int, to_run: int, stream: Optional[TextIO], quiet: bool) -> None:
         self.total, self.to_run = total, to_run
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
+        self.message = Messages(stream, quiet).message
         self.started = time.perf_counter()
         self.finished = self.failed = 0
-
-    def message(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=self.stream, flush=True)
 
     def job_finished(self, job: BatchJob, outcome: JobOutcome, done_before: int) -> None:
         self.finished += 1
@@ -150,10 +145,24 @@ class BatchProgress:
                      f"{per_hour:.0f} jobs/hour, {format_duration(left)} left")
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    """Where and how a batch's jobs run; the batch command's flags are these fields, with these defaults."""
+
+    workers: Optional[int] = None  # local worker processes (None: one per GPU, else this process alone)
+    ray: Optional[str] = None  # run each job as a Ray task: "local", "auto" or a cluster head's ADDRESS:PORT
+    cpus_per_job: float = 1  # CPUs each Ray task asks for
+    gpus_per_job: float = 0  # GPUs each Ray task asks for
+    retries: int = 2  # times a job whose worker process died is run again before it counts as failed
+    overwrite: bool = False  # redo jobs whose output exists (by default they are skipped)
+
+
+BATCH_FIELDS = tuple(field.name for field in fields(BatchOptions))
+
+
 def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Sequence[str]] = None,
                   outdir: Optional[str] = None, *, jobs: Optional[str] = None, config: Optional[StyleConfig] = None,
-                  workers: Optional[int] = None, ray: Optional[str] = None, cpus_per_job: float = 1,
-                  gpus_per_job: float = 0, retries: int = 2, overwrite: bool = False, stream: Optional[TextIO] = None,
+                  batch: Optional[BatchOptions] = None, stream: Optional[TextIO] = None,
                   should_stop: Optional[Callable[[], bool]] = None, watch: Optional[WatchOptions] = None,
                   **options: Any) -> BatchResult:
     """Paint every content x style pair (paths or globs), or the jobs of a manifest CSV (`jobs=`), into
@@ -161,38 +170,36 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
 
     Runs in this process (`workers=1`, the default on a CPU machine; one per GPU where there are GPUs), in
     `workers` local processes, or as Ray tasks (`ray="local"`, `"auto"` or a cluster's address; the
-    `cluster` extra). Options are StyleConfig fields shared by every job (a manifest's columns override
-    them per job) and WatchOptions fields (`quiet`, `log`). Returns the summary; `result.failed` lists the jobs that failed."""
+    `cluster` extra). Options are `BatchOptions` fields (`workers`, `ray`, `retries`, `overwrite`, ...; or `batch=`),
+    StyleConfig fields shared by every job (a manifest's columns override them per job) and WatchOptions fields
+    (`quiet`, `log`). Returns the summary; `result.failed` lists the jobs that failed."""
     if not outdir:
         raise NeuralStyleError("no output folder: pass -o OUTDIR")
-    style_options, watch_options = split_options(options)
-    shared = build_config(config, style_options.pop("preset", None), **style_options)
-    watch = build_watch(watch, **watch_options)
-    _check_counts(workers, ray, cpus_per_job, gpus_per_job, retries)
+    batch = replace(batch or BatchOptions(), **{name: options.pop(name) for name in BATCH_FIELDS if name in options})
+    request = resolve_request(options, config, watch, check=False)  # each job's configuration is checked
+    shared, watch = request.config, request.watch
+    _check_counts(batch)
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
     planned = plan_batch(outdir, contents, styles, jobs, shared)
-    if ray is None:  # a cluster's machines have memory of their own; here, every job must fit in this one's
-        check_jobs_fit(planned, shared)
+    if batch.ray is None:  # a cluster's machines have memory of their own; here, every job must fit in this one's
+        check_jobs_fit(planned, shared, request.hardware)
     messages = name_outputs(planned)
     cluster = None
-    if ray is not None:  # joined before any file is written: a missing extra or cluster writes nothing
-        from neural_style.batch.ray_cluster import RayConnection
-
-        cluster = RayConnection(ray)
+    if batch.ray is not None:  # joined before any file is written: a missing extra or cluster writes nothing
+        cluster = RayConnection(batch.ray)
     try:
         make_output_folders(planned)
-        return _run_batch(planned, messages, outdir, shared, watch, workers, cluster, cpus_per_job, gpus_per_job,
-                          retries, overwrite, stream, should_stop)
+        return _run_batch(planned, messages, outdir, shared, watch, batch, cluster, stream, should_stop)
     finally:
         if cluster is not None:
             cluster.close()
 
 
 def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared: StyleConfig, watch: WatchOptions,
-               workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float, retries: int,
-               overwrite: bool, stream: Optional[TextIO], should_stop: Optional[Callable[[], bool]]) -> BatchResult:
-    from neural_style.objective.build import term_names
+               batch: BatchOptions, cluster: Any, stream: Optional[TextIO],
+               should_stop: Optional[Callable[[], bool]]) -> BatchResult:
+    from neural_style.objective.build import term_names  # the terms are TensorFlow's: imported once a batch runs
 
     summary_path = os.path.join(outdir, SUMMARY_NAME)
     fields = summary_fields(term_names(shared))
@@ -200,7 +207,7 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
     rows = [summary_row(fields, index, job, "pending") for index, job in enumerate(planned)]
     to_run = []
     for index, job in enumerate(planned):
-        if os.path.isfile(job.output) and not overwrite:
+        if os.path.isfile(job.output) and not batch.overwrite:
             rows[index] = summary_row(fields, index, job, "skipped", earlier=earlier.get(job.output))
         else:
             to_run.append(index)
@@ -217,7 +224,7 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
     started = time.perf_counter()
     tasks = [(JobSpec(index, planned[index].config(shared)), planned[index].content,
               planned[index].styles) for index in to_run]
-    for outcome in _outcomes(tasks, workers, cluster, cpus_per_job, gpus_per_job, retries, stop, progress.message):
+    for outcome in _outcomes(tasks, batch, cluster, stop, progress.message):
         job = planned[outcome.index]
         if outcome.status == "stopped":
             continue  # interrupted: left pending, so a rerun does it
@@ -231,38 +238,32 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
     return result
 
 
-def _check_counts(workers: Optional[int], ray: Optional[str], cpus_per_job: float, gpus_per_job: float,
-                  retries: int) -> None:
-    if ray is not None and workers is not None:
+def _check_counts(batch: BatchOptions) -> None:
+    workers, retries = batch.workers, batch.retries
+    if batch.ray is not None and workers is not None:
         raise NeuralStyleError("--workers is for this machine; with --ray, Ray runs as many jobs as the cluster "
                                "has room for (see --cpus-per-job, --gpus-per-job): drop --workers")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise NeuralStyleError(f"--workers must be a whole number of at least 1, got {workers!r}")
-    if cpus_per_job <= 0 or gpus_per_job < 0:
+    if batch.cpus_per_job <= 0 or batch.gpus_per_job < 0:
         raise NeuralStyleError("--cpus-per-job must be above 0 and --gpus-per-job at least 0")
     if not isinstance(retries, int) or retries < 0:
         raise NeuralStyleError(f"--retries must be a whole number of at least 0, got {retries!r}")
 
 
-def _outcomes(tasks: List[Any], workers: Optional[int], cluster: Any, cpus_per_job: float, gpus_per_job: float,
-              retries: int, stop: Callable[[], bool], notify: Callable[[str], None]) -> Iterator[JobOutcome]:
+def _outcomes(tasks: List[Any], batch: BatchOptions, cluster: Any, stop: Callable[[], bool],
+              notify: Callable[[str], None]) -> Iterator[JobOutcome]:
     if not tasks:
         return iter(())
     if cluster is not None:
-        from neural_style.batch.ray_cluster import ray_outcomes
-
-        return ray_outcomes(tasks, cluster, stop, cpus_per_job, gpus_per_job, retries, notify)
+        return ray_outcomes(tasks, cluster, stop, batch.cpus_per_job, batch.gpus_per_job, batch.retries, notify)
     gpus = _gpu_count()
-    count = workers or max(1, gpus)
+    count = batch.workers or max(1, gpus)
     if count == 1:
-        from neural_style.batch.local_pool import in_process
-
         return in_process(tasks, stop)
-    from neural_style.batch.local_pool import process_pool, threads_per_worker
-
     notify(f"{count} worker processes, {threads_per_worker(count)} core(s) each"
            + (f", one GPU each of {gpus}" if gpus else ""))
-    return process_pool(tasks, count, stop, retries, gpus, notify)
+    return process_pool(tasks, count, stop, batch.retries, gpus, notify)
 
 
 def _gpu_count() -> int:

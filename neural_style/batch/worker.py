@@ -18,7 +18,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from neural_style.config import StyleConfig, WatchOptions
+from neural_style.config import SILENT_WATCH, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
 from neural_style.step import Step
@@ -26,8 +26,6 @@ from neural_style.step import Step
 ImageInput = Union[str, bytes]  # a path the worker can read, or the file's bytes
 # How often a driver waiting on running jobs looks at its stop flag.
 POLL_SECONDS = 0.5
-# A job is watched by the batch's driver, which writes every file: the worker itself says and writes nothing.
-JOB_WATCH = WatchOptions(quiet=True, snapshot_every=0, log=False)
 
 
 @dataclass
@@ -111,7 +109,8 @@ def run_job(spec: JobSpec, content: ImageInput, styles: Sequence[ImageInput], st
             styles=[open_image(style, "style", os.path.basename(str(name)))
                     for style, name in zip(styles, spec.config.styles)],
             output=None)
-        result = stylize(config=config, watch=JOB_WATCH, extractor=state.for_config(config),
+        # The batch's driver writes every file and says everything: the job itself is silent.
+        result = stylize(config=config, watch=SILENT_WATCH, extractor=state.for_config(config),
                          should_stop=should_stop)
     except NeuralStyleError as error:
         return JobOutcome(spec.index, "failed", str(error), seconds=time.perf_counter() - started,

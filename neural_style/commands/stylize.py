@@ -6,12 +6,14 @@ The flags of how a picture is painted and the common flags are defined once, in 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any, Optional, Sequence
 
+from neural_style.api import stylize
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import _default, add_common_flags, add_style_flags, config_from_args
-from neural_style.config import DEFAULT_WEB_PORT, StyleConfig
+from neural_style.config import DEFAULT_WEB_PORT, StyleConfig, shown
 
 PROG = "neural-style"
 
@@ -66,10 +68,6 @@ def _add_output_flags(group: Any) -> None:
 def command_line(config: StyleConfig) -> str:
     """The command that paints `config` (its images given as paths): the main command with every field that differs
     from the defaults as its flag, so `build_parser().parse_args` of it gives `config` back."""
-    import shlex
-
-    from neural_style.commands.flags import shown
-
     defaults = StyleConfig()
     words = [PROG, str(config.content), *map(str, config.styles)]
     if config.output:
@@ -97,8 +95,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body(stop: StopOnSignal) -> int:
-        from neural_style.api import stylize
-
         config, watch = config_from_args(args)
         result = stylize(config=config, watch=watch, should_stop=stop)
         if stop.received is not None:

@@ -12,12 +12,16 @@ class Converged(Exception):
     (Not a StopIteration: scipy swallows those from callbacks and reports its own halt.)"""
 
 
+# The iterations over which the loss's fall is measured: whole windows, not single iterations, because one L-BFGS
+# iteration can stall and the next make progress again.
+CONVERGENCE_WINDOW = 10
+
+
 class ConvergenceCheck:
     """Ends an optimisation once the loss has fallen by less than the fraction `tolerance` over the
-    last `window` iterations (0 turns it off). Whole windows, not single iterations, because one
-    L-BFGS iteration can stall and the next make progress again."""
+    last `window` iterations (0 turns it off)."""
 
-    def __init__(self, tolerance: float, window: int = 10) -> None:
+    def __init__(self, tolerance: float, window: int = CONVERGENCE_WINDOW) -> None:
         self.tolerance = tolerance
         self.window = window
         self.totals: List[float] = []
@@ -33,4 +37,4 @@ class ConvergenceCheck:
                             f"(--tolerance {self.tolerance:g})")
 
 
-__all__ = ["Converged", "ConvergenceCheck"]
+__all__ = ["CONVERGENCE_WINDOW", "Converged", "ConvergenceCheck"]

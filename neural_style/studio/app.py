@@ -19,28 +19,25 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from neural_style import images
-from neural_style.config import STYLE_LOSSES, StyleConfig, WatchOptions, validate
+from neural_style.api import stylize
+from neural_style.config import SILENT_WATCH, STYLE_LOSSES, StyleConfig, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
+from neural_style.samples import sample_images
+from neural_style.sheet import SHEET_SIZE, Sweep, lay_out, paint_sheet, plan_cells
 from neural_style.studio.gallery import Entry, Gallery, settings_record
 from neural_style.watch.live_run import LiveRun
+from neural_style.watch.record import format_duration
 
-SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples")
-# The form's presets: a quick look to choose, and a finished picture.
-PRESETS = {"quick look": dict(size=256, iterations=100), "final": dict(size=512, iterations=500)}
-DEFAULT_PRESET = "quick look"
+# The form's size and iterations presets: a quick look to choose, and a finished picture.
+FORM_PRESETS = {"quick look": dict(size=256, iterations=100), "final": dict(size=512, iterations=500)}
+DEFAULT_FORM_PRESET = "quick look"
 STRENGTH_RANGE = (-2.0, 2.0)  # the style strength slider: the style weight times 10 ** strength
-STARTS = ("adain", "content", "random")
+DEFAULTS = StyleConfig()
 FRAME_SECONDS = 0.25  # at most this often a new picture is sent to the page (each is encoded and transferred)
 CURVE_POINTS = 300  # the loss curve sent is thinned to about this many iterations
 SHEET_STRENGTHS = (-1.0, 0.0, 1.0)  # the contact sheet's columns, around the chosen strength
 SHEET_ITERATIONS = 40
-
-
-def sample_images() -> Dict[str, str]:
-    """The sample images shipped with the package, by file name."""
-    return {name: os.path.join(SAMPLES, name) for name in sorted(os.listdir(SAMPLES))
-            if os.path.splitext(name)[1].lower() in (".jpg", ".jpeg", ".png")}
 
 
 def _paths(uploaded: Any) -> List[str]:
@@ -70,14 +67,14 @@ class StudioForm:
     style_samples: Sequence[str] = ()
     blend_weights: str = ""
     mask_uploads: Any = None
-    size: int = 256
-    iterations: int = 100
+    size: int = FORM_PRESETS[DEFAULT_FORM_PRESET]["size"]
+    iterations: int = FORM_PRESETS[DEFAULT_FORM_PRESET]["iterations"]
     strength: float = 0.0
-    style_loss: str = "gram"
-    original_colors: bool = False
-    color_match: bool = False
-    method: str = "optimize"
-    init: str = "adain"
+    style_loss: str = DEFAULTS.style_loss
+    original_colors: bool = DEFAULTS.original_colors
+    color_match: bool = DEFAULTS.color_match
+    method: str = DEFAULTS.method
+    init: str = DEFAULTS.init
     seed: Optional[float] = 0
 
     def sources(self) -> Tuple[Optional[str], List[str], List[str]]:
@@ -98,7 +95,7 @@ class StudioForm:
         images.load_image(content, "content")
         for index, style in enumerate(styles):
             images.load_image(style, "style" if len(styles) == 1 else f"style #{index + 1}")
-        style_loss = self.style_loss if self.style_loss in STYLE_LOSSES else "gram"
+        style_loss = self.style_loss if self.style_loss in STYLE_LOSSES else DEFAULTS.style_loss
         default_weight = StyleConfig(style_loss=style_loss).resolved_loss_weights().style
         config = StyleConfig(
             content=keep(content), styles=tuple(keep(style) for style in styles),
@@ -126,12 +123,7 @@ def status_line(summary: Dict[str, Any]) -> str:
     return (f"iteration {summary['iteration']}/{summary['total_iterations']}"
             + (f" · {summary['scale']}" if summary.get("scale") else "")
             + f" · loss {loss.get('total', float('nan')):.4g} ({terms})"
-            + f" · {_clock(summary['seconds'])} elapsed" + (f", about {_clock(left)} left" if left is not None else ""))
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+            + f" · {format_duration(summary['seconds'])} elapsed" + (f", about {format_duration(left)} left" if left is not None else ""))
 
 
 def curve_rows(history: Sequence[Dict[str, float]]) -> Dict[str, List[Any]]:
@@ -156,9 +148,9 @@ class Studio:
                  device: Optional[str] = None, notify: Callable[[str], None] = lambda line: None,
                  size: Optional[int] = None, iterations: Optional[int] = None) -> None:
         self.gallery = gallery
-        # The form's starting size and iterations (default: the DEFAULT_PRESET's).
-        self.size = size or PRESETS[DEFAULT_PRESET]["size"]
-        self.iterations = iterations or PRESETS[DEFAULT_PRESET]["iterations"]
+        # The form's starting size and iterations (default: the DEFAULT_FORM_PRESET's).
+        self.size = size or StudioForm.size
+        self.iterations = iterations or StudioForm.iterations
         self.command_line = command_line
         self.seed = seed
         self.device = device
@@ -188,10 +180,8 @@ class Studio:
             outcome: Dict[str, Any] = {}
 
             def work() -> None:
-                from neural_style.api import stylize
-
                 try:
-                    outcome["result"] = stylize(config=config, watch=WatchOptions(quiet=True, snapshot_every=0, log=False),
+                    outcome["result"] = stylize(config=config, watch=SILENT_WATCH,
                                                 extractor=self.extractors.for_config(config), live=live,
                                                 should_stop=self.stop_asked.is_set)
                 except NeuralStyleError as error:
@@ -231,8 +221,6 @@ class Studio:
     def sheet(self, form: StudioForm) -> Iterator[Tuple[Optional[np.ndarray], str, Optional[Entry]]]:
         """A contact sheet of the chosen styles at three style strengths around the form's (sheet.py), small and
         short, each cell shown as it finishes; yields (sheet so far, status line, gallery entry at the end)."""
-        from neural_style.sheet import Sweep, lay_out, paint_sheet, plan_cells
-
         try:
             config = form.config(self.gallery.keep_input)
         except NeuralStyleError as error:
@@ -240,7 +228,7 @@ class Studio:
             return
         base = StyleConfig(style_loss=config.style_loss).resolved_loss_weights().style
         weights = tuple(float(f"{base * 10 ** (form.strength + offset):.4g}") for offset in SHEET_STRENGTHS)
-        config = config.with_options(size=min(config.size, 192), iterations=min(config.iterations, SHEET_ITERATIONS),
+        config = config.with_options(size=min(config.size, SHEET_SIZE), iterations=min(config.iterations, SHEET_ITERATIONS),
                                      masks=(), style_masks=(), method="optimize")
         sweeps = [Sweep("style_weight", "style weight", weights)]
         try:
@@ -303,5 +291,5 @@ def _picture_name(config: StyleConfig) -> str:
     return "-".join([stem(config.content)] + [stem(style) for style in config.styles])
 
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "SAMPLES", "Studio", "StudioForm", "curve_rows", "sample_images",
+__all__ = ["DEFAULT_FORM_PRESET", "FORM_PRESETS", "Studio", "StudioForm", "curve_rows", "sample_images",
            "status_line"]

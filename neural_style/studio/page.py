@@ -6,9 +6,10 @@ import os
 from typing import Any, List, Tuple
 
 from neural_style import images
-from neural_style.config import STYLE_LOSSES
+from neural_style.config import METHODS, NAMED_STARTS, STYLE_LOSSES
 from neural_style.errors import NeuralStyleError
-from neural_style.studio.app import PRESETS, SAMPLES, STARTS, STRENGTH_RANGE, Studio, StudioForm, sample_images
+from neural_style.samples import SAMPLES_FOLDER, sample_images
+from neural_style.studio.app import FORM_PRESETS, STRENGTH_RANGE, Studio, StudioForm
 
 MAX_QUEUE = 16  # requests waiting behind the run under way
 
@@ -52,9 +53,9 @@ def build_page(studio: Studio) -> Any:
                 masks = gr.File(label="Masks: one per painting, over the photo (white: that painting)",
                                 file_count="multiple", file_types=["image"], elem_id="masks")
             with gr.Column(scale=1, min_width=280):
-                matching = [name for name, values in PRESETS.items()
+                matching = [name for name, values in FORM_PRESETS.items()
                             if (values["size"], values["iterations"]) == (studio.size, studio.iterations)]
-                preset_choice = gr.Radio(list(PRESETS), value=matching[0] if matching else None, label="Preset",
+                preset_choice = gr.Radio(list(FORM_PRESETS), value=matching[0] if matching else None, label="Preset",
                                          elem_id="preset")
                 size = gr.Slider(64, 2048, value=studio.size, step=16, label="Size (longest side, px)",
                                  elem_id="size")
@@ -62,13 +63,13 @@ def build_page(studio: Studio) -> Any:
                                        elem_id="iterations")
                 strength = gr.Slider(*STRENGTH_RANGE, value=0.0, step=0.25, elem_id="strength",
                                      label="Style strength: the style weight x 10^strength")
-                style_loss = gr.Dropdown(list(STYLE_LOSSES), value="gram", label="Style loss", elem_id="style-loss")
+                style_loss = gr.Dropdown(list(STYLE_LOSSES), value=StudioForm.style_loss, label="Style loss", elem_id="style-loss")
                 with gr.Row():
                     original_colors = gr.Checkbox(label="Keep the photo's colours", elem_id="original-colors")
                     color_match = gr.Checkbox(label="Paintings in the photo's colours", elem_id="color-match")
-                method = gr.Radio(["optimize", "adain"], value="optimize", elem_id="method",
+                method = gr.Radio(list(METHODS), value=StudioForm.method, elem_id="method",
                                   label="Method: optimise (Gatys), or AdaIN in one pass (about a second)")
-                init = gr.Dropdown(list(STARTS), value="adain", label="Start from", elem_id="init")
+                init = gr.Dropdown(list(NAMED_STARTS), value=StudioForm.init, label="Start from", elem_id="init")
                 seed = gr.Number(value=studio.seed if studio.seed is not None else 0, precision=0, label="Seed",
                                  elem_id="seed")
                 with gr.Row():
@@ -115,7 +116,7 @@ def build_page(studio: Studio) -> Any:
         for component in (content_upload, content_sample, style_uploads, style_samples, masks):
             component.change(chose, form_inputs, [chosen, check], queue=False)
         page.load(chose, form_inputs, [chosen, check], queue=False)
-        preset_choice.change(lambda name: (PRESETS[name]["size"], PRESETS[name]["iterations"]), preset_choice,
+        preset_choice.change(lambda name: (FORM_PRESETS[name]["size"], FORM_PRESETS[name]["iterations"]), preset_choice,
                              [size, iterations], queue=False)
 
         def run(*values: Any) -> Any:
@@ -164,7 +165,7 @@ def launch(studio: Studio, host: str, port: int) -> Any:
     try:
         page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                     show_error=True, ssr_mode=False, inbrowser=False, share=False,
-                    allowed_paths=[studio.gallery.folder, SAMPLES],
+                    allowed_paths=[studio.gallery.folder, SAMPLES_FOLDER],
                     theme=gr.themes.Default())
     except OSError as error:
         raise NeuralStyleError(f"cannot serve the studio on {host}:{port} ({error}): pass a free --port") from None

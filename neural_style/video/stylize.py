@@ -1,11 +1,11 @@
 """Video style transfer with temporal consistency (Ruder, Dosovitskiy & Brox 2016), frame by frame.
 
 frames in (imageio-ffmpeg, or a folder of images) -> every frame a run of the one pipeline (pipeline.py):
-the first a normal coarse-to-fine run; each later one starts from the previous stylised frame warped by
-the optical flow (optical_flow.py) and is pulled towards it where the flow is trustworthy by a temporal
-term beside the objective (objective/temporal.py) ->
-every finished frame saved as a PNG in a work folder beside the output (so a run resumes) -> the video
-encoded from them (timelapse.FrameWriter), audio copied where it can be.
+the first a normal coarse-to-fine run from --init; each later one starts from the previous stylised frame warped by
+the optical flow (optical_flow.py) and is pulled towards it where the flow is trustworthy by a temporal term beside
+the objective (objective/temporal.py) -> every finished frame rendered (render.py) and saved as a PNG in a work
+folder beside the output (so a run resumes) -> the video encoded from them (timelapse.FrameWriter), audio copied
+where it can be. With --method adain every frame is painted in one pass.
 """
 
 from __future__ import annotations
@@ -15,29 +15,39 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 from PIL import Image
 
-from neural_style import images
-from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
+from neural_style import images, pipeline
+from neural_style.config import StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
+from neural_style.features.network_input import preprocess
+from neural_style.hardware import Hardware, seeded
+from neural_style.plan.memory import available_for
+from neural_style.plan.run_plan import plan_run
+from neural_style.plan.sizes import scaled_size
+from neural_style.render import render
+from neural_style.request import resolve_request
+from neural_style.sources import SourceImages, load_sources
 from neural_style.step import Step
-
-if TYPE_CHECKING:
-    from neural_style.hardware import Hardware
-    from neural_style.objective.temporal import TemporalTerm
-    from neural_style.pipeline import Session
+from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
+from neural_style.watch.record import Messages, describe_losses, format_duration
+from neural_style.watch.timelapse import check_timelapse, frame_writer, partial_path
 
 FRAME_PATTERN = "frame_{:06d}.png"
 VIDEO_EXTENSIONS = (".mp4", ".gif", ".webp")
 DEFAULT_FPS = 25.0  # for a folder of images, which has no frame rate of its own
+FLOWS = ("dis", "farneback")  # OpenCV's DIS optical flow, or Farneback's
+# Where each frame after the first starts: the previous stylised frame, warped ("previous"), or its own input frame
+# as --init says ("content": with --temporal-weight 0, independent frames).
+FRAME_STARTS = ("previous", "content")
 
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """What a video run adds to the image options (`StyleConfig`)."""
+    """What a video run adds to the image options (`StyleConfig`); the video command's flags are these fields."""
 
     temporal_weight: float = 0.05  # chosen by measurement (docs/video.md)
     frame_iterations: int = 100  # budget of frames that start from the previous stylised frame
@@ -45,10 +55,8 @@ class VideoOptions:
     start: float = 0.0  # seconds into the input
     every_nth: int = 1
     resume: bool = False
-    flow: str = "dis"  # OpenCV's DIS, or farneback
-    # "previous": each frame after the first starts from the previous stylised frame, warped;
-    # "content": every frame starts from its own input frame (with temporal_weight 0: independent frames)
-    init: str = "previous"
+    flow: str = "dis"
+    frame_start: str = "previous"
 
 
 @dataclass
@@ -119,7 +127,7 @@ def _read_video_file(path: str, options: VideoOptions) -> Tuple[List[np.ndarray]
 
 def resize_frames(frames: Sequence[np.ndarray], size: int) -> List[np.ndarray]:
     """Frames with their longer side `size` (Lanczos, as images are)."""
-    width, height = images.scaled_size(frames[0].shape[1], frames[0].shape[0], size)
+    width, height = scaled_size(frames[0].shape[1], frames[0].shape[0], size)
     return [images.to_array(images.resize_to(Image.fromarray(f), (width, height))) for f in frames]
 
 
@@ -127,8 +135,6 @@ def resize_frames(frames: Sequence[np.ndarray], size: int) -> List[np.ndarray]:
 
 def check_output(path: str, fps: float) -> None:
     """The output's kind (a video file or a folder) and that it can be written, before any work."""
-    from neural_style.watch.timelapse import check_timelapse
-
     if _is_folder_output(path):
         parent = os.path.dirname(os.path.abspath(path.rstrip(os.sep)))
         if not os.access(parent, os.W_OK):
@@ -141,6 +147,20 @@ def check_output(path: str, fps: float) -> None:
     check_timelapse(path, fps, "video output")
 
 
+def check_video_options(video: VideoOptions) -> None:
+    """One-line errors for video options that cannot work."""
+    checks = [("--temporal-weight", video.temporal_weight >= 0 and math.isfinite(video.temporal_weight), ">= 0"),
+              ("--frame-iterations", isinstance(video.frame_iterations, int) and video.frame_iterations >= 1, "an integer >= 1"),
+              ("--max-frames", video.max_frames is None or video.max_frames >= 1, "an integer >= 1"),
+              ("--start", video.start >= 0, ">= 0 (seconds)"),
+              ("--every-nth", isinstance(video.every_nth, int) and video.every_nth >= 1, "an integer >= 1"),
+              ("--flow", video.flow in FLOWS, " or ".join(FLOWS)),
+              ("--frame-start", video.frame_start in FRAME_STARTS, " or ".join(FRAME_STARTS))]
+    for flag, ok, wanted in checks:
+        if not ok:
+            raise NeuralStyleError(f"{flag} must be {wanted}: pass {flag} with such a value")
+
+
 def frames_folder(output: str) -> str:
     """Where finished frames are kept: the output folder itself, or `OUTPUT-STEM_frames/` beside a file."""
     return output.rstrip(os.sep) if _is_folder_output(output) else os.path.splitext(output)[0] + "_frames"
@@ -151,16 +171,18 @@ def frames_folder(output: str) -> str:
 @dataclass
 class FrameContext:
     """What every frame shares: what was asked, the resolved hardware, the session (network and traced
-    objectives), the style images and the stop flag."""
+    objectives), the style images and masks (`sources`, over the first frame), the stop flag, and the memory every
+    frame is planned against (measured once, so a frame is not refused half-way for what another program took)."""
 
     config: StyleConfig
     options: VideoOptions
-    hardware: "Hardware"
-    session: "Session"
-    styles: List[Image.Image]
+    hardware: Hardware
+    session: pipeline.Session
+    sources: SourceImages
     should_stop: Callable[[], bool]
     available_memory: Optional[float] = None
-    masks: Tuple[List[Image.Image], List[Image.Image]] = ([], [])  # over every frame, and over each style image
+    continues: bool = True  # whether a frame starts from the previous one (not with --frame-start content, nor
+    # where every frame is painted in one pass)
 
     def frame_config(self, continuing: bool) -> StyleConfig:
         """A frame from scratch runs the configuration as asked; one that continues from the previous frame
@@ -171,22 +193,13 @@ class FrameContext:
 
 
 def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.ndarray] = None,
-                  temporal: Optional["TemporalTerm"] = None) -> Tuple[np.ndarray, Optional[Step]]:
+                  temporal: Any = None) -> Tuple[np.ndarray, Optional[Step]]:
     """One frame through the pipeline: from `config.init` (a frame from scratch), or from `start` (network image)
-    with the `temporal` term beside the objective. Returns the network image and the last iteration's record."""
-    from neural_style import pipeline
-
+    with the `temporal` term (objective/temporal.TemporalTerm) beside the objective. Returns the frame as H x W x 3 float RGB (0-255) and the last
+    iteration's record (None for a frame painted in one pass)."""
     config = context.frame_config(start is not None)
-    sources = pipeline.SourceImages(Image.fromarray(frame), context.styles, config.color_match, *context.masks)
-    plan = pipeline.plan_run(config, context.hardware, sources.content.size, [s.size for s in context.styles],
-                             context.available_memory)
-    if config.method == "adain":  # each frame in one pass: no optimiser, no temporal term
-        from neural_style.features.network_input import preprocess
-
-        content, styles = sources.at(plan.sizes)
-        picture = pipeline.feed_forward_picture(config, context.session.adain(), content, styles,
-                                                sources.masks_at(plan.sizes))
-        return preprocess(np.clip(np.rint(picture), 0, 255).astype(np.uint8)), None
+    sources = context.sources.with_content(Image.fromarray(frame))
+    plan = plan_run(config, context.hardware, sources.content.size, sources.style_sizes, context.available_memory)
     steps: List[Step] = []
     ran = pipeline.run(config, plan, context.session, sources, on_step=steps.append, notify=lambda message: None,
                        should_stop=context.should_stop, start=start, beside_terms=[temporal] if temporal else ())
@@ -195,7 +208,7 @@ def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.n
         raise StopIteration
     if outcome.error:
         raise NeuralStyleError(f"a frame failed: {outcome.error}")
-    return outcome.image.reshape(1, ran.height, ran.width, 3), (steps[-1] if steps else None)
+    return ran.pixels(), (steps[-1] if steps else None)
 
 
 def temporal_start(previous_output: np.ndarray, previous_frame: np.ndarray, frame: np.ndarray, method: str
@@ -203,9 +216,6 @@ def temporal_start(previous_output: np.ndarray, previous_frame: np.ndarray, fram
     """(start, warped, mask) for a frame: the previous stylised frame (network image) warped by the
     flow from this frame to the previous one; where that flow is not trustworthy, the start is this
     frame's own content."""
-    from neural_style.features.network_input import preprocess
-    from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
-
     to_previous = dense_flow(frame, previous_frame, method)
     to_current = dense_flow(previous_frame, frame, method)
     mask = consistency_mask(to_previous, to_current)
@@ -222,70 +232,44 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
                   **options: Any) -> VideoResult:
     """Stylise every frame of `input` (a video file or a folder of images) in the style of `style`,
     writing `output` (.mp4, .gif, .webp, or a folder of PNG frames). Image options are `StyleConfig`
-    fields (`size=256`, ...) and `WatchOptions` fields (`quiet`); `video` holds the temporal ones. Every frame
-    is a run of the one pipeline (pipeline.py). Finished frames are kept in `frames_folder(output)`; with
-    `video.resume`, frames already there are not redone. Everything is checked before anything is written:
-    the options, the input, the output, and that a frame fits in memory."""
-    import sys
-
-    from neural_style.hardware import resolve_hardware, seeded
-    from neural_style.optim.memory import available_memory_bytes
-    from neural_style.pipeline import load_masks, open_session, plan_run
-
+    fields (`size=256`, `init=...` for the first frame ...) and `WatchOptions` fields (`quiet`); `video` holds the
+    temporal ones. Every frame is a run of the one pipeline (pipeline.py). Finished frames are kept in
+    `frames_folder(output)`; with `video.resume`, frames already there are not redone. Everything is checked before
+    anything is written: the options, the input, the output, and that a frame fits in memory."""
     video = video or VideoOptions()
-    stream = stream or sys.stderr
     should_stop = should_stop or (lambda: False)
-    style_options, watch_options = split_options(options)
-    watch = build_watch(watch, **watch_options)
     check_video_options(video)
     frames, fps, has_audio = read_input(input, video)
-    config = build_config(config, style_options.pop("preset", None), content=frames[0], styles=style, output=None,
-                          **style_options)
-    validate(config)
+    request = resolve_request(options, config.with_options(output=None) if config else None, watch,
+                              content=frames[0], styles=style)
+    config, hardware = request.config, request.hardware
     check_output(output, fps)
     frames = resize_frames(frames, config.size)
-    styles = [images.load_image(source, "style") for source in config.styles]
-    masks = load_masks(config, (frames[0].shape[1], frames[0].shape[0]), styles)
-    hardware = resolve_hardware(config)
-    available = None if hardware.on_gpu else available_memory_bytes()
+    sources = load_sources(config, content=Image.fromarray(frames[0]))
+    available = available_for(hardware)
     # Every frame has the first one's size: planning it refuses a video too large for memory before any work.
-    plan_run(config, hardware, (frames[0].shape[1], frames[0].shape[0]), [s.size for s in styles], available)
+    plan = plan_run(config, hardware, sources.content.size, sources.style_sizes, available)
     folder = frames_folder(output)
     os.makedirs(folder, exist_ok=True)
     done = _finished_frames(folder, len(frames)) if video.resume else 0
-    say = (lambda text: None) if watch.quiet else (lambda text: print(text, file=stream, flush=True))
-    say(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps; {hardware.describe()}"
-        + (f"; resuming after frame {done}" if done else ""))
+    messages = Messages(stream, request.watch.quiet)
+    messages.message(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps; "
+                     f"{hardware.describe()}" + (f"; resuming after frame {done}" if done else ""))
     result = VideoResult(None, folder, done, len(frames), fps)
     with seeded(config.seed):
-        context = FrameContext(config, video, hardware, open_session(config, hardware), styles, should_stop, available,
-                               masks)
-        _stylize_frames(context, frames, done, folder, result, say)
+        context = FrameContext(config, video, hardware, pipeline.Session(config, hardware), sources, should_stop,
+                               available, continues=video.frame_start == "previous" and bool(plan.scales))
+        _stylize_frames(context, frames, done, folder, result, messages.message)
     if result.stopped:
-        say(f"interrupted after frame {result.frames} of {len(frames)}; finished frames are in {folder}: "
-            "rerun with --resume to go on")
+        messages.message(f"interrupted after frame {result.frames} of {len(frames)}; finished frames are in {folder}: "
+                         "rerun with --resume to go on")
         return result
     if not _is_folder_output(output):
         audio = input if has_audio and video.start == 0 and video.every_nth == 1 and video.max_frames is None else None
         encode(folder, len(frames), output, fps, audio)
         result.output = output
-        say(f"wrote {output}" + (" with the input's sound" if audio else ""))
+        messages.message(f"wrote {output}" + (" with the input's sound" if audio else ""))
     return result
-
-
-def check_video_options(video: VideoOptions) -> None:
-    """One-line errors for video options that cannot work."""
-    checks = [("--temporal-weight", video.temporal_weight >= 0 and math.isfinite(video.temporal_weight), ">= 0"),
-              ("--frame-iterations", isinstance(video.frame_iterations, int) and video.frame_iterations >= 1, "an integer >= 1"),
-              ("--max-frames", video.max_frames is None or video.max_frames >= 1, "an integer >= 1"),
-              ("--start", video.start >= 0, ">= 0 (seconds)"),
-              ("--every-nth", isinstance(video.every_nth, int) and video.every_nth >= 1, "an integer >= 1"),
-              ("--flow", video.flow in ("dis", "farneback"), "dis or farneback"),
-              ("--init", video.init in ("previous", "content"), "content (every frame from its own input frame) "
-               "or left out (each from the previous stylised frame)")]
-    for flag, ok, wanted in checks:
-        if not ok:
-            raise NeuralStyleError(f"{flag} must be {wanted}: pass {flag} with such a value")
 
 
 def _finished_frames(folder: str, total: int) -> int:
@@ -298,9 +282,7 @@ def _finished_frames(folder: str, total: int) -> int:
 
 def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, folder: str, result: VideoResult,
                     say: Callable[[str], None]) -> None:
-    from neural_style.features.network_input import deprocess, preprocess
-    from neural_style.objective.temporal import TemporalTerm
-    from neural_style.watch.record import describe_losses
+    from neural_style.objective.temporal import TemporalTerm  # TensorFlow's: imported once frames are painted
 
     video = context.options
     previous_output = (preprocess(images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(done)))))
@@ -308,20 +290,18 @@ def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, 
     for index in range(done, len(frames)):
         started = time.perf_counter()
         try:
-            if previous_output is None or video.init == "content":
-                network_image, last = stylize_frame(context, frames[index])
+            if previous_output is None or not context.continues:
+                pixels, last = stylize_frame(context, frames[index])
             else:
                 start, warped, mask = temporal_start(previous_output, frames[index - 1], frames[index], video.flow)
                 temporal = TemporalTerm(weight=video.temporal_weight, warped=warped, mask=mask)
-                network_image, last = stylize_frame(context, frames[index], start, temporal)
+                pixels, last = stylize_frame(context, frames[index], start, temporal)
         except StopIteration:
             result.stopped = True
             return
-        pixels = deprocess(network_image)
-        if context.config.original_colors:
-            pixels = images.transfer_luminance(pixels, frames[index])
-        images.save_image(os.path.join(folder, FRAME_PATTERN.format(index + 1)), pixels)
-        previous_output = preprocess(pixels)  # as saved: a resumed run continues from exactly this
+        picture = render(context.config, pixels, frames[index])
+        images.save_image(os.path.join(folder, FRAME_PATTERN.format(index + 1)), picture)
+        previous_output = preprocess(picture)  # as saved: a resumed run continues from exactly this
         seconds = time.perf_counter() - started
         result.frames = index + 1
         result.seconds_per_frame.append(seconds)
@@ -329,17 +309,14 @@ def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, 
             result.final_steps.append(last)
         later = result.seconds_per_frame[1:] or result.seconds_per_frame
         left = (len(frames) - index - 1) * float(np.median(later))
-        done_how = "one AdaIN pass" if context.config.method == "adain" else f"{last.iteration if last else 0} iterations"
-        say(f"frame {index + 1}/{len(frames)}: {done_how}, "
-            + (f"{describe_losses(last)}, " if last else "")
-            + f"{seconds:.1f} s, about {int(left // 60)}:{int(left % 60):02d} left")
+        say(f"frame {index + 1}/{len(frames)}: "
+            + (f"{last.iteration} iterations, {describe_losses(last)}, " if last else "one AdaIN pass, ")
+            + f"{seconds:.1f} s, about {format_duration(left)} left")
 
 
 def encode(folder: str, count: int, output: str, fps: float, audio_from: Optional[str] = None) -> None:
     """The video `output` from the first `count` frames in `folder`, read one at a time, written under a
     temporary name and renamed when complete; sound copied from `audio_from` where given."""
-    from neural_style.watch.timelapse import frame_writer, partial_path
-
     first = images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(1))))
     writer = frame_writer(partial_path(output), fps, first.shape[1], first.shape[0], audio_from=audio_from,
                           playable_while_written=False)  # the frames are saved: a cut encode is redone
@@ -352,5 +329,5 @@ def encode(folder: str, count: int, output: str, fps: float, audio_from: Optiona
     os.replace(partial_path(output), output)
 
 
-__all__ = ["VideoOptions", "VideoResult", "check_output", "encode", "frames_folder", "read_input", "stylize_video",
-           "temporal_start"]
+__all__ = ["FLOWS", "FRAME_STARTS", "VideoOptions", "VideoResult", "check_output", "encode", "frames_folder",
+           "read_input", "stylize_video", "temporal_start"]

@@ -36,21 +36,35 @@ def log_path(output: str) -> str:
 
 
 def format_duration(seconds: float) -> str:
+    """'4:05', or '1:02:03' from an hour: how every message shows a time."""
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-class Progress:
-    """A one-line progress bar with loss and ETA on a terminal; plain lines every `print_every`
-    iterations otherwise; nothing when quiet."""
+class Messages:
+    """What a run, a video or a batch says, a line at a time, on `stream` (standard error by default); nothing when
+    quiet."""
+
+    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+class Progress(Messages):
+    """A run's messages, and its progress: a one-line bar with loss and ETA on a terminal; plain lines every
+    `print_every` iterations otherwise; nothing when quiet."""
 
     def __init__(self, iterations: int, stream: Optional[TextIO] = None, quiet: bool = False,
                  print_every: int = 10, interactive: Optional[bool] = None) -> None:
+        super().__init__(stream, quiet)
         self.iterations = iterations
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
         self.print_every = print_every
         isatty = getattr(self.stream, "isatty", lambda: False)
         self.interactive = isatty() if interactive is None else interactive
@@ -59,13 +73,10 @@ class Progress:
         self.scale = ""  # e.g. "scale 1/2 256x170", shown while a coarse-to-fine run is at that scale
 
     def message(self, text: str) -> None:
-        if self.quiet:
-            return
-        if self._bar_open:
+        if self._bar_open and not self.quiet:
             self.stream.write("\n")
             self._bar_open = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        super().message(text)
 
     def update(self, step: Step) -> None:
         if self.quiet:

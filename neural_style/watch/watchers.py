@@ -1,5 +1,5 @@
 """What watches a run besides the log and snapshots: the timelapse, the live page and the notebook
-view. Each sees every step and the end; `api._run` holds them as one."""
+view. Each sees every step and the end; `api.stylize` holds them as one."""
 
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ class Watchers:
         if self.timelapse:
             self.timelapse.close()
 
-    def finish(self, final: Optional[np.ndarray], *, iterations: int, seconds: float, stop_reason: str,
-               error: Optional[str], output: Optional[str], notify: Callable[[str], None]) -> Optional[str]:
-        """Hold the final picture in the timelapse and show it on the page and in the notebook; returns the
-        timelapse's path (None without one, or with no frame)."""
+    def finish(self, final: Optional[np.ndarray], *, summary: str, seconds: float, stop_reason: str,
+               error: Optional[str], notify: Callable[[str], None]) -> Optional[str]:
+        """Hold the final picture in the timelapse and show it on the page and in the notebook, with `summary` (how
+        the run went, what it wrote); returns the timelapse's path (None without one, or with no frame)."""
         written = None
         if self.timelapse:
             written = self.timelapse.finish(final)
@@ -70,13 +70,12 @@ class Watchers:
                 notify(f"timelapse: {self.timelapse.frames} frames in {written} ({self.timelapse.seconds:.1f} s, "
                        f"{100 * self.timelapse.seconds / max(seconds, 1e-9):.1f}% of the run)")
         if self.notebook:
-            self.notebook.finish(final, f"{iterations} iterations, {stop_reason}")
+            self.notebook.finish(final, summary if stop_reason == "done" else f"{summary} ({stop_reason})")
         if self.live:
             if self.live.stop_requested.is_set():
                 notify("stopped from the live view")
             status = "failed" if error else "stopped" if stop_reason == "stopped" else "done"
-            self.live.finish(final, status, error or (f"{iterations} iterations in {seconds:.0f} s"
-                                                      + (f"; wrote {output}" if output else "")))
+            self.live.finish(final, status, error or summary)
         return written
 
 

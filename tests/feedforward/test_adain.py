@@ -174,7 +174,7 @@ def test_bad_adain_options_are_one_line_errors(small_images, tmp_path, capsys, f
 
 
 def test_a_picture_larger_than_adain_paints_is_painted_smaller_and_scaled_up(monkeypatch):
-    from neural_style import pipeline
+    from neural_style.feedforward import painting
     from neural_style.config import StyleConfig
     from neural_style.images import Masks
 
@@ -185,8 +185,8 @@ def test_a_picture_larger_than_adain_paints_is_painted_smaller_and_scaled_up(mon
             seen.append((content.shape, masks.shape))
             return np.full(content.shape, 100.0, np.float32)
 
-    monkeypatch.setattr(pipeline, "ADAIN_LARGEST_SIDE", 64)
-    picture = pipeline.feed_forward_picture(StyleConfig(styles=["s"]), Painter(), np.zeros((100, 150, 3), np.uint8),
+    monkeypatch.setattr(painting, "ADAIN_LARGEST_SIDE", 64)
+    picture = painting.feed_forward_picture(StyleConfig(styles=["s"]), Painter(), np.zeros((100, 150, 3), np.uint8),
                                             [], Masks(np.ones((100, 150, 2), np.float32)))
     assert seen == [((43, 64, 3), (43, 64, 2))]
     assert picture.shape == (100, 150, 3) and np.allclose(picture, 100.0, atol=0.01)

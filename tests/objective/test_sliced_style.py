@@ -103,7 +103,7 @@ def test_a_sliced_run_too_large_for_memory_is_refused_not_tiled():
     from neural_style.config import StyleConfig
     from neural_style.errors import NeuralStyleError
     from neural_style.hardware import resolve_hardware
-    from neural_style.pipeline import plan_run
+    from neural_style.plan.run_plan import plan_run
 
     config = StyleConfig(content="c", styles=["s"], style_loss="sliced", size=2048, precision="float32", scales=1)
     with pytest.raises(NeuralStyleError, match="needs the whole 2048 px image in memory"):

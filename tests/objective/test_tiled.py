@@ -6,11 +6,11 @@ import pytest
 from PIL import Image
 
 from neural_style import images
-from neural_style.optim import memory
+from neural_style.plan import memory
 from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
-from neural_style.optim.memory import plan_memory, tiled_memory_bytes
+from neural_style.plan.memory import plan_memory, tiled_memory_bytes
 from neural_style.config import DEFAULT_TILE_HALO, TILE_ALIGNMENT as ALIGNMENT
 from neural_style.objective.tiled import axis_spans, tile_grid
 
@@ -158,7 +158,7 @@ def test_tiling_turns_on_by_itself_where_the_whole_image_does_not_fit(small_imag
     tiled = memory.tiled_memory_bytes(pixels, 48, 16, 10)
     assert tiled < whole
     monkeypatch.setattr(memory, "AUTO_TILE_SIZES", (48,))
-    monkeypatch.setattr("neural_style.pipeline.available_memory_bytes", lambda: (tiled + whole) / 2)
+    monkeypatch.setattr("neural_style.plan.memory.available_memory_bytes", lambda: (tiled + whole) / 2)
     output = tmp_path / "o.png"
     status = main([content, style, "-o", str(output), "--size", "96", "--iterations", "4", "--scales", "2",
                    "--tile-halo", "16", "--no-log", "--snapshot-every", "0"])

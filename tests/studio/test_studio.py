@@ -5,7 +5,6 @@ import json
 import os
 import shlex
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ from PIL import Image
 from neural_style.commands.flags import config_from_args
 from neural_style.commands.stylize import build_parser, command_line
 from neural_style.config import StyleConfig
-from neural_style.studio.app import Studio, StudioForm, curve_rows, sample_images
+from neural_style.samples import sample_images
+from neural_style.studio.app import Studio, StudioForm, curve_rows
 from neural_style.studio.gallery import Gallery
 from tests.browser import CHROMIUM, Browser, poll
 
@@ -69,9 +69,9 @@ def _bomb(tmp_path, monkeypatch, content):
 
 
 def _too_large_for_memory(tmp_path, monkeypatch, content):
-    import neural_style.pipeline
+    from neural_style.plan import memory
 
-    monkeypatch.setattr(neural_style.pipeline, "available_memory_bytes", lambda: 50e6)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 50e6)
     return content, "is available"
 
 

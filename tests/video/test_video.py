@@ -122,7 +122,7 @@ def test_an_encoded_video_carries_the_inputs_sound_in_step_with_the_pictures(tmp
     (None, "o.mp4", ["--start", "100"], "has no frames after --start 100"),
     (None, "missing/o.mp4", [], "does not exist"),
     (None, "o.avi", [], "unknown extension"),
-    (None, "o.mp4", ["--init", "random"], "--init must be content"),
+    (None, "o.mp4", ["--temporal-weight", "-1"], "--temporal-weight must be >= 0"),
     (None, "o.mp4", ["--size", "4096", "--tile-size", "0"], "needs about"),  # too large for memory, refused at once
 ])
 def test_bad_video_input_gets_one_line_and_writes_nothing(pan_clip, tmp_path, capsys, make_input, output_name,
@@ -172,14 +172,20 @@ def test_every_frame_is_planned_like_a_still_and_reports_its_terms(pan_clip, tmp
     assert last.total == pytest.approx(sum(last.terms.values()), rel=1e-5)
 
 
-def test_init_is_honoured_on_the_first_frame(pan_clip, tmp_path):
-    """The first frame starts from `init` as a still does (it always started from the content)."""
+@pytest.mark.parametrize("through", ["api", "command"])
+def test_init_is_honoured_on_the_first_frame(pan_clip, tmp_path, through):
+    """The first frame starts from `init` as a still does, from the API and from `video --init` (the command took
+    --init as the later frames' start and refused anything but 'content'; that is --frame-start now)."""
     from neural_style.video.stylize import VideoOptions, stylize_video
 
     def first_frame(init):
         folder = tmp_path / init
-        stylize_video(pan_clip, STYLE, str(folder), video=VideoOptions(max_frames=1), size=64, iterations=1,
-                      scales=1, init=init, seed=3, quiet=True, xla=False)
+        if through == "api":
+            stylize_video(pan_clip, STYLE, str(folder), video=VideoOptions(max_frames=1), size=64, iterations=1,
+                          scales=1, init=init, seed=3, quiet=True, xla=False)
+        else:
+            assert main(["video", pan_clip, STYLE, "-o", str(folder), "--max-frames", "1", "--size", "64",
+                         "--iterations", "1", "--scales", "1", "--init", init, "--seed", "3", "--quiet"]) == 0
         return np.asarray(Image.open(folder / "frame_000001.png"), np.float64)
 
     frame = np.asarray(Image.fromarray(photo()[60:124, 40:136]).resize((64, 43)), np.float64)

@@ -1,7 +1,7 @@
 """The coarse-to-fine schedule: sizes growing by sqrt(2) and the budget split over them."""
 
 from neural_style import StyleConfig
-from neural_style.optim.schedule import plan_scales, scale_count, split_iterations
+from neural_style.plan.scales import plan_scales, scale_count, split_iterations
 
 
 def test_scale_sizes_and_the_iteration_split():

@@ -1,4 +1,5 @@
-"""The benchmark command. Timings are the benchmark's business, not these tests'."""
+"""The measurements (neural_style/benchmarks/) through the benchmark command. Timings are the benchmark's business,
+not these tests'."""
 
 import os
 
@@ -24,7 +25,7 @@ def test_benchmark_prints_its_table_at_a_tiny_size(capsys):
 
 
 def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
-    from neural_style.commands.benchmark import evaluation_gflop
+    from neural_style.benchmarks.speed import evaluation_gflop
     from neural_style.features.vgg19 import feature_extractor
 
     model = feature_extractor(vgg19, ["block1_conv1"])
@@ -37,11 +38,11 @@ def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
 
 
 def test_time_to_quality_compares_the_baseline_with_the_default_and_the_photo_start(small_images):
-    from neural_style.commands import benchmark
+    from neural_style.benchmarks import time_to_quality
 
     content, style = small_images
-    runs = benchmark.time_to_quality(content, style, 48, lambda: False, say=lambda text: None, iterations=12)
-    summary = benchmark.summarise_time_to_quality(runs, content, style, 48)
+    runs = time_to_quality.time_to_quality(content, style, 48, lambda: False, say=lambda text: None, iterations=12)
+    summary = time_to_quality.summarise_time_to_quality(runs, content, style, 48)
     assert summary["baseline"]["precision"] == "float32" and summary["baseline"]["scales"] == 1
     assert summary["baseline"]["iterations"] == 12
     assert summary["baseline"]["float32_loss"] > 0 and summary["default"]["float32_loss"] > 0

@@ -1,4 +1,5 @@
-"""How much memory a run needs, and the refusal, before any work, of a size that cannot fit."""
+"""How much memory a run needs, where it is measured for each kind of device, and the refusal, before any work, of
+a size that cannot fit."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
 
 from neural_style.errors import NeuralStyleError
+from neural_style.hardware import Hardware
 
 # Measured here (docs/high-resolution.md): about 1 GB for TensorFlow and the weights, and about 3.5 KB per pixel for the
 # activations kept for the backward pass, plus L-BFGS's float64 history. A margin covers the rest.
@@ -54,6 +56,15 @@ def available_memory_bytes() -> Optional[float]:
     return None
 
 
+def available_for(hardware: Hardware, host: Optional[float] = None) -> Optional[float]:
+    """The memory a run on `hardware` is planned against, in bytes: on a CPU, the host's (`host`, else this machine's
+    available memory); on a GPU, unknown (None: nothing is refused or tiled), because TensorFlow reports a card's
+    memory only once it runs. The one rule per device kind, for stills, video frames and batch jobs alike."""
+    if hardware.on_gpu:
+        return None
+    return host if host is not None else available_memory_bytes()
+
+
 def peak_resident_bytes() -> Optional[float]:
     """This process's peak resident memory so far (None where the platform does not say)."""
     try:
@@ -83,14 +94,12 @@ class MemoryPlan:
 
 
 def plan_memory(size: int, image_sizes: Sequence[Tuple[int, int]], lbfgs_history: int, tile_size: Any = "auto",
-                halo: int = 64, available: Optional[float] = None, measure: bool = True) -> MemoryPlan:
+                halo: int = 64, available: Optional[float] = None) -> MemoryPlan:
     """Whether images of `image_sizes` ((width, height): the content, then the styles) at `--size size` are evaluated
-    whole or in tiles, refusing before any work a size that cannot fit in `available` bytes (default,
-    when `measure`: this machine's available memory; None: unknown, as on a GPU, so nothing is refused).
+    whole or in tiles, refusing before any work a size that cannot fit in `available` bytes (None: unknown, so
+    nothing is refused).
     `tile_size` 0 never tiles, a number tiles in that size where the image is larger, and 'auto' tiles
     only where the whole image does not fit, in the largest of AUTO_TILE_SIZES that does."""
-    if available is None and measure:
-        available = available_memory_bytes()
     pixels = max(width * height for width, height in image_sizes)
     output_pixels = image_sizes[0][0] * image_sizes[0][1]
     longest = max(max(width, height) for width, height in image_sizes)
@@ -131,8 +140,7 @@ def _does_not_fit(size: int, pixels: int, tile: int, halo: int, lbfgs_history: i
             f"is available: {advice}")
 
 
-def check_memory(size: int, image_sizes: Sequence[Tuple[int, int]], lbfgs_history: int,
-                 available: Optional[float] = None) -> None:
+def check_memory(size: int, image_sizes: Sequence[Tuple[int, int]], lbfgs_history: int, available: float) -> None:
     """Refuse a --size whose largest image (content or style, (width, height)) cannot fit whole in
-    `available` bytes (default: this machine's available memory), naming the largest that fits."""
+    `available` bytes, naming the largest that fits."""
     plan_memory(size, image_sizes, lbfgs_history, tile_size=0, available=available)

@@ -1,5 +1,5 @@
 """The coarse-to-fine schedule: optimise a small picture first, then each larger one from the previous result
-upsampled, with every term's targets recomputed at every size (the pipeline runs it, pipeline.py).
+upsampled, with every term's targets recomputed at every size (pipeline.py runs it).
 
 A small scale costs a fraction of the final one per iteration (a quarter at half the side), and it
 settles the large structures that the final scale would otherwise spend most of its iterations on.
@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List
-
-import numpy as np
 
 from neural_style.config import is_file_start
 
@@ -80,15 +78,5 @@ def plan_scales(config: "StyleConfig") -> List[Scale]:
             for index, (size, iterations) in enumerate(zip(sizes, split_iterations(config.iterations, count)))]
 
 
-def upsample(network_image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """A 1 x h x w x 3 network image resized (bicubic) to height x width and clipped to valid pixels."""
-    import tensorflow as tf
-
-    from neural_style.features.network_input import PIXEL_HIGH, PIXEL_LOW
-
-    resized = tf.image.resize(tf.constant(network_image, tf.float32), (height, width), method="bicubic")
-    return np.clip(resized.numpy(), PIXEL_LOW, PIXEL_HIGH)
-
-
 __all__ = ["FINAL_SCALE_SHARE", "FIRST_SCALE_AT_MOST", "SCALE_FACTOR", "Scale", "plan_scales", "scale_count", "scale_sizes",
-           "split_iterations", "upsample"]
+           "split_iterations"]

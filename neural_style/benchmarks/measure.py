@@ -1,0 +1,81 @@
+"""What the measurements share: interleaved timing (A B A B ..., min and median), the float32 loss of a picture under
+the default objective, the sample pairs, and sheets of labelled pictures."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from neural_style import images
+from neural_style.config import StyleConfig
+from neural_style.features.vgg19 import build_feature_extractor
+from neural_style.objective.build import build_objective
+from neural_style.samples import sample, shared_images
+from neural_style.sources import prepare_images
+
+# The shared evaluation pairs, where the shared images are present: (content, style) file names.
+SHARED_PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("golden_gate.jpg", "the_scream.jpg"),
+                ("tubingen.jpg", "woman-with-hat-matisse.jpg"))
+
+
+def interleaved_seconds(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, List[float]]:
+    """Time each variant once per round, in turn (A B A B ...), after one untimed warm-up call each."""
+    for call in variants.values():
+        call()
+    times: Dict[str, List[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, call in variants.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def min_median(times: Sequence[float]) -> str:
+    return f"{min(times):.3f}/{statistics.median(times):.3f}"
+
+
+def or_na(value: float, spec: str, unit: str = "") -> str:
+    """A figure as a table shows it; 'n/a' for one not measured."""
+    return "n/a" if value != value else f"{value:{spec}}{unit}"
+
+
+def sample_pairs() -> List[Tuple[str, str]]:
+    """The shipped samples' pairs, then the shared evaluation pairs where the shared images are present."""
+    pairs = [(sample("chelsea.jpg"), sample("swirls.jpg")), (sample("coffee.jpg"), sample("swirls.jpg"))]
+    for content, style in SHARED_PAIRS:
+        found = shared_images(content, style)
+        if len(found) == 2:
+            pairs.append((found[0], found[1]))
+    return pairs
+
+
+def pairs_from(given: Optional[Sequence[str]]) -> List[Tuple[str, str]]:
+    """--pairs CONTENT:STYLE ..., or the sample pairs."""
+    return [tuple(pair.split(":", 1)) for pair in given] if given else sample_pairs()  # type: ignore[misc]
+
+
+def float32_loss_function(content: str, style: str, size: int) -> Tuple[Callable[[np.ndarray], float], np.ndarray]:
+    """The default objective in float32 at the final size, as a function of a 1 x H x W x 3 network image; and the
+    uint8 content at that size: the one score every variant of a measurement is judged by."""
+    config = StyleConfig(content=content, styles=[style], size=size, precision="float32", xla=False)
+    content_pixels, style_pixels = prepare_images(config)
+    objective = build_objective(config, build_feature_extractor(config), content_pixels, style_pixels)
+    return (lambda network_image: float(objective.loss_and_gradient(tf.constant(network_image, tf.float32))[0]),
+            content_pixels)
+
+
+def save_sheets(folder: str, prefix: str, rows: List[List[Tuple[str, np.ndarray]]]) -> None:
+    """Each row of labelled pictures side by side, as FOLDER/PREFIX_1.png, _2.png, ..."""
+    os.makedirs(folder, exist_ok=True)
+    for index, row in enumerate(rows):
+        images.save_image(os.path.join(folder, f"{prefix}_{index + 1}.png"), images.to_array(images.side_by_side(row)))
+
+
+__all__ = ["float32_loss_function", "interleaved_seconds", "min_median", "or_na", "pairs_from", "sample_pairs",
+           "save_sheets"]

