@@ -14,7 +14,8 @@ from neural_style import reference as ref  # noqa: E402
 from neural_style import stylize  # noqa: E402
 from neural_style.config import PRESETS, StyleConfig  # noqa: E402
 from neural_style.objective.build import terms_for  # noqa: E402
-from neural_style.objective.whole import Objective, compute_targets  # noqa: E402
+from neural_style.objective.evaluation import compute_targets
+from neural_style.objective.whole import Objective, WholeFeatures  # noqa: E402
 from neural_style.features.vgg19 import feature_extractor  # noqa: E402
 from neural_style.features.network_input import preprocess  # noqa: E402
 
@@ -32,7 +33,7 @@ def keras_objective(vgg19, content, style):
     config = StyleConfig(**PRESETS["reference"])
     extractor = feature_extractor(vgg19, tuple(dict.fromkeys(config.content_layers + config.style_layers)))
     terms = terms_for(config)
-    targets = compute_targets(extractor, terms, tf.constant(preprocess(content)), [tf.constant(preprocess(style))], [1.0])
+    targets = compute_targets(WholeFeatures(extractor), terms, tf.constant(preprocess(content)), [tf.constant(preprocess(style))], [1.0])
     return Objective(extractor, terms, targets)
 
 

@@ -19,10 +19,11 @@ from neural_style.objective.gram_style import gram_style_term
 from neural_style.objective.regional_style import RegionalStyleTerm, regional_style_term
 from neural_style.objective.sliced_style import sliced_style_term
 from neural_style.objective.terms import STATISTICS, Term
-from neural_style.objective.tiled import TiledFeatures, TiledObjective, compute_tiled_targets
+from neural_style.objective.evaluation import Guides, Targets, TermObjective, compute_targets
+from neural_style.objective.tiled import TiledFeatures, TiledObjective
 from neural_style.objective.total_variation import total_variation_term
 from neural_style.objective.wasserstein_style import wasserstein_style_term
-from neural_style.objective.whole import Guides, Objective, Targets, TermObjective, compute_targets
+from neural_style.objective.whole import Objective, WholeFeatures
 
 if TYPE_CHECKING:
     from neural_style.config import StyleConfig
@@ -81,15 +82,17 @@ def _oriented(guides: Dict[str, np.ndarray]) -> List[Dict[str, np.ndarray]]:
 
 
 def build_targets(config: "StyleConfig", extractor: "FeatureExtractor", terms: Sequence[Term], content_pixels: np.ndarray,
-                  style_pixels: Sequence[np.ndarray], tile: int = 0, masks: Optional[Masks] = None) -> Targets:
-    """The terms' targets for uint8 content and style images at their given sizes (and the masks at those sizes),
-    whole or in `tile` px tiles."""
+                  style_pixels: Sequence[np.ndarray], tile: int = 0, masks: Optional[Masks] = None,
+                  style_guides: Optional[List[Guides]] = None) -> Targets:
+    """The terms' targets for uint8 content and style images at their given sizes (and the masks at those sizes, or
+    the style images' guides made from them, `guides_for`), whole or in `tile` px tiles."""
     if len(style_pixels) != len(config.styles):
         raise ValueError(f"{len(style_pixels)} style images for a configuration of {len(config.styles)}")
     content = tf.constant(preprocess(content_pixels))
     # With --masks each style paints its own region (its strength in the term), so none is blended with another.
     blend = (1.0,) * len(style_pixels) if config.masks else config.resolved_blend_weights()
-    _, style_guides = guides_for(terms, masks, content_pixels.shape[1::-1], [p.shape[1::-1] for p in style_pixels])
+    if style_guides is None:
+        _, style_guides = guides_for(terms, masks, content_pixels.shape[1::-1], [p.shape[1::-1] for p in style_pixels])
     if config.style_augment:  # each style in its 8 orientations, an eighth of its weight each
         style_pixels = [copy for pixels in style_pixels for copy in dihedral_copies(pixels)]
         style_guides = [oriented for guides in style_guides for oriented in _oriented(guides)]
@@ -98,10 +101,11 @@ def build_targets(config: "StyleConfig", extractor: "FeatureExtractor", terms: S
     guides = [{name: tf.constant(guide[np.newaxis], tf.float32) for name, guide in g.items()} for g in style_guides]
     if tile:
         channels = {name: guide.shape[-1] for name, guide in (guides[0] if guides else {}).items()}
-        features = TiledFeatures(extractor.model, [t for t in terms if t.split == STATISTICS], tile, config.tile_halo,
-                                 channels)
-        return compute_tiled_targets(features, terms, content, styles, blend, guides)
-    return compute_targets(extractor.model, terms, content, styles, blend, guides)
+        source = TiledFeatures(extractor.model, [t for t in terms if t.split == STATISTICS], tile, config.tile_halo,
+                               channels)
+    else:
+        source = WholeFeatures(extractor.model)
+    return compute_targets(source, terms, content, styles, blend, guides)
 
 
 class ObjectiveCache:
@@ -117,8 +121,9 @@ class ObjectiveCache:
         """The objective of `config`'s terms (and `beside_terms`, evaluated beside the traced function) for
         these images (and masks), whole (`tile` 0) or in tiles, XLA-compiled where `xla` (a resolved choice)."""
         terms = terms_for(config)
-        targets = build_targets(config, extractor, terms, content_pixels, style_pixels, tile, masks)
-        guides, _ = guides_for(terms, masks, content_pixels.shape[1::-1], [p.shape[1::-1] for p in style_pixels])
+        guides, style_guides = guides_for(terms, masks, content_pixels.shape[1::-1],
+                                          [p.shape[1::-1] for p in style_pixels])
+        targets = build_targets(config, extractor, terms, content_pixels, style_pixels, tile, style_guides=style_guides)
         key = (id(extractor.model), tile, config.tile_halo if tile else 0, xla, terms)
         built = self._built.get(key)
         if built is None:

@@ -32,8 +32,9 @@ import tensorflow as tf
 
 from neural_style.config import TILE_ALIGNMENT
 from neural_style.features.vgg19 import layer_stride
+from neural_style.objective.evaluation import (Evaluation, Guides, Statistics, Targets, TermObjective,
+                                               add_beside_terms, guide_signature)
 from neural_style.objective.terms import IMAGE, POSITIONS, STATISTICS, Term, add_in_order, layer_guide
-from neural_style.objective.whole import Evaluation, Guides, Targets, TermObjective, add_beside_terms, guide_signature
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ def _add(total: Any, part: Any) -> Any:
 
 
 class TiledFeatures:
-    """Forward-only passes over tiles: the statistics terms' statistics summed over the image, and interior
-    activations stitched into whole-image maps (the position terms' targets)."""
+    """Forward-only passes over tiles (evaluation.FeatureSource): the statistics terms' statistics summed over the
+    image, and interior activations stitched into whole-image maps (the position terms' targets)."""
 
     def __init__(self, extractor: tf.keras.Model, statistics_terms: Sequence[Term], tile: int, halo: int,
                  guide_channels: Optional[Mapping[str, int]] = None) -> None:
@@ -143,13 +144,23 @@ class TiledFeatures:
             extra = () if guides is None else (_tile_guides(guides, rows, columns),)
             yield rows, columns, function(tile_image, _bounds(rows, columns), *extra)
 
-    def statistics(self, image: tf.Tensor, guides: Optional[Guides] = None) -> Dict[str, Dict[str, Any]]:
+    def sums(self, image: tf.Tensor, guides: Optional[Guides] = None) -> Dict[str, Dict[str, Any]]:
         """Each statistics term's statistics of the whole image (through its guide, if it has one), by term and
         layer."""
         total = None
         for _, _, tile_statistics in self._tiles(image, self._interior_statistics, dict(guides or {})):
             total = _add(total, tile_statistics)
         return total
+
+    def statistics(self, image: tf.Tensor, terms: Sequence[Term], guides: Mapping[str, tf.Tensor]
+                   ) -> Tuple[Statistics, Statistics]:
+        """This source's statistics terms' statistics of the image, and each layer's number of activations."""
+        assert tuple(terms) == self.statistics_terms, "tiled features are traced for their own statistics terms"
+        sums = self.sums(image, dict(guides))
+        _, height, width, _ = image.shape
+        counts = {term.name: activation_counts(height, width, term.layers, _channels(sums[term.name], term))
+                  for term in terms}
+        return sums, counts
 
     def activations(self, image: tf.Tensor, layers: Sequence[str]) -> Dict[str, tf.Tensor]:
         """The whole image's activations at `layers`, stitched from the tiles' interiors."""
@@ -176,33 +187,8 @@ def _channels(statistics: Mapping[str, Any], term: Term) -> Dict[str, int]:
     return {name: int(tf.nest.flatten(statistics[name])[0].shape[-1]) for name in term.layers}
 
 
-def compute_tiled_targets(features: TiledFeatures, terms: Sequence[Term], content_image: tf.Tensor,
-                          style_images: Sequence[tf.Tensor], blend_weights: Sequence[float],
-                          style_guides: Optional[Sequence[Guides]] = None) -> Targets:
-    """`whole.compute_targets`, tile by tile: the same targets for images too large to run whole."""
-    targets: Dict[str, Dict[str, tf.Tensor]] = {}
-    position_terms = [term for term in terms if term.split == POSITIONS]
-    if position_terms:
-        activations = features.activations(content_image, sorted({n for t in position_terms for n in t.layers}))
-        for term in position_terms:
-            targets[term.name] = {name: activations[name] for name in term.layers}
-    for index, (image, weight) in enumerate(zip(style_images, blend_weights)):
-        statistics = features.statistics(image, style_guides[index] if style_guides else None)
-        _, height, width, _ = image.shape
-        for term in features.statistics_terms:
-            counts = activation_counts(height, width, term.layers, _channels(statistics[term.name], term))
-            layers = targets.setdefault(term.name, {})
-            for name in term.layers:
-                value = weight * term.target_from_statistics(statistics[term.name][name], counts[name])
-                layers[name] = value if name not in layers else layers[name] + value
-    for term in features.statistics_terms:
-        if term.name in targets:
-            targets[term.name] = {name: term.finish_target(value) for name, value in targets[term.name].items()}
-    return targets
-
-
 class TiledObjective(TermObjective):
-    """`whole.Objective`'s loss and gradient, evaluated tile by tile (see the module's docstring), in memory that
+    """The whole image's loss and gradient (whole.Objective's), evaluated tile by tile (see the module's docstring), in memory that
     follows the tile size. No XLA: tiles differ in shape (edges), and XLA would compile each shape anew."""
 
     def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, tile: int, halo: int,
@@ -279,7 +265,7 @@ class TiledObjective(TermObjective):
         counts: Dict[str, Dict[str, float]] = {}
         upstream: Dict[str, Any] = {}
         if self.statistics_terms:
-            first_pass = self.features.statistics(image, self.guides)
+            first_pass = self.features.sums(image, self.guides)
             counts = {term.name: activation_counts(height, width, term.layers, _channels(first_pass[term.name], term))
                       for term in self.statistics_terms}
             _, upstream = self._statistics_values(first_pass, counts)
@@ -313,5 +299,4 @@ class TiledObjective(TermObjective):
         return add_beside_terms(evaluation, self.beside_terms, image)
 
 
-__all__ = ["Span", "TiledFeatures", "TiledObjective", "activation_counts", "axis_spans", "compute_tiled_targets",
-           "tile_grid"]
+__all__ = ["Span", "TiledFeatures", "TiledObjective", "activation_counts", "axis_spans", "tile_grid"]

@@ -14,7 +14,7 @@ from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
 
 if TYPE_CHECKING:
-    from neural_style.objective.whole import TermObjective
+    from neural_style.objective.evaluation import TermObjective
 
 
 class NonFiniteLoss(NeuralStyleError):

@@ -8,7 +8,8 @@ import tensorflow as tf
 from neural_style.objective.content import ContentTerm, content_loss
 from neural_style.objective.gram_style import GramStyleTerm, gram_matrix, style_loss
 from neural_style.objective.total_variation import TotalVariationTerm, total_variation_loss
-from neural_style.objective.whole import Objective, compute_targets
+from neural_style.objective.evaluation import compute_targets
+from neural_style.objective.whole import Objective, WholeFeatures
 
 
 def make_objective(extractor, content, styles, content_layers, style_layers, weights=(1.0, 1.0, 1.0),
@@ -18,7 +19,7 @@ def make_objective(extractor, content, styles, content_layers, style_layers, wei
              GramStyleTerm(weight=weights[1], layers=tuple(style_layers),
                            layer_weights=tuple(layer_weights or (1.0,) * len(style_layers))),
              TotalVariationTerm(weight=weights[2]))
-    targets = compute_targets(extractor, terms, content, styles, [1.0 / len(styles)] * len(styles))
+    targets = compute_targets(WholeFeatures(extractor), terms, content, styles, [1.0 / len(styles)] * len(styles))
     return Objective(extractor, terms, targets, xla=xla)
 
 

@@ -105,7 +105,7 @@ def test_tiled_targets_and_gram_sums_match_the_whole_image(extractor):
                                    atol=1e-4 * float(tf.reduce_max(tf.abs(gram))))
     image = tf.constant(preprocess(content))
     style_term = terms[1]
-    statistics = TiledFeatures(extractor.model, [style_term], 48, DEFAULT_TILE_HALO).statistics(image)
+    statistics = TiledFeatures(extractor.model, [style_term], 48, DEFAULT_TILE_HALO).sums(image)
     gram = statistics["style"]["block3_conv1"]
     features = extractor.model(image)["block3_conv1"]
     counts = activation_counts(image.shape[1], image.shape[2], ["block3_conv1"], {"block3_conv1": features.shape[-1]})
