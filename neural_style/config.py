@@ -165,10 +165,10 @@ class StyleConfig:
     method: str = "optimize"
     adain_alpha: float = 1.0  # AdaIN's style strength: 0 the content's own features, 1 the style's statistics
     seed: Optional[int] = None
-    # None: XLA where it was measured to pay (GPU), the plain graph on a CPU (see precision.resolve_xla).
+    # None: XLA where it was measured to pay (GPU), the plain graph on a CPU (see hardware.resolve_xla).
     xla: Optional[bool] = None
 
-    # Speed (see optim/schedule.py and hardware.py for how the defaults were chosen)
+    # Speed (see plan/scales.py and hardware.py for how the defaults were chosen)
     precision: str = "auto"
     scales: Union[int, str] = "auto"  # coarse-to-fine: the number of sizes, or "auto"
     tolerance: float = 1e-3  # a scale ends when the loss fell by less than this fraction over a window

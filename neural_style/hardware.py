@@ -17,12 +17,10 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
+from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
-
-if TYPE_CHECKING:
-    from neural_style.config import StyleConfig
 
 # CPU flags (Linux /proc/cpuinfo) of instructions that do bfloat16 arithmetic natively.
 NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

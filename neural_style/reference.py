@@ -47,7 +47,7 @@ STYLE_WEIGHTS = {"conv1_1": 1.0, "conv2_1": 0.8, "conv3_1": 0.6, "conv4_1": 0.4,
 ALPHA, BETA = 1.0, 1e5
 LEARNING_RATE = 0.001
 IMAGE_SIZE = 224
-MEAN = tuple(IMAGENET_MEAN_RGB)  # torchvision's Normalize, the same constants as optimize.adam_space
+MEAN = tuple(IMAGENET_MEAN_RGB)  # torchvision's Normalize, the same constants as optim/adam.adam_space
 STD = tuple(IMAGENET_STD_RGB)
 
 

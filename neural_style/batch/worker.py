@@ -18,9 +18,11 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from neural_style.api import stylize
 from neural_style.config import SILENT_WATCH, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
+from neural_style.hardware import native_stderr_captured
 from neural_style.step import Step
 
 ImageInput = Union[str, bytes]  # a path the worker can read, or the file's bytes
@@ -68,8 +70,6 @@ def size_thread_pools(threads: Optional[int]) -> None:
     of them). Must run before TensorFlow runs anything; the environment variables cover oneDNN's OpenMP."""
     if not threads:
         return
-    from neural_style.hardware import native_stderr_captured
-
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with native_stderr_captured():  # TensorFlow's start-up lines, once per worker, say nothing useful
@@ -100,8 +100,6 @@ def run_job(spec: JobSpec, content: ImageInput, styles: Sequence[ImageInput], st
             should_stop: Any = None) -> JobOutcome:
     """Paint one job in this process. Never raises for the job's own failures (a broken image, a loss that
     went bad, anything else): they come back as status "failed" with a one-line error."""
-    from neural_style.api import stylize
-
     started = time.perf_counter()
     try:
         config = spec.config.with_options(

@@ -3,8 +3,8 @@
     neural-style CONTENT STYLE... [-o OUTPUT] [flags]   paint (stylize.py)
     neural-style compare CONTENT STYLE -o FOLDER        the PyTorch reference beside this tool (compare.py)
     neural-style benchmark [flags]                      speed and memory (benchmark.py)
-    neural-style video INPUT STYLE... -o OUTPUT         video with temporal consistency (video_command.py)
-    neural-style batch -o OUTDIR --contents ... --styles ...   many pictures, here or on Ray (batch_command.py)
+    neural-style video INPUT STYLE... -o OUTPUT         video with temporal consistency (video.py)
+    neural-style batch -o OUTDIR --contents ... --styles ...   many pictures, here or on Ray (batch.py)
     neural-style sheet CONTENT STYLE... -o SHEET        a contact sheet over styles and swept options (sheet.py)
     neural-style studio [--port PORT] [--host HOST]     the studio: a local web app (studio.py)
 

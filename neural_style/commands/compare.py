@@ -15,12 +15,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 import numpy as np
 
-from neural_style.errors import NeuralStyleError
-from neural_style.files import write_atomically, write_csv, write_json
 from neural_style import images
-from neural_style.images import save_image
+from neural_style.api import stylize
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags
+from neural_style.errors import NeuralStyleError
+from neural_style.files import write_atomically, write_csv, write_json
+from neural_style.images import save_image
+from neural_style.watch.record import Progress
 
 PROG = "neural-style compare"
 
@@ -67,8 +69,7 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
     """Run both programs on one objective and write the comparison into `folder`; returns the summary,
     or None when `should_stop()` ended a run (then nothing is written). Progress every `print_every` steps
     (default: a tenth of them); `seed` seeds both programs; `device` is this tool's."""
-    from neural_style import reference
-    from neural_style.watch.record import Progress
+    from neural_style import reference  # PyTorch's: the reference extra, imported once it is asked for
 
     if steps < 1 or size < 16:
         raise NeuralStyleError("--steps must be >= 1 and --size >= 16: pass such values")
@@ -117,8 +118,6 @@ def _run_ours(content_pixels: np.ndarray, style_pixels: np.ndarray, target: floa
               device: Optional[str] = None) -> Any:
     """This tool on the same objective: L-BFGS until it reaches the reference's final loss (or as many
     iterations as the reference had steps); Adam for the same number of steps."""
-    from neural_style.api import stylize
-
     def stop_at_target(step: Any) -> None:
         if optimizer == "lbfgs" and step.total <= target:
             raise StopIteration
@@ -150,7 +149,7 @@ def _write_losses_csv(path: str, reference_series: Dict[str, List[float]], ours_
 
 def summarise(content: str, style: str, ref_run: Any, ours: Any, optimizer: str, steps: int) -> Dict[str, Any]:
     """The comparison's numbers: both runs, the time to the reference's final loss, the pixel difference."""
-    from neural_style import reference
+    from neural_style import reference  # PyTorch's: the reference extra
 
     target = ref_run.losses[-1]
     reached = next((r for r in ours.history if r.total <= target), None)

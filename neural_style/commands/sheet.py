@@ -8,8 +8,11 @@ import argparse
 import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from neural_style import images
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
+from neural_style.config import validate
+from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, paint_sheet, plan_cells
 
 PROG = "neural-style sheet"
 
@@ -64,9 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def sheet_request(args: argparse.Namespace) -> Tuple[Any, List[Any], str, str]:
     """(the sheet's StyleConfig, its sweeps, the output path, the cells folder) from the parsed flags."""
-    from neural_style.config import validate
-    from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep
-
     given = vars(args).copy()
     output = given.pop("output")
     cells = given.pop("cells", None) or os.path.splitext(output)[0] + "_cells"
@@ -95,9 +95,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     quiet = getattr(args, "quiet", False)
 
     def body(stop: StopOnSignal) -> int:
-        from neural_style import images
-        from neural_style.sheet import paint_sheet, plan_cells
-
         config, sweeps, output, cells = sheet_request(args)
         images.check_writable_image_path(output)
         notify = (lambda line: None) if quiet else (lambda line: print(line, flush=True))

@@ -9,6 +9,10 @@ from typing import Optional, Sequence
 
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags
+from neural_style.commands.stylize import command_line
+from neural_style.studio.app import Studio
+from neural_style.studio.gallery import Gallery
+from neural_style.studio.page import launch
 
 PROG = "neural-style studio"
 DEFAULT_PORT = 7860  # Gradio's own default
@@ -40,11 +44,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"--port must be between 0 and 65535, got {args.port}")
 
     def body(stop: StopOnSignal) -> int:
-        from neural_style.commands.stylize import command_line
-        from neural_style.studio.app import Studio
-        from neural_style.studio.gallery import Gallery
-        from neural_style.studio.page import launch
-
         say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
         studio = Studio(Gallery(args.gallery), command_line, seed=args.seed, device=args.device, notify=say)
         page = launch(studio, args.host, args.port)

@@ -4,12 +4,11 @@ Its input convention (Caffe: BGR, 0-255, ImageNet mean subtracted) is in network
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
+from neural_style.config import StyleConfig
 from neural_style.features.weights import load_vgg19_weights
-
-if TYPE_CHECKING:
-    from neural_style.config import StyleConfig
+from neural_style.hardware import resolve_hardware
 
 
 def build_vgg19(weights: str, cache_dir: Optional[str] = None, notify: Optional[Callable[[str], None]] = None
@@ -112,8 +111,6 @@ class SharedExtractors:
     def for_config(self, config: "StyleConfig") -> Optional["FeatureExtractor"]:
         """The network a run of `config` can use (None for --method adain, which needs none)."""
         import tensorflow as tf
-
-        from neural_style.hardware import resolve_hardware
 
         if config.method == "adain":
             return None

@@ -7,27 +7,25 @@ names from the objective, so a new term is its own module plus one line here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
+from neural_style.features.vgg19 import FeatureExtractor
 from neural_style.images import Masks, dihedral_copies
 from neural_style.objective.content import content_term
+from neural_style.objective.evaluation import Guides, Targets, TermObjective, compute_targets
 from neural_style.objective.gram_style import gram_style_term
 from neural_style.objective.regional_style import RegionalStyleTerm, regional_style_term
 from neural_style.objective.sliced_style import sliced_style_term
 from neural_style.objective.terms import STATISTICS, Term
-from neural_style.objective.evaluation import Guides, Targets, TermObjective, compute_targets
 from neural_style.objective.tiled import TiledFeatures, TiledObjective
 from neural_style.objective.total_variation import total_variation_term
 from neural_style.objective.wasserstein_style import wasserstein_style_term
 from neural_style.objective.whole import Objective, WholeFeatures
-
-if TYPE_CHECKING:
-    from neural_style.config import StyleConfig
-    from neural_style.features.vgg19 import FeatureExtractor
 
 # The style term of each --style-loss (config.STYLE_LOSSES).
 STYLE_TERMS: Dict[str, Callable[["StyleConfig"], Term]] = {"gram": gram_style_term,

@@ -2,8 +2,9 @@
 kept, with a small policy for the ways it can fail to get going.
 
 States of a run, by name:
-- a COLD start (the content image or noise) is watched for a stall: if the loss has not fallen by
-  STALL_FALL after STALL_ITERATIONS, the attempt is STALLED and restarted with a scaled first step;
+- a COLD start (the content image, noise or the AdaIN picture: not an earlier result) is watched for a stall: if
+  the loss has not fallen by STALL_FALL after STALL_ITERATIONS, the attempt is STALLED and restarted with a scaled
+  first step;
 - a first iteration that has spent FIRST_ITERATION_EVALUATIONS evaluations without finishing is STALLED too, and
   so is any of a cold start's first STALL_ITERATIONS iterations that has;
 - an attempt that ENDED_EARLY (scipy ended before the budget) is restarted: plainly (a fresh memory) when it

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
+from neural_style.config import StyleConfig
 from neural_style.features.network_input import pixel_bounds
 from neural_style.optim.adam import adam_space, run_adam
 from neural_style.optim.evaluator import Evaluator, Outcome
 from neural_style.optim.lbfgs import run_lbfgs
 from neural_style.step import Step
 
-if TYPE_CHECKING:
-    from neural_style.config import StyleConfig
-
 
 def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray, on_iteration: Callable[[Step], None],
                   iterations: int, cold_start: bool = False) -> Outcome:
-    """Run `config`'s optimiser from x0 for `iterations`; `cold_start`: x0 is the content image or noise,
-    not an earlier result (see lbfgs.LbfgsRun)."""
+    """Run `config`'s optimiser from x0 for `iterations`; `cold_start`: x0 is the content image, noise or the AdaIN
+    picture, not an earlier result (see lbfgs.LbfgsRun)."""
     height, width = evaluator.shape[1:3]
     bounds = pixel_bounds(height, width)
     if config.optimizer == "lbfgs":

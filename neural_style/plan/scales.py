@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List
+from typing import List
 
-from neural_style.config import is_file_start
-
-if TYPE_CHECKING:
-    from neural_style.config import StyleConfig
+from neural_style.config import StyleConfig, is_file_start
 
 # The first scale's longest side is at most this (VGG19 still sees every structure of a photo at 256 px),
 # and each scale is sqrt(2) times the previous one (twice the pixels). Measured at 512 px (docs/performance.md):

@@ -16,6 +16,7 @@ import numpy as np
 
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
+from neural_style.watch.live_run import png_bytes
 
 UPDATE_SECONDS = 1.0
 # The total's colour, then one per term in the objective's order (the terms' names come with the points).
@@ -93,8 +94,6 @@ class NotebookView:
 
     def _show(self, pixels: np.ndarray, caption: str) -> None:
         from IPython.display import SVG, Image
-
-        from neural_style.watch.live_page import png_bytes
 
         self.picture.update(Image(data=png_bytes(pixels), format="png", metadata={"caption": caption}))
         self.curve.update(SVG(data=loss_curve_svg(self.history)))

@@ -3,15 +3,15 @@ view. Each sees every step and the end; `api.stylize` holds them as one."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 
+from neural_style.config import WatchOptions
 from neural_style.step import Step
-
-if TYPE_CHECKING:
-    from neural_style.config import WatchOptions
-    from neural_style.watch.live_run import LiveRun
+from neural_style.watch.live_run import LiveRun
+from neural_style.watch.notebook import NotebookView
+from neural_style.watch.timelapse import Timelapse
 
 
 class Watchers:
@@ -21,9 +21,6 @@ class Watchers:
 
     def __init__(self, watch: "WatchOptions", iterations: int, render: Callable[[Step], np.ndarray],
                  live: Optional["LiveRun"], display: bool) -> None:
-        from neural_style.watch.notebook import NotebookView
-        from neural_style.watch.timelapse import Timelapse
-
         self.timelapse = (Timelapse(watch.timelapse, render, watch.timelapse_every, watch.timelapse_fps)
                           if watch.timelapse else None)
         self.live = live
