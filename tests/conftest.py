@@ -1,21 +1,14 @@
-"""Shared fixtures and constants: a private weights cache, small real images, the FAST run options, and a
-quiet TensorFlow."""
+"""Shared fixtures: a private weights cache, the real Gatys VGG19 and one feature extractor on it, small real images
+as files, and a quiet TensorFlow. Constants and helpers are in tests/helpers.py."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
-import pytest
-from PIL import Image
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMAGES = os.path.join(REPO, "images")
-
-# The smallest runs that still exercise the whole pipeline: 48 px, a few iterations, no snapshots, quiet, the
-# plain graph (XLA would compile for seconds per size), and the photo as the start (the default AdaIN start loads
-# a second network, about a second a run: tests/feedforward tests it). Tests vary it: dict(FAST, iterations=4).
-FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False, init="content")
+from tests.helpers import IMAGES  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,6 +32,15 @@ def vgg19():
     return build_vgg19("gatys")
 
 
+@pytest.fixture(scope="session")
+def extractor(vgg19):
+    """The default layers' feature extractor on the real weights, in float32 (features.vgg19.FeatureExtractor)."""
+    from neural_style.config import StyleConfig
+    from neural_style.features.vgg19 import build_feature_extractor
+
+    return build_feature_extractor(StyleConfig(precision="float32"), vgg=vgg19)
+
+
 @pytest.fixture()
 def small_images(tmp_path):
     """The sample content photo and style painting, small, as files."""
@@ -47,12 +49,3 @@ def small_images(tmp_path):
     Image.open(os.path.join(IMAGES, "chelsea.jpg")).resize((128, 85), Image.LANCZOS).save(content)
     Image.open(os.path.join(IMAGES, "swirls.jpg")).resize((128, 96), Image.LANCZOS).save(style)
     return str(content), str(style)
-
-
-def random_image(height, width, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-
-
-def photo(width=300, height=200):
-    """The sample coffee photo at width x height, as uint8 RGB."""
-    return np.asarray(Image.open(os.path.join(IMAGES, "coffee.jpg")).convert("RGB").resize((width, height)))

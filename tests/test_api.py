@@ -9,7 +9,7 @@ from PIL import Image
 from neural_style import NeuralStyleError, StyleConfig, stylize
 from neural_style.images import save_image
 
-from tests.conftest import FAST
+from tests.helpers import FAST
 
 
 def test_stylize_returns_image_and_history_without_writing(small_images, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from neural_style import NeuralStyleError, StyleConfig, stylize
 from neural_style.sources import prepare_images
 
-from tests.conftest import FAST
+from tests.helpers import FAST
 
 FAST = dict(FAST, iterations=4)
 
@@ -147,11 +147,8 @@ def test_determinism_is_switched_off_after_a_seeded_run(small_images):
     assert seen[-1] is False
 
 
-def test_a_prebuilt_extractor_serves_many_runs_and_a_mismatched_one_is_refused(small_images):
-    from neural_style.features.vgg19 import build_feature_extractor
-
+def test_a_prebuilt_extractor_serves_many_runs_and_a_mismatched_one_is_refused(small_images, extractor):
     content, style = small_images
-    extractor = build_feature_extractor(StyleConfig(precision="float32"))
     shared = stylize(content, style, extractor=extractor, seed=2, precision="float32", **FAST)
     built = stylize(content, style, seed=2, precision="float32", **FAST)
     np.testing.assert_array_equal(shared.image, built.image)

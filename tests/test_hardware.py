@@ -7,7 +7,7 @@ import pytest
 
 from neural_style import StyleConfig, stylize
 from neural_style.hardware import native_bfloat16, resolve_precision, resolve_xla
-from tests.conftest import FAST
+from tests.helpers import FAST
 
 FAST = {name: value for name, value in FAST.items() if name != "xla"}  # these tests compare XLA choices
 

@@ -12,7 +12,7 @@ from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
 from neural_style.plan.sizes import plan_sizes, torchvision_resize_size
 
-from tests.conftest import random_image
+from tests.helpers import random_image
 
 
 def test_preprocess_deprocess_round_trip_is_exact():

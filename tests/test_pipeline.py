@@ -11,18 +11,17 @@ import pytest
 from neural_style import StyleConfig, stylize
 from neural_style.config import STYLE_FIELDS
 
-from tests.conftest import FAST
+from tests.helpers import FAST
 
 
 # --- coarse to fine ---------------------------------------------------------------------------
 
-def test_scales_1_is_a_plain_single_optimisation(small_images):
+def test_scales_1_is_a_plain_single_optimisation(small_images, extractor):
     """--scales 1 adds nothing: the same picture as wiring the objective and L-BFGS by hand."""
     import tensorflow as tf
 
     from neural_style.sources import prepare_images
     from neural_style.objective.build import build_objective
-    from neural_style.features.vgg19 import build_feature_extractor
     from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
     from neural_style.optim.evaluator import Evaluator
     from neural_style.optim.lbfgs import run_lbfgs
@@ -33,7 +32,7 @@ def test_scales_1_is_a_plain_single_optimisation(small_images):
     result = stylize(content, style, **options)
     config = StyleConfig(content=content, styles=[style], **{k: v for k, v in options.items() if k in STYLE_FIELDS})
     content_pixels, style_pixels = prepare_images(config)
-    objective = build_objective(config, build_feature_extractor(config), content_pixels, style_pixels)
+    objective = build_objective(config, extractor, content_pixels, style_pixels)
     height, width = content_pixels.shape[:2]
     evaluator = Evaluator(objective, (1, height, width, 3), "/CPU:0")
     with tf.device("/CPU:0"), op_determinism(True):  # as the seeded run above

@@ -19,7 +19,7 @@ from neural_style.objective.whole import Objective, WholeFeatures  # noqa: E402
 from neural_style.features.vgg19 import feature_extractor  # noqa: E402
 from neural_style.features.network_input import preprocess  # noqa: E402
 
-from tests.conftest import IMAGES  # noqa: E402
+from tests.helpers import IMAGES  # noqa: E402
 
 CONTENT, STYLE = os.path.join(IMAGES, "chelsea.jpg"), os.path.join(IMAGES, "swirls.jpg")
 

@@ -17,9 +17,8 @@ from neural_style.plan.memory import check_memory, estimated_memory_bytes
 from neural_style.commands.cli import main
 from neural_style.commands.common import StopOnSignal
 
-from tests.conftest import random_image
 
-from tests.conftest import FAST
+from tests.helpers import FAST, random_image, refused
 
 FAST = dict(FAST, iterations=4)
 
@@ -37,16 +36,15 @@ def test_unreadable_file_is_named(tmp_path, small_images, monkeypatch, capsys):
     content, style = small_images
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: False if path == content else real_access(path, mode))
-    assert main([content, style, "-o", str(tmp_path / "o.png")]) == 2
-    assert "cannot be read (permission denied)" in capsys.readouterr().err
+    refused(capsys, [content, style, "-o", str(tmp_path / "o.png")], "cannot be read (permission denied)",
+            folder=str(tmp_path))
 
 
 def test_an_image_path_under_a_file_is_named(tmp_path, small_images, capsys):
     content, style = small_images
     under_a_file = os.path.join(content, "photo.jpg")  # really unopenable, even for root
-    assert main([under_a_file, style, "-o", str(tmp_path / "o.png")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert f"content image {under_a_file!r} does not exist" in err and len(err.splitlines()) == 1
+    refused(capsys, [under_a_file, style, "-o", str(tmp_path / "o.png")],
+            f"content image {under_a_file!r} does not exist", folder=str(tmp_path))
 
 
 def test_unwritable_output_folder_is_found_before_any_work(tmp_path, small_images, monkeypatch, capsys):
@@ -56,8 +54,7 @@ def test_unwritable_output_folder_is_found_before_any_work(tmp_path, small_image
     os.mkdir(folder)
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: False if path == folder else real_access(path, mode))
-    assert main([content, style, "-o", os.path.join(folder, "o.png")]) == 2
-    assert "is not writable" in capsys.readouterr().err and os.listdir(folder) == []
+    refused(capsys, [content, style, "-o", os.path.join(folder, "o.png")], "is not writable", folder=folder)
 
 
 @pytest.mark.parametrize("kind", ["gif", "tiff", "webp", "png"])
@@ -96,10 +93,9 @@ def test_a_size_that_cannot_fit_in_memory_names_the_largest_that_does():
 
 def test_impossible_size_on_the_command_line_writes_nothing(tmp_path, small_images, capsys):
     content, style = small_images
-    output = tmp_path / "o.png"
-    assert main([content, style, "-o", str(output), "--size", "200000"]) == 2
-    err = capsys.readouterr().err
-    assert "GB of memory" in err and "use --size" in err and not output.exists()
+    err = refused(capsys, [content, style, "-o", str(tmp_path / "o.png"), "--size", "200000"], "GB of memory",
+                  folder=str(tmp_path))
+    assert "use --size" in err
 
 
 # --- faults during a run ---------------------------------------------------------------------

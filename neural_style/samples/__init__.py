@@ -13,6 +13,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Where the shared evaluation images may be: an explicit folder, else ../shared/images beside the current directory (a
 # checkout run from its root), else beside the checkout this package sits in (an editable install).
 SHARED_IMAGES_VARIABLE = "NEURAL_STYLE_SHARED_IMAGES"
+CHECKOUT = os.path.dirname(os.path.dirname(SAMPLES_FOLDER))  # the checkout (or site-packages) the package is in
 
 
 def sample_images() -> Dict[str, str]:
@@ -28,9 +29,8 @@ def sample(name: str) -> str:
 
 def shared_images_folder() -> Optional[str]:
     """The shared evaluation images' folder, where there is one (None: not on this machine)."""
-    checkout = os.path.dirname(os.path.dirname(SAMPLES_FOLDER))
     candidates = [os.environ.get(SHARED_IMAGES_VARIABLE, ""), os.path.join(os.getcwd(), os.pardir, "shared", "images"),
-                  os.path.join(checkout, os.pardir, "shared", "images")]
+                  os.path.join(CHECKOUT, os.pardir, "shared", "images")]
     return next((os.path.abspath(folder) for folder in candidates if folder and os.path.isdir(folder)), None)
 
 

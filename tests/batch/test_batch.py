@@ -19,7 +19,7 @@ from neural_style.batch.jobs import name_outputs, pair_jobs, read_manifest
 from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 
-from tests.conftest import FAST
+from tests.helpers import FAST, refused
 
 # A batch job is watched by the batch itself: only the run options.
 FAST = dict(size=FAST["size"], iterations=5, scales=1, xla=FAST["xla"], init=FAST["init"])
@@ -99,18 +99,15 @@ def test_bad_manifest_rows_are_refused_before_any_work_with_their_line(album, tm
 
 def test_a_batch_too_large_for_memory_is_refused_before_any_work(album, tmp_path, capsys):
     """Every job is planned as its run will plan it (it ran until the job that did not fit)."""
-    outdir = tmp_path / "out"
-    status = main(["batch", "-o", str(outdir), "--contents", str(album / "photos" / "*.png"),
-                   "--styles", str(album / "paintings" / "*.png"), "--size", "6000", "--tile-size", "0"])
-    error = capsys.readouterr().err.strip()
-    assert status == 2 and "needs about" in error and "use --size" in error and len(error.splitlines()) == 1
-    assert not outdir.exists()  # nothing written
+    error = refused(capsys, ["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "photos" / "*.png"),
+                             "--styles", str(album / "paintings" / "*.png"), "--size", "6000", "--tile-size", "0"],
+                    "needs about", folder=str(tmp_path / "out"))
+    assert "use --size" in error and not (tmp_path / "out").exists()
 
 
 def test_a_glob_that_matches_nothing_is_refused(album, tmp_path, capsys):
-    status = main(["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "*.jpg"),
-                   "--styles", str(album / "paintings" / "*.png")])
-    assert status == 2 and "matches no file" in capsys.readouterr().err
+    refused(capsys, ["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "*.jpg"),
+                     "--styles", str(album / "paintings" / "*.png")], "matches no file", folder=str(tmp_path / "out"))
 
 
 def test_a_batch_writes_outputs_logs_and_summary_isolates_a_broken_job_and_resumes(album, tmp_path, capsys):
@@ -275,9 +272,9 @@ def test_ray_runs_every_job_on_a_two_node_cluster_and_a_killed_worker_s_job_is_r
 
 def test_ray_needs_the_extra_named_when_missing(album, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    status = main(["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "photos" / "cat.png"),
-                   "--styles", str(album / "paintings" / "swirls.png"), "--ray", "local", "--size", "48", "--init", "content"])
-    assert status == 2 and "pip install -e '.[cluster]'" in capsys.readouterr().err
+    refused(capsys, ["batch", "-o", str(tmp_path / "out"), "--contents", str(album / "photos" / "cat.png"),
+                     "--styles", str(album / "paintings" / "swirls.png"), "--ray", "local", "--size", "48",
+                     "--init", "content"], "pip install -e '.[cluster]'")
     assert not (tmp_path / "out").exists()
 
 

@@ -9,6 +9,7 @@ from PIL import Image
 
 from neural_style.commands.cli import main
 from neural_style.sheet import GAP, LABEL_HEIGHT, ROW_LABEL_WIDTH
+from tests.helpers import refused
 
 TINY = ["--size", "48", "--iterations", "10", "--init", "content", "--seed", "1", "--no-xla"]
 
@@ -48,12 +49,4 @@ def test_a_sheet_has_a_cell_per_style_and_value_and_resumes_from_its_cells(small
 ])
 def test_a_bad_sheet_is_one_line_and_writes_nothing(small_images, tmp_path, capsys, extra, message):
     content, style = small_images
-    output = tmp_path / "sheet.png"
-    try:
-        status = main(["sheet", content, style, "-o", str(output), *extra])
-    except SystemExit as exit_:  # argparse's own refusals
-        status = exit_.code
-    assert status == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
-    assert not output.exists() and not (tmp_path / "sheet_cells").exists()
+    refused(capsys, ["sheet", content, style, "-o", str(tmp_path / "sheet.png"), *extra], message, folder=str(tmp_path))

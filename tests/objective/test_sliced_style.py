@@ -73,7 +73,7 @@ def test_the_directions_are_unit_vectors_fixed_by_the_seed():
 
 def test_a_run_with_the_sliced_style_loss_lowers_it(small_images):
     from neural_style import stylize
-    from tests.conftest import FAST
+    from tests.helpers import FAST
 
     content, style = small_images
     result = stylize(content, style, style_loss="sliced", **dict(FAST, iterations=10, scales=1))

@@ -190,7 +190,7 @@ def test_a_term_added_by_registration_alone_reaches_every_place_that_shows_terms
     from neural_style import stylize, stylize_batch
     from neural_style.objective import build
     from neural_style.objective.terms import ImageTerm
-    from tests.conftest import FAST
+    from tests.helpers import FAST
 
     @dataclass(frozen=True, kw_only=True)
     class Brightness(ImageTerm):

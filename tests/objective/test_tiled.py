@@ -14,7 +14,7 @@ from neural_style.plan.memory import plan_memory, tiled_memory_bytes
 from neural_style.config import DEFAULT_TILE_HALO, TILE_ALIGNMENT as ALIGNMENT
 from neural_style.objective.tiled import axis_spans, tile_grid
 
-from tests.conftest import IMAGES
+from tests.helpers import IMAGES, refused
 
 
 def test_tile_interiors_partition_the_image_on_multiples_of_16():
@@ -31,13 +31,6 @@ def test_tile_interiors_partition_the_image_on_multiples_of_16():
     assert len(tile_grid(170, 256, 128, 64)) == 4
     with pytest.raises(ValueError):
         axis_spans(100, 50, 16)
-
-
-@pytest.fixture(scope="module")
-def extractor(vgg19):
-    from neural_style.features.vgg19 import build_feature_extractor
-
-    return build_feature_extractor(StyleConfig(precision="float32"), vgg=vgg19)
 
 
 def pictures(width, height, style_scale=1.0):
@@ -139,15 +132,7 @@ def test_memory_plan_tiles_only_what_does_not_fit_whole():
 ])
 def test_bad_tile_options_get_one_line(small_images, tmp_path, capsys, flags, message):
     content, style = small_images
-    output = tmp_path / "o.png"
-    try:
-        status = main([content, style, "-o", str(output), *flags])
-    except SystemExit as exit:  # argparse's own errors
-        status = exit.code
-    assert status == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert not output.exists()
+    refused(capsys, [content, style, "-o", str(tmp_path / "o.png"), *flags], message, folder=str(tmp_path))
 
 
 def test_tiling_turns_on_by_itself_where_the_whole_image_does_not_fit(small_images, tmp_path, capsys, monkeypatch):

@@ -105,7 +105,7 @@ def test_tiled_evaluation_matches_the_whole_image(vgg19):
     from neural_style.features.vgg19 import build_feature_extractor
     from neural_style.objective.build import build_objective
     from PIL import Image
-    from tests.conftest import IMAGES
+    from tests.helpers import IMAGES
 
     config = StyleConfig(styles=["style"], precision="float32", style_loss="wasserstein")
     extractor = build_feature_extractor(config, vgg=vgg19)
@@ -121,7 +121,7 @@ def test_tiled_evaluation_matches_the_whole_image(vgg19):
 
 def test_a_run_with_the_wasserstein_style_loss_lowers_it(small_images):
     from neural_style import stylize
-    from tests.conftest import FAST
+    from tests.helpers import FAST
 
     content, style = small_images
     result = stylize(content, style, style_loss="wasserstein", **dict(FAST, iterations=10, scales=1))

@@ -11,7 +11,7 @@ from neural_style.commands.cli import main
 from neural_style.errors import NeuralStyleError
 from neural_style.video.optical_flow import consistency_mask, dense_flow, flicker, warp
 from neural_style.watch.timelapse import FrameWriter, read_frames
-from tests.conftest import IMAGES, photo
+from tests.helpers import IMAGES, photo
 
 STYLE = os.path.join(IMAGES, "swirls.jpg")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 nbformat = pytest.importorskip("nbformat", reason="install the test extra: pip install -e .[test]")
 nbclient = pytest.importorskip("nbclient", reason="install the test extra: pip install -e .[test]")

@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from neural_style.commands.cli import main
 from neural_style.watch.timelapse import HOLD_SECONDS, Timelapse, check_timelapse, read_frames
+
+from tests.helpers import refused
 
 
 @pytest.mark.parametrize("extension", [".gif", ".mp4", ".webp"])
@@ -64,7 +65,5 @@ def test_a_run_with_a_timelapse_stopped_midway_leaves_a_playable_file(small_imag
 
 def test_an_unknown_timelapse_format_is_refused_before_any_work(small_images, tmp_path, capsys):
     content, style = small_images
-    status = main([content, style, "-o", str(tmp_path / "o.png"), "--timelapse", str(tmp_path / "t.avi")])
-    err = capsys.readouterr().err
-    assert status == 2 and "unknown extension: use .gif, .mp4 or .webp" in err
-    assert sorted(os.listdir(tmp_path)) == ["content.png", "style.png"]
+    refused(capsys, [content, style, "-o", str(tmp_path / "o.png"), "--timelapse", str(tmp_path / "t.avi")],
+            "unknown extension: use .gif, .mp4 or .webp", folder=str(tmp_path))

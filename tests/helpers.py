@@ -1,0 +1,61 @@
+"""What the tests share besides fixtures: the sample images' folder, the FAST run options, small pictures, and the
+one check of a refusal (every command's bad input: exit status 2, one line naming the problem, no traceback, nothing
+written)."""
+
+import os
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGES = os.path.join(REPO, "images")
+
+# The smallest runs that still exercise the whole pipeline: 48 px, a few iterations, no snapshots, quiet, the
+# plain graph (XLA would compile for seconds per size), and the photo as the start (the default AdaIN start loads
+# a second network, about a second a run: tests/feedforward tests it). Tests vary it: dict(FAST, iterations=4).
+FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False, init="content")
+
+
+def random_image(height, width, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+
+
+def photo(width=300, height=200):
+    """The sample coffee photo at width x height, as uint8 RGB."""
+    return np.asarray(Image.open(os.path.join(IMAGES, "coffee.jpg")).convert("RGB").resize((width, height)))
+
+
+def files_in(folder: Optional[str]) -> set:
+    """Every file under `folder` (relative paths), to see that a refusal wrote nothing."""
+    if folder is None or not os.path.isdir(folder):
+        return set()
+    return {os.path.relpath(os.path.join(root, name), folder) for root, _, names in os.walk(folder) for name in names}
+
+
+def assert_refused(status: int, err: str, message: str, folder: Optional[str] = None,
+                   before: Optional[set] = None) -> None:
+    """A refusal: exit status 2, one line on standard error that says `message`, no traceback, and, where `folder`
+    (and what it held `before`, default nothing) is given, nothing new written there."""
+    lines = err.strip().splitlines()
+    assert status == 2, f"exit status {status}, not 2: {err[-2000:]}"
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in err, err[-2000:]
+    if folder is not None:
+        assert files_in(folder) == (before or set()), f"written despite the refusal: {files_in(folder) - (before or set())}"
+
+
+def refused(capsys, argv: Sequence[str], message: str, folder: Optional[str] = None,
+            main: Optional[Callable[[Sequence[str]], int]] = None) -> str:
+    """Run the command line `argv` (neural_style.commands.cli.main, argparse's own refusals included) and check it
+    was refused as assert_refused says; returns the line."""
+    if main is None:
+        from neural_style.commands.cli import main
+    before = files_in(folder)
+    capsys.readouterr()
+    try:
+        status = main(list(argv))
+    except SystemExit as exit:  # argparse refuses by exiting
+        status = exit.code
+    err = capsys.readouterr().err
+    assert_refused(status, err, message, folder, before)
+    return err.strip()
