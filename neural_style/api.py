@@ -159,9 +159,9 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
     recorder = Recorder(render_step, progress, config.output, watch.snapshot_every, watch.log,
                         _chain(watchers.on_step, on_step))
     try:
-        ran = pipeline.run(config, plan, session, sources, on_step=recorder, notify=progress.message,
-                           should_stop=watchers.should_stop(should_stop), on_scale=on_scale,
-                           on_start=lambda picture: watchers.on_start(render(config, picture, final_content)))
+        ran = pipeline.run(config, plan, session, sources, pipeline.Listeners(
+            on_step=recorder, notify=progress.message, should_stop=watchers.should_stop(should_stop), on_scale=on_scale,
+            on_start=lambda picture: watchers.on_start(render(config, picture, final_content))))
     except BaseException:
         watchers.close()
         raise

@@ -98,18 +98,27 @@ class RunOutcome:
                                                                              self.height)
 
 
-def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceImages, *,
-        on_step: Callable[[Step], None], notify: Callable[[str], None],
-        should_stop: Optional[Callable[[], bool]] = None,
-        on_scale: Optional[Callable[[Scale, int, int, int], None]] = None,
-        on_start: Optional[Callable[[np.ndarray], None]] = None,
-        rng: Optional[np.random.Generator] = None, start: Optional[np.ndarray] = None,
-        beside_terms: Sequence[Any] = ()) -> RunOutcome:
-    """The start picture, then the optimiser at each scale of `plan` in turn; `on_step` sees every iteration with
-    run-wide numbers, `on_scale(scale, width, height, budget)` is told when a scale starts, and `on_start(pixels)` is
-    shown a feed-forward start (float RGB) before the optimiser runs. The picture starts from `start` (a network image
-    at the first scale's size: a video frame's warped predecessor) or from `plan.start`; each later scale from the
-    previous result upsampled. `beside_terms` are added to the objective at the last scale."""
+@dataclass
+class Listeners:
+    """Who follows a run: `on_step` sees every iteration with run-wide numbers, `notify` the run's messages,
+    `on_scale(scale, width, height, budget)` each scale as it starts, `on_start(pixels)` a feed-forward start (float
+    RGB) before the optimiser runs; `should_stop()` is polled before every evaluation."""
+
+    on_step: Callable[[Step], None] = lambda step: None
+    notify: Callable[[str], None] = lambda text: None
+    should_stop: Optional[Callable[[], bool]] = None
+    on_scale: Optional[Callable[[Scale, int, int, int], None]] = None
+    on_start: Optional[Callable[[np.ndarray], None]] = None
+
+
+def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceImages,
+        listeners: Optional[Listeners] = None, *, rng: Optional[np.random.Generator] = None,
+        start: Optional[np.ndarray] = None, beside_terms: Sequence[Any] = ()) -> RunOutcome:
+    """The start picture, then the optimiser at each scale of `plan` in turn, followed by `listeners`. The picture
+    starts from `start` (a network image at the first scale's size: a video frame's warped predecessor) or from
+    `plan.start`; each later scale from the previous result upsampled. `beside_terms` are added to the objective at
+    the last scale."""
+    listeners = listeners or Listeners()
     rng = rng if rng is not None else np.random.default_rng(config.seed)
     first = plan.first_sizes
     width, height = first.content
@@ -120,16 +129,14 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
                                 session.feed_forward(config, style_pixels, sources.masks_at(first)))
         if not plan.scales:  # painted in one pass: the start is the picture (a start given is not needed)
             return RunOutcome(Outcome(preprocess(picture).ravel(), 0, 0, "done"), width, height, painted=picture)
-        if on_start is not None and plan.start == "adain":
-            on_start(picture)
+        if listeners.on_start is not None and plan.start == "adain":
+            listeners.on_start(picture)
         start = preprocess(picture)
-    return _optimise(config, plan, session, sources, start, on_step, notify, should_stop, on_scale, beside_terms, cold)
+    return _optimise(config, plan, session, sources, start, listeners, beside_terms, cold)
 
 
 def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceImages, start: np.ndarray,
-              on_step: Callable[[Step], None], notify: Callable[[str], None], should_stop: Optional[Callable[[], bool]],
-              on_scale: Optional[Callable[[Scale, int, int, int], None]], beside_terms: Sequence[Any],
-              cold: bool) -> RunOutcome:
+              listeners: Listeners, beside_terms: Sequence[Any], cold: bool) -> RunOutcome:
     """The optimiser at each scale in turn, from `start` (a network image at the first scale's size); `cold`: that
     start is not an earlier result (optim/lbfgs.py watches it for a stall)."""
     started = time.perf_counter()
@@ -141,17 +148,17 @@ def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: Sou
         scale = scale_plan.scale
         width, height = scale_plan.sizes.content
         budget = scale.iterations + left_over
-        if on_scale is not None:
-            on_scale(scale, width, height, budget)
+        if listeners.on_scale is not None:
+            listeners.on_scale(scale, width, height, budget)
         if scale_plan.memory.tile:
-            notify(f"{scale.label + ': ' if count > 1 else ''}{width}x{height} evaluated in "
+            listeners.notify(f"{scale.label + ': ' if count > 1 else ''}{width}x{height} evaluated in "
                    f"{scale_plan.memory.describe()}")
         last = scale.index == count
         x0 = start if previous is None else upsample(previous, height, width)
-        run_wide = RunWideSteps(on_step, config.tolerance, done_iterations, done_evaluations,
+        run_wide = RunWideSteps(listeners.on_step, config.tolerance, done_iterations, done_evaluations,
                                 time.perf_counter() - started)
         outcome = _optimise_scale(config, plan.hardware, session, scale_plan, sources, x0, budget, run_wide,
-                                  should_stop, beside_terms if last else (), cold=previous is None and cold)
+                                  listeners.should_stop, beside_terms if last else (), cold=previous is None and cold)
         done_iterations += outcome.iterations
         done_evaluations += outcome.evaluations
         left_over = budget - outcome.iterations
@@ -160,7 +167,7 @@ def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: Sou
         if outcome.reason in ("stopped", "failed"):
             break
         if count > 1 and not last and outcome.reason != "done":
-            notify(f"{scale.label} ended after {outcome.iterations} iterations: {outcome.reason}")
+            listeners.notify(f"{scale.label} ended after {outcome.iterations} iterations: {outcome.reason}")
     assert result is not None
     return result
 
@@ -201,4 +208,4 @@ def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, s
     return run_optimiser(config, evaluator, x0.astype(np.float64).ravel(), on_step, budget, cold_start=cold)
 
 
-__all__ = ["RunOutcome", "RunWideSteps", "Session", "run"]
+__all__ = ["Listeners", "RunOutcome", "RunWideSteps", "Session", "run"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -11,19 +11,41 @@ from neural_style import images
 from neural_style.config import is_file_start
 from neural_style.features.network_input import PIXEL_HIGH, PIXEL_LOW
 
+# content (H x W x 3 uint8) -> its feed-forward picture (H x W x 3 float RGB, 0-255)
+FeedForward = Callable[[np.ndarray], np.ndarray]
+
+
+def from_content(content: np.ndarray, rng: np.random.Generator, feed_forward: Optional[FeedForward]) -> np.ndarray:
+    """The photo itself."""
+    return content
+
+
+def from_noise(content: np.ndarray, rng: np.random.Generator, feed_forward: Optional[FeedForward]) -> np.ndarray:
+    """White noise of the photo's size, from the run's seeded generator."""
+    height, width = content.shape[:2]
+    return rng.uniform(0, 255, size=(height, width, 3))
+
+
+def from_feed_forward(content: np.ndarray, rng: np.random.Generator, feed_forward: Optional[FeedForward]
+                      ) -> np.ndarray:
+    """The picture the feed-forward painter (AdaIN) paints from the photo."""
+    if feed_forward is None:
+        raise ValueError("an 'adain' start needs the feed-forward painter")
+    return feed_forward(content)
+
+
+# Every named start (config.NAMED_STARTS holds the same names, for validation and the flags' help; a test checks
+# that they agree): a new start is a function here and its name there.
+STARTS: Dict[str, Callable[[np.ndarray, np.random.Generator, Optional[FeedForward]], np.ndarray]] = {
+    "content": from_content, "random": from_noise, "adain": from_feed_forward}
+
+
 def start_picture(init: str, content: np.ndarray, rng: np.random.Generator,
-                  feed_forward: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
-    """The starting picture at the content's size, H x W x 3 RGB in 0-255 (uint8 or float): the content, white
-    noise, the picture `feed_forward` paints from the content, or a file's picture."""
-    if init == "content":
-        return content
-    if init == "adain":
-        if feed_forward is None:
-            raise ValueError("an 'adain' start needs the feed-forward painter")
-        return feed_forward(content)
-    if init == "random":
-        height, width = content.shape[:2]
-        return rng.uniform(0, 255, size=(height, width, 3))
+                  feed_forward: Optional[FeedForward] = None) -> np.ndarray:
+    """The starting picture at the content's size, H x W x 3 RGB in 0-255 (uint8 or float): a named start's
+    (STARTS), or any other `init`'s, an image file's picture (a snapshot, to resume)."""
+    if init in STARTS:
+        return STARTS[init](content, rng, feed_forward)
     start = images.load_image(init, "--init")
     return images.to_array(images.resize_to(start, (content.shape[1], content.shape[0])))
 
@@ -43,4 +65,4 @@ def upsample(network_image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(resized.numpy(), PIXEL_LOW, PIXEL_HIGH)
 
 
-__all__ = ["cold_start", "start_picture", "upsample"]
+__all__ = ["STARTS", "cold_start", "start_picture", "upsample"]

@@ -201,8 +201,9 @@ def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.n
     sources = context.sources.with_content(Image.fromarray(frame))
     plan = plan_run(config, context.hardware, sources.content.size, sources.style_sizes, context.available_memory)
     steps: List[Step] = []
-    ran = pipeline.run(config, plan, context.session, sources, on_step=steps.append, notify=lambda message: None,
-                       should_stop=context.should_stop, start=start, beside_terms=[temporal] if temporal else ())
+    ran = pipeline.run(config, plan, context.session, sources,
+                       pipeline.Listeners(on_step=steps.append, should_stop=context.should_stop), start=start,
+                       beside_terms=[temporal] if temporal else ())
     outcome = ran.outcome
     if outcome.reason == "stopped":
         raise StopIteration
