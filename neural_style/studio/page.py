@@ -61,12 +61,14 @@ def build_page(studio: Studio) -> Any:
                                  elem_id="size")
                 iterations = gr.Slider(10, 1000, value=studio.iterations, step=10, label="Iterations",
                                        elem_id="iterations")
-                strength = gr.Slider(*STRENGTH_RANGE, value=0.0, step=0.25, elem_id="strength",
+                strength = gr.Slider(*STRENGTH_RANGE, value=StudioForm.strength, step=0.25, elem_id="strength",
                                      label="Style strength: the style weight x 10^strength")
                 style_loss = gr.Dropdown(list(STYLE_LOSSES), value=StudioForm.style_loss, label="Style loss", elem_id="style-loss")
                 with gr.Row():
-                    original_colors = gr.Checkbox(label="Keep the photo's colours", elem_id="original-colors")
-                    color_match = gr.Checkbox(label="Paintings in the photo's colours", elem_id="color-match")
+                    original_colors = gr.Checkbox(value=StudioForm.original_colors, label="Keep the photo's colours",
+                                                  elem_id="original-colors")
+                    color_match = gr.Checkbox(value=StudioForm.color_match, label="Paintings in the photo's colours",
+                                              elem_id="color-match")
                 method = gr.Radio(list(METHODS), value=StudioForm.method, elem_id="method",
                                   label="Method: optimise (Gatys), or AdaIN in one pass (about a second)")
                 init = gr.Dropdown(list(NAMED_STARTS), value=StudioForm.init, label="Start from", elem_id="init")
