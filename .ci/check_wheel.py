@@ -17,7 +17,7 @@ import neural_style  # noqa: E402
 
 assert "site-packages" in neural_style.__file__, f"neural_style imported from {neural_style.__file__}, not the wheel"
 
-for command in ([], ["video"], ["batch"], ["compare"], ["benchmark"], ["sheet"], ["studio"]):
+for command in ([], ["video"], ["batch"], ["compare"], ["benchmark"], ["sheet"], ["studio"], ["doctor"]):
     done = subprocess.run([command_path, *command, "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "usage:" in done.stdout, (command, done.stderr[-500:])
 

@@ -128,6 +128,8 @@ def stylize(
     if watch.web is not None:  # bound before any work, so a port in use is refused at once
         live = open_live_view(watch, *sources.at(plan.sizes), config.iterations, progress.message)
     progress.message(plan.start_line(config))
+    if plan.hardware.warning:
+        progress.message(plan.hardware.warning)
     try:
         with seeded(config.seed):
             return _paint(config, watch, plan, sources, extractor, progress, on_step, should_stop, live, display)

@@ -48,8 +48,12 @@ WHOLE_IMAGE_STYLE_LOSSES = ("sliced",)
 SIZINGS = ("longest-side", "reference")
 # The variable Adam updates: the network's pixels, or the ImageNet-normalised RGB image of torchvision.
 ADAM_SPACES = ("pixels", "imagenet")
-# Arithmetic of the convolutions ("auto": bfloat16 where the hardware runs it natively; see hardware.py).
-PRECISIONS = ("auto", "float32", "bfloat16")
+# Arithmetic of the convolutions ("auto": what the hardware runs natively; see hardware.py). float16 is for NVIDIA
+# GPUs before Ampere (compute capability 7.x), with the image gradient's loss scaled (objective/loss_scale.py).
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# Units a --memory-budget may be given in, by their (upper-case) suffix.
+MEMORY_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
+                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 # Tile borders and halos (objective/tiled.py) fall on multiples of 16 px (2**4, for the poolings before
 # block5), so VGG19's poolings see the whole image's windows.
@@ -109,6 +113,25 @@ def shown(value: Any) -> str:
     if isinstance(value, float):
         return number_as_typed(value)
     return str(value)
+
+
+def memory_size(value: Union[str, float]) -> float:
+    """Bytes of a memory size as a user gives it: a number of bytes, or text such as '6GB', '6 G', '512MiB'."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isfinite(value) and value > 0:
+            return float(value)
+        raise NeuralStyleError(f"--memory-budget must be above 0, got {value!r}: pass a size such as 6GB")
+    text = str(value).strip().upper().replace(" ", "")
+    digits = text.rstrip("KMGTIB")
+    unit = text[len(digits):]
+    try:
+        number = float(digits)
+    except ValueError:
+        number = math.nan
+    if unit not in MEMORY_UNITS or not math.isfinite(number) or number <= 0:
+        raise NeuralStyleError(f"--memory-budget {value!r} is not a memory size: pass one such as 6GB, 512MB or "
+                               "1.5GiB")
+    return number * MEMORY_UNITS[unit]
 
 
 def number_as_typed(value: float) -> str:
@@ -186,6 +209,10 @@ class StyleConfig:
     original_colors: bool = False
     device: Optional[str] = None
 
+    # Plan as if only this much memory were free (on the device the network runs on): bytes, or text such as "6GB"
+    # or "512MiB". None: what the device reports (plan/memory.py).
+    memory_budget: Optional[Union[str, float]] = None
+
     # Where converted weights are cached; None means $NEURAL_STYLE_CACHE or the user cache folder.
     cache_dir: Optional[str] = None
 
@@ -232,6 +259,10 @@ class StyleConfig:
     def with_options(self, **changes: Any) -> "StyleConfig":
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    def memory_budget_bytes(self) -> Optional[float]:
+        """--memory-budget in bytes (None: no budget)."""
+        return None if self.memory_budget is None else memory_size(self.memory_budget)
 
 
 DEFAULT_WEB_PORT = 8000  # the live page's port when --web is given without one
@@ -398,6 +429,7 @@ def _check_numbers(config: StyleConfig) -> None:
             _check_number(flag, value, minimum=0, strict=False, flag=flag)
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
+    config.memory_budget_bytes()  # a budget that is not a size is refused here
 
 
 

@@ -1,6 +1,6 @@
-"""What a run runs on, resolved once before anything is planned: the device, the arithmetic (bfloat16
+"""What a run runs on, resolved once before anything is planned: the device, the arithmetic (bfloat16 or float16
 convolutions where the hardware runs them natively) and the plain TensorFlow graph or XLA; op determinism
-for a seeded run; and TensorFlow started quietly.
+for a seeded run; TensorFlow started quietly, its GPUs set to share their memory; and a GPU left unused said.
 
 Measured on this project's 2-core CPU with AVX512-BF16 (interleaved, min of 6-8 rounds, seconds per
 loss-and-gradient evaluation, chelsea + swirls): 256 px float32 0.327 graph / 0.389 XLA, bfloat16 0.190
@@ -17,15 +17,23 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
+from neural_style.gpus import system_gpus
 
 # CPU flags (Linux /proc/cpuinfo) of instructions that do bfloat16 arithmetic natively.
 NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-# NVIDIA GPUs from Ampere (compute capability 8.0) on have bfloat16 tensor cores.
+# The same, as NumPy's run-time dispatcher names them (it reads CPUID itself, on every system): AVX512_SPR is
+# Sapphire Rapids' set, which has AMX and AVX512-BF16.
+NATIVE_BFLOAT16_NUMPY_FEATURES = ("AVX512BF16", "AVX512_SPR")
+# NVIDIA GPUs from Ampere (compute capability 8.0) on have bfloat16 tensor cores; Volta and Turing (7.x: a V100, a T4,
+# Colab's usual card) have float16 ones. Pascal (6.x) runs float16 slowly on most cards: float32 there.
 NATIVE_BFLOAT16_GPU_CAPABILITY = (8, 0)
+NATIVE_FLOAT16_GPU_CAPABILITY = (7, 0)
+# Memory growth on a GPU (TensorFlow takes nearly the whole card at start otherwise): on unless this is "0".
+MEMORY_GROWTH_VARIABLE = "NEURAL_STYLE_GPU_MEMORY_GROWTH"
 
 
 def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset:
@@ -40,6 +48,52 @@ def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset:
     return frozenset()
 
 
+def numpy_cpu_features() -> frozenset:
+    """The CPU features NumPy found at run time (from CPUID, on Linux, macOS and Windows alike)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # NumPy before 2.0
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return frozenset()
+    return frozenset(name for name, present in features.items() if present)
+
+
+def apple_feature(name: str) -> bool:
+    """Whether macOS says this Apple silicon has an ARM feature (sysctl hw.optional.arm.NAME)."""
+    if sys.platform != "darwin":
+        return False
+    import subprocess
+
+    try:
+        done = subprocess.run(["sysctl", "-n", f"hw.optional.arm.{name}"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.stdout.strip() == "1"
+
+
+def native_bfloat16_cpu(flags: Optional[frozenset] = None, features: Optional[frozenset] = None,
+                        apple_bf16: Optional[bool] = None) -> Tuple[Optional[str], str]:
+    """The CPU's native bfloat16 instructions, found portably: (the one auto may use, or None; the evidence).
+    Linux's /proc/cpuinfo flags, else NumPy's CPUID features (macOS and Windows on x86), else macOS's word on Apple
+    silicon. TensorFlow runs bfloat16 convolutions natively through oneDNN on x86 only: Apple silicon's FEAT_BF16 is
+    reported, and auto keeps float32 there (not measured to pay)."""
+    flags = cpu_flags() if flags is None else flags
+    found = [flag for flag in NATIVE_BFLOAT16_CPU_FLAGS if flag in flags]
+    if found:
+        return found[0].upper(), f"CPU with {found[0].upper()}"
+    if flags:  # Linux says what the CPU has
+        return None, "CPU without AVX512-BF16 or AMX"
+    features = numpy_cpu_features() if features is None else features
+    found = [feature for feature in NATIVE_BFLOAT16_NUMPY_FEATURES if feature in features]
+    if found:
+        return found[0], f"CPU with {found[0]}"
+    if apple_feature("FEAT_BF16") if apple_bf16 is None else apple_bf16:
+        return None, "Apple silicon with FEAT_BF16, which TensorFlow's CPU kernels do not run natively"
+    return None, "CPU without AVX512-BF16 or AMX"
+
+
 def gpu_compute_capability(device: str) -> Optional[Tuple[int, int]]:
     """(major, minor) of a TensorFlow GPU device, None if unknown."""
     import tensorflow as tf
@@ -52,25 +106,36 @@ def gpu_compute_capability(device: str) -> Optional[Tuple[int, int]]:
     return tuple(capability) if capability else None
 
 
+def native_precision(device: str, flags: Optional[frozenset] = None,
+                     capability: Optional[Tuple[int, int]] = None) -> Tuple[str, str]:
+    """The fastest precision `device` runs natively, and the evidence, in words: bfloat16 on a CPU with native
+    bfloat16 and on an NVIDIA GPU from Ampere; float16 on Volta and Turing; float32 elsewhere."""
+    if "GPU" in device.upper():
+        capability = gpu_compute_capability(device) if capability is None else capability
+        if capability is None:
+            return "float32", "GPU of unknown compute capability"
+        evidence = f"GPU compute capability {capability[0]}.{capability[1]}"
+        if capability >= NATIVE_BFLOAT16_GPU_CAPABILITY:
+            return "bfloat16", evidence
+        if capability >= NATIVE_FLOAT16_GPU_CAPABILITY:
+            return "float16", evidence
+        return "float32", evidence
+    instructions, evidence = native_bfloat16_cpu(flags)
+    return ("bfloat16" if instructions else "float32"), evidence
+
+
 def native_bfloat16(device: str, flags: Optional[frozenset] = None) -> Tuple[bool, str]:
     """Whether `device` runs bfloat16 natively, and the evidence, in words."""
-    if "GPU" in device.upper():
-        capability = gpu_compute_capability(device)
-        if capability is None:
-            return False, "GPU of unknown compute capability"
-        native = capability >= NATIVE_BFLOAT16_GPU_CAPABILITY
-        return native, f"GPU compute capability {capability[0]}.{capability[1]}"
-    flags = cpu_flags() if flags is None else flags
-    found = [flag for flag in NATIVE_BFLOAT16_CPU_FLAGS if flag in flags]
-    return (True, f"CPU with {found[0].upper()}") if found else (False, "CPU without AVX512-BF16 or AMX")
+    precision, evidence = native_precision(device, flags)
+    return precision == "bfloat16", evidence
 
 
 def resolve_precision(requested: str, device: str, flags: Optional[frozenset] = None) -> Tuple[str, str]:
-    """('float32' or 'bfloat16', why): `requested`, or for 'auto' bfloat16 where it is native."""
+    """(precision, why): `requested`, or for 'auto' what the device runs natively (native_precision)."""
     if requested != "auto":
         return requested, "asked for"
-    native, evidence = native_bfloat16(device, flags)
-    return ("bfloat16" if native else "float32"), f"auto: {evidence}"
+    precision, evidence = native_precision(device, flags)
+    return precision, f"auto: {evidence}"
 
 
 def resolve_xla(requested: Optional[bool], device: str, seeded: bool) -> bool:
@@ -101,13 +166,33 @@ def native_stderr_captured() -> Iterator[None]:
             os.close(saved)
 
 
+def share_gpus() -> List[str]:
+    """Let TensorFlow take a GPU's memory as it needs it (memory growth), not nearly all of it at start, so a
+    notebook, a second run or another program can share the card; $NEURAL_STYLE_GPU_MEMORY_GROWTH=0 keeps
+    TensorFlow's own way. Must run before TensorFlow uses a GPU: where it already has, the card keeps what it was
+    given. Returns the GPUs set to grow."""
+    import tensorflow as tf
+
+    if os.environ.get(MEMORY_GROWTH_VARIABLE, "1").strip() == "0":
+        return []
+    grown = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+            grown.append(gpu.name)
+        except (RuntimeError, ValueError):  # already initialised: it keeps what it has
+            pass
+    return grown
+
+
 def start_tensorflow() -> None:
-    """Import TensorFlow and let it find its devices, quietly."""
+    """Import TensorFlow and let it find its devices, quietly, GPUs set to share (share_gpus)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with native_stderr_captured():
         import keras  # noqa: F401
         import tensorflow as tf
 
+        share_gpus()
         tf.config.list_logical_devices()
 
 
@@ -115,6 +200,7 @@ def resolve_device(requested: Optional[str]) -> str:
     """A TensorFlow device name: the one asked for (checked), else the first GPU, else the CPU."""
     import tensorflow as tf
 
+    share_gpus()  # before the devices are listed, which starts them (a no-op once started)
     devices = [d.name.replace("/device:", "/") for d in tf.config.list_logical_devices()]
     if requested is None:
         gpus = [d for d in devices if "/GPU:" in d]
@@ -133,9 +219,10 @@ class Hardware:
     """What a run resolved about where and how it computes."""
 
     device: str
-    precision: str  # "float32" or "bfloat16"
+    precision: str  # "float32", "bfloat16" or "float16"
     precision_why: str
     xla: bool
+    warning: Optional[str] = None  # said in the start line: an NVIDIA GPU present that TensorFlow does not use
 
     @property
     def on_gpu(self) -> bool:
@@ -150,11 +237,24 @@ class Hardware:
         return f"device {self.device}; {self.arithmetic()}"
 
 
+def unused_gpu_warning(device: str, requested: Optional[str]) -> Optional[str]:
+    """One line when this machine has an NVIDIA GPU (its driver says so) but TensorFlow computes on the CPU without
+    being asked to; None otherwise."""
+    if "GPU" in device.upper() or (requested is not None and "CPU" in requested.upper()):
+        return None
+    gpus = system_gpus()
+    if not gpus:
+        return None
+    return (f"warning: this machine has {gpus[0].name}{f' and {len(gpus) - 1} more' if len(gpus) > 1 else ''} but "
+            "TensorFlow computes on the CPU: run `neural-style doctor` to see why")
+
+
 def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -> Hardware:
     """The device (`--device`, else the first GPU, else the CPU), then the precision and XLA for it."""
     device = resolve_device(config.device)
     precision, why = resolve_precision(config.precision, device, flags)
-    return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None))
+    return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None),
+                    unused_gpu_warning(device, config.device))
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from neural_style import images
-from neural_style.config import StyleConfig
+from neural_style.config import TILE_ALIGNMENT, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import FeatureExtractor, build_feature_extractor
@@ -49,7 +49,7 @@ class Session:
         self.config, self.hardware, self.notify = config, hardware, notify
         self._extractor = extractor
         self._adain: Any = None
-        self.objectives = ObjectiveCache()
+        self.objectives = ObjectiveCache(notify or (lambda text: None))
 
     @property
     def extractor(self) -> FeatureExtractor:
@@ -155,10 +155,10 @@ def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: Sou
                    f"{scale_plan.memory.describe()}")
         last = scale.index == count
         x0 = start if previous is None else upsample(previous, height, width)
-        run_wide = RunWideSteps(listeners.on_step, config.tolerance, done_iterations, done_evaluations,
-                                time.perf_counter() - started)
-        outcome = _optimise_scale(config, plan.hardware, session, scale_plan, sources, x0, budget, run_wide,
-                                  listeners.should_stop, beside_terms if last else (), cold=previous is None and cold)
+        outcome = _optimise_scale_in_memory(
+            config, plan.hardware, session, scale_plan, sources, x0, budget, listeners,
+            RunWideSteps(listeners.on_step, config.tolerance, done_iterations, done_evaluations,
+                         time.perf_counter() - started), beside_terms if last else (), cold=previous is None and cold)
         done_iterations += outcome.iterations
         done_evaluations += outcome.evaluations
         left_over = budget - outcome.iterations
@@ -174,19 +174,73 @@ def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: Sou
 
 class RunWideSteps:
     """A scale's steps as the run counts them (iterations, evaluations and seconds go on across scales), handed
-    on; the scale's own steps go to its convergence check."""
+    on; the scale's own steps go to its convergence check. `last` is the scale's last step (None before the first)."""
 
     def __init__(self, on_step: Callable[[Step], None], tolerance: float, iterations: int, evaluations: int,
                  seconds: float) -> None:
         self.on_step = on_step
+        self.tolerance = tolerance
         self.check = ConvergenceCheck(tolerance)
         self.offsets = (iterations, evaluations, seconds)
+        self.last: Optional[Step] = None
 
     def __call__(self, step: Step) -> None:
         iterations, evaluations, seconds = self.offsets
+        self.last = step
         self.on_step(replace(step, iteration=step.iteration + iterations, evaluations=step.evaluations + evaluations,
                              seconds=step.seconds + seconds))
         self.check(step)
+
+    def going_on(self) -> "RunWideSteps":
+        """The steps of a new attempt at the same scale, counted on from this one's last."""
+        iterations, evaluations, seconds = self.offsets
+        last = self.last
+        return RunWideSteps(self.on_step, self.tolerance, iterations + (last.iteration if last else 0),
+                            evaluations + (last.evaluations if last else 0), seconds + (last.seconds if last else 0.0))
+
+
+# A scale that ran out of memory is retried in tiles of half the size, down to this side (a multiple of 16).
+SMALLEST_TILE_AFTER_OUT_OF_MEMORY = 128
+
+
+def smaller_tile(scale_plan: ScalePlan) -> Optional[int]:
+    """Half the tile a scale ran out of memory in (half its longest side, where it ran whole), on a multiple of 16
+    px; None where that is below SMALLEST_TILE_AFTER_OUT_OF_MEMORY."""
+    current = scale_plan.memory.tile or max(scale_plan.sizes.content)
+    half = current // 2 // TILE_ALIGNMENT * TILE_ALIGNMENT
+    return half if half >= SMALLEST_TILE_AFTER_OUT_OF_MEMORY else None
+
+
+def _optimise_scale_in_memory(config: StyleConfig, hardware: Hardware, session: Session, scale_plan: ScalePlan,
+                              sources: SourceImages, x0: np.ndarray, budget: int, listeners: Listeners,
+                              run_wide: RunWideSteps, beside_terms: Sequence[Any], cold: bool) -> Outcome:
+    """One scale, surviving running out of memory (TensorFlow's ResourceExhaustedError, on a GPU or a CPU): the scale
+    goes on in tiles of half the size from the last picture it reached, said in one line; where no smaller tile is
+    left, it ends as failed, with that picture. The outcome counts every attempt's iterations."""
+    import tensorflow as tf
+
+    done = evaluations = 0
+    while True:
+        try:
+            outcome = _optimise_scale(config, hardware, session, scale_plan, sources, x0, budget - done, run_wide,
+                                      listeners.should_stop, beside_terms, cold)
+            return replace(outcome, iterations=outcome.iterations + done, evaluations=outcome.evaluations + evaluations)
+        except tf.errors.ResourceExhaustedError:
+            last = run_wide.last
+            if last is not None:
+                x0, done, evaluations = last.image, done + last.iteration, evaluations + last.evaluations
+                cold = False
+            width, height = scale_plan.sizes.content
+            where = f"in {scale_plan.memory.tile} px tiles" if scale_plan.memory.tile else "whole"
+            tile = smaller_tile(scale_plan)
+            if tile is None:
+                return Outcome(np.asarray(x0, np.float64).ravel(), done, evaluations, "failed",
+                               f"out of memory at {width}x{height} {where}, and no smaller tile is left: lower --size "
+                               "or free some memory")
+            listeners.notify(f"out of memory at {width}x{height} {where}: going on in {tile} px tiles from "
+                             f"iteration {run_wide.offsets[0] + (last.iteration if last else 0)}")
+            scale_plan = replace(scale_plan, memory=replace(scale_plan.memory, tile=tile))
+            run_wide = run_wide.going_on()
 
 
 def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, scale_plan: ScalePlan,

@@ -26,6 +26,27 @@ def test_auto_precision_follows_the_hardware():
     assert native_bfloat16("/CPU:0", without) == (False, "CPU without AVX512-BF16 or AMX")
 
 
+def test_auto_precision_beyond_linux_and_ampere():
+    """NumPy's CPUID features find native bfloat16 where /proc/cpuinfo does not exist (macOS, Windows); Apple
+    silicon's FEAT_BF16 is reported but kept at float32; NVIDIA GPUs: bfloat16 from Ampere, float16 on Volta and
+    Turing (a V100, Colab's T4), float32 before."""
+    from neural_style.hardware import native_bfloat16_cpu, native_precision
+
+    assert native_bfloat16_cpu(frozenset(), frozenset({"AVX512F", "AVX512BF16"}), False) == ("AVX512BF16",
+                                                                                            "CPU with AVX512BF16")
+    assert native_bfloat16_cpu(frozenset(), frozenset({"AVX512_SPR"}), False)[0] == "AVX512_SPR"
+    assert native_bfloat16_cpu(frozenset(), frozenset({"AVX2"}), False)[0] is None
+    instructions, why = native_bfloat16_cpu(frozenset(), frozenset({"NEON"}), True)
+    assert instructions is None and "Apple silicon with FEAT_BF16" in why
+    # Linux's flags are the CPU's own word: NumPy is not asked where they say no.
+    assert native_bfloat16_cpu(frozenset({"avx2"}), frozenset({"AVX512BF16"}), False)[0] is None
+    assert native_precision("/GPU:0", capability=(9, 0)) == ("bfloat16", "GPU compute capability 9.0")
+    assert native_precision("/GPU:0", capability=(8, 0))[0] == "bfloat16"
+    assert native_precision("/GPU:0", capability=(7, 5)) == ("float16", "GPU compute capability 7.5")
+    assert native_precision("/GPU:0", capability=(7, 0))[0] == "float16"
+    assert native_precision("/GPU:0", capability=(6, 1))[0] == "float32"
+
+
 def test_xla_only_where_it_pays_and_never_when_seeded():
     assert resolve_xla(None, "/CPU:0", seeded=False) is False
     assert resolve_xla(None, "/GPU:0", seeded=False) is True
@@ -78,6 +99,75 @@ def test_bfloat16_loss_and_gradient_are_close_to_float32(small_images):
     assert np.linalg.norm(grad16 - grad32) / np.linalg.norm(grad32) < 0.10
     assert np.sum(grad16 * grad32) / (np.linalg.norm(grad16) * np.linalg.norm(grad32)) > 0.99
     assert loss16 != loss32  # really computed in another precision
+
+
+def _loss_and_gradient(config, content_pixels, style_pixels, image, vgg, precision, initial_scale=None):
+    from neural_style.features.vgg19 import build_feature_extractor
+    from neural_style.objective.build import build_objective
+
+    config = config.with_options(precision=precision)
+    objective = build_objective(config, build_feature_extractor(config, vgg=vgg), content_pixels, style_pixels)
+    if initial_scale is not None:
+        objective.loss_scale.value = initial_scale
+    total, _, gradient = objective.loss_and_gradient(image)
+    return float(total), gradient.numpy(), objective.loss_scale
+
+
+def test_float16_with_loss_scaling_agrees_with_float32(small_images):
+    """Stated tolerance: the loss within 1% and the gradient within 5% (relative L2) of float32's, pointing the same
+    way (cosine > 0.998): float16 has three more bits than bfloat16. The gradient is loss-scaled (float32 and bfloat16
+    are not); a scale that overflows is halved until the gradient is finite, and gives the same gradient."""
+    import tensorflow as tf
+
+    from neural_style.features.network_input import preprocess
+    from neural_style.features.vgg19 import build_vgg19
+    from neural_style.objective.loss_scale import INITIAL_SCALE
+    from neural_style.sources import prepare_images
+
+    content, style = small_images
+    config = StyleConfig(content=content, styles=[style], size=96, xla=False)
+    content_pixels, style_pixels = prepare_images(config)
+    image = preprocess(content_pixels) + np.random.default_rng(0).uniform(-20, 20, (1,) + content_pixels.shape)
+    image = tf.constant(image.astype(np.float32))
+    vgg = build_vgg19("gatys")
+    loss32, grad32, scale32 = _loss_and_gradient(config, content_pixels, style_pixels, image, vgg, "float32")
+    loss16, grad16, scale16 = _loss_and_gradient(config, content_pixels, style_pixels, image, vgg, "float16")
+    assert not scale32.enabled and scale16.enabled and scale16.value <= INITIAL_SCALE
+    assert loss16 == pytest.approx(loss32, rel=0.01) and loss16 != loss32
+    assert np.linalg.norm(grad16 - grad32) / np.linalg.norm(grad32) < 0.05
+    assert np.sum(grad16 * grad32) / (np.linalg.norm(grad16) * np.linalg.norm(grad32)) > 0.998
+    _, overflowed, scale = _loss_and_gradient(config, content_pixels, style_pixels, image, vgg, "float16",
+                                              initial_scale=2.0 ** 60)
+    assert scale.overflows > 0 and scale.value < 2.0 ** 60 and np.isfinite(overflowed).all()
+    assert np.linalg.norm(overflowed - grad16) / np.linalg.norm(grad16) < 0.05
+
+
+def test_a_run_in_float16_goes_through(small_images):
+    result = stylize(*small_images, precision="float16", **dict(FAST, iterations=3))
+    assert result.precision == "float16" and result.iterations == 3 and np.isfinite(result.history[-1].total)
+
+
+def test_xla_that_cannot_compile_falls_back_to_the_graph_saying_so_once(small_images, monkeypatch):
+    """As on a GPU architecture XLA has no kernels for: the first XLA call fails (a PTX error), the run goes on with
+    the plain graph at every scale, and says so once."""
+    import tensorflow as tf
+
+    from neural_style.objective import whole
+
+    def cannot_compile(self, signature):
+        def compiled(*arguments):
+            raise tf.errors.InternalError(None, None, "ptxas fatal: Value 'sm_120' is not defined for option "
+                                          "'gpu-name' (simulated)")
+        return compiled
+
+    monkeypatch.setattr(whole.Objective, "_xla_compiled", cannot_compile)
+    stream = io.StringIO()
+    result = stylize(*small_images, stream=stream, **dict(FAST, size=96, iterations=6, scales=2, xla=True,
+                                                          quiet=False))
+    said = stream.getvalue()
+    assert result.iterations == 6 and result.plan.hardware.xla and len(result.plan.scales) == 2
+    assert said.count("XLA could not compile the objective here (InternalError: ptxas fatal") == 1
+    assert "going on with the plain graph" in said
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])

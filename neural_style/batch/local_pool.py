@@ -32,6 +32,13 @@ def in_process(tasks: Sequence[Task], should_stop: Callable[[], bool]) -> Iterat
 _worker_state: Optional[SharedExtractors] = None
 
 
+def gpu_assignments(gpu_count: int) -> List[str]:
+    """The CUDA_VISIBLE_DEVICES of each of `gpu_count` workers, one card each: the cards this process sees (its own
+    CUDA_VISIBLE_DEVICES, where it names them), in order."""
+    visible = [entry.strip() for entry in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if entry.strip()]
+    return [visible[index] if index < len(visible) else str(index) for index in range(gpu_count)]
+
+
 def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]") -> None:
     global _worker_state
     if gpus is not None:
@@ -63,8 +70,8 @@ def process_pool(tasks: Sequence[Task], workers: int, should_stop: Callable[[], 
         gpus = None
         if gpu_count:
             gpus = context.Queue()
-            for index in range(gpu_count):
-                gpus.put(index)
+            for card in gpu_assignments(gpu_count):
+                gpus.put(card)
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(threads_per_worker(workers), gpus))
         running: Dict[Future, Task] = {}

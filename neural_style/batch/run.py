@@ -75,13 +75,14 @@ def plan_batch(outdir: str, contents: Optional[Sequence[str]], styles: Optional[
 def check_jobs_fit(jobs: Sequence[BatchJob], shared: StyleConfig, hardware: Hardware) -> None:
     """Every job's sizes planned as its run will plan them, on `hardware` (this machine's): a job too small for the
     layers or too large for memory is a one-line error naming it, before any work."""
-    available = available_for(hardware)
+    available = available_for(hardware)  # measured once; each job's --memory-budget caps it
     for job in jobs:
         content, styles = images.image_size(job.content), [images.image_size(style) for style in job.styles]
         if content is None or None in styles:
             continue  # an image that cannot be read fails its own job, not the batch
         try:
-            plan_run(job.config(shared), hardware, content, styles, available)
+            config = job.config(shared)
+            plan_run(config, hardware, content, styles, available.capped(config.memory_budget_bytes(), hardware.on_gpu))
         except NeuralStyleError as error:
             raise NeuralStyleError(f"job {job.name}: {error}") from None
 
@@ -179,6 +180,8 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     request = resolve_request(options, config, watch, check=False)  # each job's configuration is checked
     shared, watch = request.config, request.watch
     _check_counts(batch)
+    if batch.ray is None:
+        _check_workers_per_gpu(batch.workers, _gpu_count())
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
     planned = plan_batch(outdir, contents, styles, jobs, shared)
@@ -249,6 +252,16 @@ def _check_counts(batch: BatchOptions) -> None:
         raise NeuralStyleError("--cpus-per-job must be above 0 and --gpus-per-job at least 0")
     if not isinstance(retries, int) or retries < 0:
         raise NeuralStyleError(f"--retries must be a whole number of at least 0, got {retries!r}")
+
+
+def _check_workers_per_gpu(workers: Optional[int], gpus: int) -> None:
+    """On a machine with GPUs, one worker per GPU, each pinned to its own card (CUDA_VISIBLE_DEVICES): two TensorFlow
+    processes on one card would each plan against the same free memory and together run out of it, so more workers
+    than GPUs are refused rather than shared."""
+    if gpus and workers is not None and workers > gpus:
+        raise NeuralStyleError(f"--workers {workers} but this machine has {gpus} GPU{'s' * (gpus > 1)}: each worker "
+                               f"gets a card of its own, so pass --workers {gpus} or fewer (or CUDA_VISIBLE_DEVICES= "
+                               "to run the workers on the CPU)")
 
 
 def _outcomes(tasks: List[Any], batch: BatchOptions, cluster: Any, stop: Callable[[], bool],

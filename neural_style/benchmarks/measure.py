@@ -18,6 +18,19 @@ from neural_style.objective.build import build_objective
 from neural_style.samples import sample, shared_images
 from neural_style.sources import prepare_images
 
+# `python -c` code that runs `neural-style` with the arguments after it and then prints, last, its own peak resident
+# memory in bytes as "peak_bytes N" (plan.memory.peak_resident_bytes: not the forking parent's).
+RUN_REPORTING_PEAK = ("import runpy, sys\n"
+                      "from neural_style.plan.memory import peak_resident_bytes\n"
+                      "try:\n    runpy.run_module('neural_style', run_name='__main__')\n"
+                      "finally:\n    print('peak_bytes', peak_resident_bytes(), file=sys.stderr)\n")
+
+
+def reported_peak(lines: Sequence[str]) -> float:
+    """The peak a RUN_REPORTING_PEAK process printed (NaN where it did not)."""
+    return next((float(line.split()[1]) for line in lines if line.startswith("peak_bytes")), float("nan"))
+
+
 # The shared evaluation pairs, where the shared images are present: (content, style) file names.
 SHARED_PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("golden_gate.jpg", "the_scream.jpg"),
                 ("tubingen.jpg", "woman-with-hat-matisse.jpg"))

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neural_style.benchmarks.measure import interleaved_seconds, min_median, or_na
+from neural_style.benchmarks.measure import RUN_REPORTING_PEAK, interleaved_seconds, min_median, or_na, reported_peak
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
@@ -63,11 +63,8 @@ def start_to_first_iteration(content: str, style: str, size: int, precision: str
                              ) -> Tuple[float, float]:
     """(seconds from starting `python -m neural_style` to its first iteration's line, its peak resident
     memory in MiB) for a run of `iterations` iterations."""
-    report = ("import resource, runpy, sys\n"
-              "try:\n    runpy.run_module('neural_style', run_name='__main__')\n"
-              "finally:\n    print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
     with tempfile.TemporaryDirectory() as folder:
-        argv = [sys.executable, "-c", report, content, style, "-o", os.path.join(folder, "out.png"), "--size",
+        argv = [sys.executable, "-c", RUN_REPORTING_PEAK, content, style, "-o", os.path.join(folder, "out.png"), "--size",
                 str(size), "--precision", precision, "--iterations", str(iterations), "--snapshot-every", "0",
                 "--no-log", "--print-every", "1000"]
         started = time.perf_counter()
@@ -81,7 +78,7 @@ def start_to_first_iteration(content: str, style: str, size: int, precision: str
             if line.startswith("iteration 1/") and first != first:
                 first = time.perf_counter() - started
         process.wait()
-    peak = next((int(line.split()[1]) / 1024 for line in lines if line.startswith("peak_kib")), float("nan"))
+    peak = reported_peak(lines) / 2**20
     if process.returncode != 0:
         raise RuntimeError(f"the timed run failed: {''.join(lines)[-500:]}")
     return first, peak

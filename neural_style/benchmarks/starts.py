@@ -41,7 +41,8 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         for start in ("content", "adain"):
             started = time.perf_counter()
             result = stylize(content, style, size=size, iterations=args.iterations, init=start, seed=seed,
-                             snapshot_every=0, quiet=True, should_stop=stop, device=args.device)
+                             snapshot_every=0, quiet=True, should_stop=stop, device=args.device,
+                             memory_budget=args.memory_budget)
             seconds = time.perf_counter() - started
             finals[start] = (loss_of(preprocess(result.image)), result.image)
             print(f"{name:<36} {start:<8} {finals[start][0]:>9.4f} {result.evaluations:>12} {seconds:>8.1f}",

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         pictures = {}
         for loss in STYLE_LOSSES:
             result = stylize(content, style, size=size, iterations=args.iterations, style_loss=loss, seed=seed,
-                             snapshot_every=0, quiet=True, should_stop=stop, device=args.device)
+                             snapshot_every=0, quiet=True, should_stop=stop, device=args.device,
+                             memory_budget=args.memory_budget)
             pictures[loss] = result.image
         config = scorer.with_options(content=content, styles=[style])
         content_pixels, style_pixels = prepare_images(config)

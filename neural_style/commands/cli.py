@@ -7,6 +7,7 @@
     neural-style batch -o OUTDIR --contents ... --styles ...   many pictures, here or on Ray (batch.py)
     neural-style sheet CONTENT STYLE... -o SHEET        a contact sheet over styles and swept options (sheet.py)
     neural-style studio [--port PORT] [--host HOST]     the studio: a local web app (studio.py)
+    neural-style doctor [--check]                       what this machine offers a run, to paste in an issue
 
 No command module imports this one; each takes its shared pieces from common.py and flags.py.
 """
@@ -19,7 +20,8 @@ from typing import Optional, Sequence
 
 SUBCOMMANDS = {"compare": "neural_style.commands.compare", "benchmark": "neural_style.commands.benchmark",
                "video": "neural_style.commands.video", "batch": "neural_style.commands.batch",
-               "sheet": "neural_style.commands.sheet", "studio": "neural_style.commands.studio"}
+               "sheet": "neural_style.commands.sheet", "studio": "neural_style.commands.studio",
+               "doctor": "neural_style.commands.doctor"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -65,10 +65,11 @@ def plot_losses(path: str, reference: Dict[str, List[float]], ours: Dict[str, Li
 def run_compare(content: str, style: str, folder: str, steps: int = 500, size: int = 224,
                 optimizer: str = "lbfgs", stream: Optional[TextIO] = None, quiet: bool = False,
                 should_stop: Optional[Callable[[], bool]] = None, print_every: Optional[int] = None,
-                seed: Optional[int] = None, device: Optional[str] = None) -> Optional[Dict[str, Any]]:
+                **options: Any) -> Optional[Dict[str, Any]]:
     """Run both programs on one objective and write the comparison into `folder`; returns the summary,
     or None when `should_stop()` ended a run (then nothing is written). Progress every `print_every` steps
-    (default: a tenth of them); `seed` seeds both programs; `device` is this tool's."""
+    (default: a tenth of them); `options` are this tool's run's (`seed`, which seeds both programs, `device`,
+    `memory_budget`)."""
     from neural_style import reference  # PyTorch's: the reference extra, imported once it is asked for
 
     if steps < 1 or size < 16:
@@ -81,10 +82,10 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
 
     say(f"PyTorch reference: Adam lr={reference.LEARNING_RATE} for {steps} steps at {width}x{height}")
     interval = print_every or max(1, steps // 10)
-    if seed is not None:
+    if options.get("seed") is not None:
         import torch
 
-        torch.manual_seed(seed)
+        torch.manual_seed(options["seed"])
 
     def report_reference(step: int, loss: float) -> None:
         if step % interval == 0:
@@ -94,7 +95,7 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
     ref_run = reference.run_reference(content_pixels, style_pixels, steps, on_step=report_reference,
                                       should_stop=stopped)
     ours = None if stopped() else _run_ours(content_pixels, style_pixels, ref_run.losses[-1], steps, size, optimizer,
-                                            say, stream, quiet, interval, stopped, seed, device)
+                                            say, stream, quiet, interval, stopped, options)
     if ours is None or stopped():
         say("interrupted: a comparison needs both runs whole; nothing was written")
         return None
@@ -114,8 +115,7 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
 
 def _run_ours(content_pixels: np.ndarray, style_pixels: np.ndarray, target: float, steps: int, size: int,
               optimizer: str, say: Callable[[str], None], stream: Optional[TextIO], quiet: bool, interval: int,
-              should_stop: Optional[Callable[[], bool]], seed: Optional[int] = None,
-              device: Optional[str] = None) -> Any:
+              should_stop: Optional[Callable[[], bool]], options: Dict[str, Any]) -> Any:
     """This tool on the same objective: L-BFGS until it reaches the reference's final loss (or as many
     iterations as the reference had steps); Adam for the same number of steps."""
     def stop_at_target(step: Any) -> None:
@@ -126,7 +126,7 @@ def _run_ours(content_pixels: np.ndarray, style_pixels: np.ndarray, target: floa
         + (f", until the loss reaches {target:.6g}" if optimizer == "lbfgs" else f" for {steps} steps"))
     return stylize(content_pixels, style_pixels, preset="reference", size=size, optimizer=optimizer,
                    iterations=steps, snapshot_every=0, on_step=stop_at_target, stream=stream, quiet=quiet,
-                   print_every=interval, should_stop=should_stop, seed=seed, device=device)
+                   print_every=interval, should_stop=should_stop, **options)
 
 
 def _write_pictures(folder: str, content: np.ndarray, style: np.ndarray, reference_image: np.ndarray,
@@ -217,7 +217,7 @@ def main(argv: Sequence[str]) -> int:
     def body(stop: StopOnSignal) -> int:
         summary = run_compare(args.content, args.style, args.output, args.steps, args.size, args.optimizer,
                               quiet=args.quiet, should_stop=stop, print_every=args.print_every, seed=args.seed,
-                              device=args.device)
+                              device=args.device, memory_budget=args.memory_budget)
         if summary is not None:
             print(json.dumps(summary, indent=2))
         return 0

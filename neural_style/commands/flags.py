@@ -158,8 +158,9 @@ def _whole_number_or_auto(text: str) -> Any:
 def _add_speed_flags(group: Any) -> None:
     group.add_argument("--precision", choices=PRECISIONS,
                        help="arithmetic of the convolutions: bfloat16 (about 1.8x faster where the hardware runs "
-                       "it natively; Gram matrices and losses stay float32), float32, or auto: bfloat16 on a CPU "
-                       "with AVX512-BF16 or AMX and on an NVIDIA GPU of compute capability 8.0 or later "
+                       "it natively; Gram matrices and losses stay float32), float16 (NVIDIA GPUs before Ampere, the "
+                       "image gradient loss-scaled), float32, or auto: bfloat16 on a CPU with AVX512-BF16 or AMX and "
+                       "on an NVIDIA GPU of compute capability 8.0 or later, float16 on one of 7.x "
                        f"{_default('precision')}")
     group.add_argument("--scales", type=_whole_number_or_auto, metavar="N",
                        help="coarse-to-fine: optimise at N sizes, each sqrt(2) times the previous (twice the pixels), "
@@ -189,6 +190,10 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                        "machine (default: none)")
     group.add_argument("--device", metavar="DEVICE",
                        help="TensorFlow device such as /CPU:0 or /GPU:0 (default: the first GPU, else the CPU)")
+    group.add_argument("--memory-budget", metavar="SIZE",
+                       help="plan as if only SIZE of memory were free on the device the network runs on (the GPU's, "
+                       "or the machine's), e.g. 6GB or 512MiB: a run that does not fit whole is tiled to fit, or "
+                       "refused in one line (default: what the device reports free)")
 
 
 def config_from_args(args: argparse.Namespace) -> Tuple[StyleConfig, WatchOptions]:

@@ -21,11 +21,20 @@ def build_vgg19(weights: str, cache_dir: Optional[str] = None, notify: Optional[
     return vgg
 
 
+# Keras's dtype policy for each precision a run may resolve to: float32 weights, the arithmetic in the named type.
+KERAS_POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def keras_policy(precision: str) -> Optional[str]:
+    """The Keras dtype policy that computes in `precision` (None: Keras's float32 default)."""
+    return KERAS_POLICIES.get(precision)
+
+
 def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max", precision: str = "float32") -> Any:
     """A model from the image to {layer name: float32 activation}, built from `vgg`'s layers up to
     the deepest one named, so no layer runs that no loss reads. `pooling='avg'` swaps each max
-    pooling for average pooling (Gatys et al. found it gives smoother results). `precision='bfloat16'`
-    runs the layers under Keras's mixed_bfloat16 policy (float32 weights, bfloat16 arithmetic); the
+    pooling for average pooling (Gatys et al. found it gives smoother results). `precision='bfloat16'` (or
+    'float16') runs the layers under Keras's mixed policy (float32 weights, 16-bit arithmetic); the
     activations are handed out as float32 either way, so Gram matrices and losses stay float32."""
     import keras
 
@@ -35,7 +44,7 @@ def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max"
     if missing:
         raise ValueError(f"VGG19 has no layer(s) {sorted(missing)}")
     deepest = max(names.index(name) for name in wanted)
-    policy = "mixed_bfloat16" if precision == "bfloat16" else None
+    policy = keras_policy(precision)
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
     x = inputs
@@ -127,9 +136,10 @@ class SharedExtractors:
 def build_feature_extractor(config: "StyleConfig", notify: Optional[Callable[[str], None]] = None,
                             vgg: Any = None, precision: Optional[str] = None) -> FeatureExtractor:
     """VGG19 with `config`'s weights, cut after the deepest layer its terms read, with its pooling, in
-    `precision` ('float32' or 'bfloat16'; default `config.precision`, where 'auto' counts as float32 — a run
-    passes the precision its hardware resolved). `vgg` reuses a network already loaded."""
-    precision = "bfloat16" if (precision or config.precision) == "bfloat16" else "float32"
+    `precision` ('float32', 'bfloat16' or 'float16'; default `config.precision`, where 'auto' counts as float32 —
+    a run passes the precision its hardware resolved). `vgg` reuses a network already loaded."""
+    precision = precision or config.precision
+    precision = precision if precision in KERAS_POLICIES else "float32"
     vgg = vgg or build_vgg19(config.weights, config.cache_dir, notify)
     layers = layers_used(config)
     return FeatureExtractor(feature_extractor(vgg, layers, config.pooling, precision), config.weights,

@@ -15,9 +15,11 @@ import os
 import pickle
 import struct
 from dataclasses import dataclass
-from typing import IO, Any, Dict, Tuple
+from typing import IO, Any, Callable, Dict, Tuple
 
 import numpy as np
+import platformdirs
+from filelock import FileLock, Timeout
 
 from neural_style.config import VGG19_CONV_LAYERS
 from neural_style.errors import NeuralStyleError
@@ -165,13 +167,43 @@ def sha256_of(path: str) -> str:
 
 
 def cache_dir(override: str | None = None) -> str:
-    """The per-user cache folder: `override`, else $NEURAL_STYLE_CACHE, else $XDG_CACHE_HOME or ~/.cache."""
+    """The per-user cache folder: `override`, else $NEURAL_STYLE_CACHE, else $XDG_CACHE_HOME/neural_style, else where
+    the system keeps a user's caches (platformdirs: ~/.cache/neural_style on Linux, ~/Library/Caches/neural_style on
+    macOS, %LOCALAPPDATA%\\neural_style\\Cache on Windows)."""
     if override:
         return override
     if os.environ.get(CACHE_ENV):
         return os.environ[CACHE_ENV]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "neural_style")
+    if os.environ.get("XDG_CACHE_HOME"):
+        return os.path.join(os.environ["XDG_CACHE_HOME"], "neural_style")
+    return platformdirs.user_cache_dir("neural_style", appauthor=False)
+
+
+# How long a process waits for another that is converting the same weights (a first conversion takes seconds).
+CONVERSION_LOCK_SECONDS = 600
+
+
+def converted_once(destination: str, convert: Callable[[], None]) -> bool:
+    """Run `convert` (which writes `destination` and its hash) unless the cache is intact, under a file lock, so that
+    processes starting together (batch workers, two runs) convert once: a process that waited for another finds the
+    cache written and converts nothing. Returns whether this process converted."""
+    if cache_is_intact(destination):
+        return False
+    folder = os.path.dirname(destination)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        lock = FileLock(destination + ".lock", timeout=CONVERSION_LOCK_SECONDS)
+        with lock:
+            if cache_is_intact(destination):
+                return False
+            convert()
+            return True
+    except PermissionError:
+        raise NeuralStyleError(f"cannot write the weights cache in {folder}: set {CACHE_ENV} to a writable "
+                               "folder") from None
+    except Timeout:
+        raise NeuralStyleError(f"another process has held {destination}.lock for {CONVERSION_LOCK_SECONDS} s: if none "
+                               "is converting the weights, delete that file") from None
 
 
 def gatys_source_path() -> str:
@@ -234,18 +266,15 @@ def gatys_weights_file(model: Any, cache_override: str | None = None, log: Any =
     """The cached Keras weights of Gatys' normalised VGG19, converting them on first use or when
     the cache does not match its recorded sha256."""
     destination = _cached_weights_path(cache_dir(cache_override))
-    if cache_is_intact(destination):
-        return destination
-    if os.path.exists(destination) and log:
-        log(f"cached weights {destination} do not match their sha256; rebuilding them from the source")
-    elif log:
-        log(f"converting Gatys' normalised VGG19 to Keras weights in {destination} (once)")
-    try:
+
+    def convert() -> None:
+        if log:
+            log(f"cached weights {destination} do not match their sha256; rebuilding them from the source"
+                if os.path.exists(destination) else
+                f"converting Gatys' normalised VGG19 to Keras weights in {destination} (once)")
         convert_gatys_weights(gatys_source_path(), destination, model)
-    except PermissionError:
-        raise NeuralStyleError(
-            f"cannot write the weights cache in {os.path.dirname(destination)}: set {CACHE_ENV} to a writable folder"
-        ) from None
+
+    converted_once(destination, convert)
     return destination
 
 

@@ -20,15 +20,9 @@ import numpy as np
 
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
-from neural_style.features.weights import (
-    cache_is_intact,
-    write_hash_file,
-    cache_dir,
-    gatys_source_path,
-    gatys_state_dict_to_keras,
-    read_legacy_torch_state_dict,
-    sha256_of,
-)
+from neural_style.features.vgg19 import keras_policy
+from neural_style.features.weights import (cache_dir, converted_once, gatys_source_path, gatys_state_dict_to_keras,
+                                           read_legacy_torch_state_dict, sha256_of, write_hash_file)
 from neural_style.files import write_atomically
 
 DECODER_FILE_SHA256 = "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472"
@@ -54,9 +48,9 @@ def _reflect(keras: Any, tensor: Any) -> Any:
 
 
 def _policy(precision: str) -> str:
-    # bfloat16 arithmetic with float32 weights, as the VGG19 extractor runs it (measured: 4x faster at 512 px on
-    # this round's Xeon, 0.8 grey levels from float32 on average; docs/performance.md).
-    return "mixed_bfloat16" if precision == "bfloat16" else "float32"
+    # 16-bit arithmetic with float32 weights, as the VGG19 extractor runs it (bfloat16 measured: 4x faster at 512 px
+    # on a Xeon with AMX, 0.8 grey levels from float32 on average; docs/performance.md).
+    return keras_policy(precision) or "float32"
 
 
 def build_encoder(precision: str = "float32") -> Any:
@@ -139,15 +133,13 @@ def load_adain(cache_override: Optional[str] = None, log: Any = None, precision:
 
     encoder, decoder = build_encoder(precision), build_decoder(precision)
     destination = os.path.join(cache_dir(cache_override), f"adain_{DECODER_FILE_SHA256[:16]}.weights.h5")
-    if not cache_is_intact(destination):
+
+    def convert() -> None:
         if log:
             log(f"converting the AdaIN encoder and decoder to Keras weights in {destination} (once)")
-        try:
-            convert_adain_weights(encoder, decoder, destination)
-        except PermissionError:
-            raise NeuralStyleError(f"cannot write the weights cache in {os.path.dirname(destination)}: set "
-                                   "NEURAL_STYLE_CACHE to a writable folder") from None
-    else:
+        convert_adain_weights(encoder, decoder, destination)
+
+    if not converted_once(destination, convert):  # converted before, here or by another process
         keras.Model([encoder.input, decoder.input], [encoder.output, decoder.output]).load_weights(destination)
     return encoder, decoder
 

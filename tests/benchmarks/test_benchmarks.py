@@ -88,3 +88,19 @@ def test_studio_compares_a_plain_run_with_the_studios_paint(small_images, capsys
     out = capsys.readouterr().out
     for way in ("plain run", "studio Paint"):
         assert re.search(rf"{way} \d+\.\d+/\d+\.\d+", out), out
+
+
+def test_the_prepared_device_check_prints_its_table_on_this_cpu(monkeypatch, capsys):
+    """`doctor --check`, at a tiny size: each row of the table is there, for the CPU (what a GPU machine will run)."""
+    from neural_style.benchmarks import device_check
+    from neural_style.commands.cli import main
+
+    for name, value in (("RUN_SIZE", 48), ("RUN_ITERATIONS", 3), ("TILED_SIZE", 160), ("ROUNDS", 1)):
+        monkeypatch.setattr(device_check, name, value)
+    assert main(["doctor", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "| /CPU:0 |" in out and "| 48 px run, lbfgs (" in out and "planned" in out and "peak" in out
+    for precision in ("float32", "bfloat16", "float16"):
+        for mode in ("graph", "XLA"):
+            assert f"| s/evaluation, {precision} {mode} |" in out
+    assert "| tiled | " in out and "px tiles" in out

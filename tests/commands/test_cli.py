@@ -230,7 +230,8 @@ def test_unknown_device_lists_the_devices(tmp_path, small_images, capsys):
     assert "/CPU:0" in err
 
 
-@pytest.mark.parametrize("command", [[], ["video"], ["batch"], ["compare"], ["benchmark"], ["sheet"], ["studio"]])
+@pytest.mark.parametrize("command", [[], ["video"], ["batch"], ["compare"], ["benchmark"], ["sheet"], ["studio"],
+                                     ["doctor"]])
 def test_every_command_takes_the_common_flags_from_one_definition(command, capsys):
     from neural_style.commands.flags import add_common_flags
     from neural_style.commands.common import OneLineParser
@@ -242,7 +243,7 @@ def test_every_command_takes_the_common_flags_from_one_definition(command, capsy
     common = OneLineParser()
     add_common_flags(common)
     flags = [option for action in common._actions for option in action.option_strings if option.startswith("--")]
-    assert flags[1:] == ["--quiet", "--print-every", "--seed", "--device"]  # after --help
+    assert flags[1:] == ["--quiet", "--print-every", "--seed", "--device", "--memory-budget"]  # after --help
     assert all(flag in text for flag in flags)
 
 

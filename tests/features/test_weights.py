@@ -179,7 +179,56 @@ def test_the_cache_folder_order(monkeypatch, tmp_path):
     monkeypatch.delenv("NEURAL_STYLE_CACHE")
     assert weights.cache_dir() == str(tmp_path / "xdg" / "neural_style")
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert weights.cache_dir() == str(tmp_path / "home" / ".cache" / "neural_style")
+    assert weights.cache_dir() == str(tmp_path / "home" / ".cache" / "neural_style")  # platformdirs, on Linux
+
+
+@pytest.mark.parametrize("system, folder", [("darwin", ("Library", "Caches", "neural_style")),
+                                            ("win32", ("AppData", "Local", "neural_style", "Cache"))])
+def test_the_cache_is_where_each_system_keeps_caches(monkeypatch, tmp_path, system, folder):
+    """platformdirs' answer for macOS and Windows (simulated here by its own unix-free implementations)."""
+    import platformdirs
+
+    for variable in ("NEURAL_STYLE_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "AppData" / "Local"))
+    if system == "darwin":
+        from platformdirs.macos import MacOS as kind
+    else:
+        from platformdirs.windows import Windows as kind
+        monkeypatch.setattr("platformdirs.windows.get_win_folder", lambda name: str(tmp_path / "AppData" / "Local"))
+    monkeypatch.setattr(platformdirs, "user_cache_dir",
+                        lambda name, appauthor=None: kind(name, appauthor).user_cache_dir)
+    assert weights.cache_dir() == os.path.join(str(tmp_path), *folder)
+
+
+CONVERT_IN_A_PROCESS = """
+import os, sys, time
+from neural_style.features.vgg19 import build_vgg19
+import keras
+barrier = sys.argv[1]
+open(os.path.join(barrier, str(os.getpid())), "w").close()
+while len(os.listdir(barrier)) < 2:  # both processes ask at the same moment, TensorFlow imported
+    time.sleep(0.005)
+build_vgg19("gatys", notify=lambda line: print("said:", line, flush=True))
+"""
+
+
+def test_two_processes_converting_at_once_convert_once(tmp_path):
+    import subprocess
+    import sys
+
+    cache, barrier = tmp_path / "cache", tmp_path / "ready"
+    barrier.mkdir()
+    env = dict(os.environ, NEURAL_STYLE_CACHE=str(cache), TF_CPP_MIN_LOG_LEVEL="3")
+    processes = [subprocess.Popen([sys.executable, "-c", CONVERT_IN_A_PROCESS, str(barrier)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert all(process.returncode == 0 for process in processes), [err[-1000:] for _, err in outputs]
+    said = "".join(out for out, _ in outputs)
+    assert said.count("converting Gatys' normalised VGG19") == 1, said
+    cached = [name for name in os.listdir(cache) if name.endswith(".weights.h5")]
+    assert len(cached) == 1 and weights.cache_is_intact(str(cache / cached[0]))
 
 
 def test_cache_is_reused_and_a_tampered_cache_is_rebuilt(vgg19, private_cache):

@@ -146,7 +146,7 @@ def test_a_failing_xla_compile_falls_back_to_the_graph(vgg19):
     def cannot_compile(*arguments):
         raise tf.errors.UnimplementedError(None, None, "no XLA kernel for this op here")
 
-    objective._xla_function = cannot_compile  # as on a platform whose XLA lacks an op
+    objective._xla.function = cannot_compile  # as on a platform whose XLA lacks an op
     total, _, gradient = objective.loss_and_gradient(image)
     assert not objective.uses_xla and np.isfinite(float(total)) and gradient.shape == image.shape
     plain = make_objective(extractor, content, [content], ["block1_conv1"], ["block1_conv1"])

@@ -1,0 +1,150 @@
+"""The prepared device check (`neural-style doctor --check`), for the first machine with a GPU to run and paste into
+docs/performance.md. On every device TensorFlow sees:
+
+- a 512 px run of 50 iterations in a process of its own: the memory its plan expected against the peak measured
+  (TensorFlow's own `get_memory_info` peak on a GPU; the process's peak resident memory on a CPU), and its seconds
+  per evaluation, with each L-BFGS optimiser;
+- seconds per evaluation at 512 px in float32, bfloat16 and float16, with the plain graph and with XLA
+  (interleaved, min/median);
+- one evaluation of a 4096 px picture in the tiles its plan picks, with its seconds and peak.
+
+One table. Runs on a CPU as well (where it takes minutes: float16 has no native CPU kernels)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from neural_style.api import stylize
+from neural_style.benchmarks.measure import interleaved_seconds, min_median
+from neural_style.config import OPTIMIZERS, StyleConfig
+from neural_style.features.network_input import preprocess
+from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
+from neural_style.hardware import Hardware, resolve_hardware
+from neural_style.objective.build import build_objective
+from neural_style.plan.memory import available_for, memory_model, peak_resident_bytes, plan_memory
+from neural_style.plan.sizes import plan_sizes
+from neural_style.samples import sample
+from neural_style.sources import prepare_images
+
+RUN_SIZE = 512
+RUN_ITERATIONS = 50
+TILED_SIZE = 4096
+PRECISIONS_CHECKED = ("float32", "bfloat16", "float16")
+ROUNDS = 3
+
+
+def device_peak(device: str) -> Optional[float]:
+    """The device's peak memory so far: TensorFlow's allocator's on a GPU, the process's resident memory on a CPU."""
+    if "GPU" in device.upper():
+        try:
+            return float(tf.config.experimental.get_memory_info(device.lstrip("/"))["peak"])
+        except (ValueError, KeyError):
+            return None
+    return peak_resident_bytes()
+
+
+def run_worker(device: str, optimizer: str, size: int = RUN_SIZE, iterations: int = RUN_ITERATIONS) -> None:
+    """In a process of its own: a run of `iterations` at `size` on `device` with `optimizer`; prints a JSON line with
+    its planned and measured peak memory and its seconds per evaluation."""
+    result = stylize(sample("chelsea.jpg"), sample("swirls.jpg"), size=size, iterations=iterations, device=device,
+                     optimizer=optimizer, init="content", quiet=True, snapshot_every=0, log=False, tolerance=0.0)
+    planned = max(scale.memory.needed for scale in result.plan.scales)
+    history = result.history
+    later = (history[-1].seconds - history[0].seconds) / max(1, history[-1].evaluations - history[0].evaluations)
+    print(json.dumps({"planned": planned, "peak": device_peak(result.device), "seconds_per_evaluation": later,
+                      "iterations": result.iterations, "evaluations": result.evaluations,
+                      "loss": history[-1].total, "precision": result.precision}), flush=True)
+
+
+def _in_a_process(device: str, optimizer: str) -> Dict[str, Any]:
+    code = ("from neural_style.benchmarks.device_check import run_worker; "
+            f"run_worker({device!r}, {optimizer!r}, {RUN_SIZE}, {RUN_ITERATIONS})")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def precision_seconds(device: str, content: np.ndarray, styles: List[np.ndarray], config: StyleConfig,
+                      vgg: Any) -> Dict[str, str]:
+    """Seconds per evaluation (min/median, interleaved) in each precision, with the graph and with XLA."""
+    cells = {}
+    image = tf.constant(preprocess(content))
+    for precision in PRECISIONS_CHECKED:
+        extractor = build_feature_extractor(config, vgg=vgg, precision=precision)
+        with tf.device(device):
+            variants = {}
+            for mode, xla in (("graph", False), ("XLA", True)):
+                objective = build_objective(config, extractor, content, styles, xla=xla)
+                variants[mode] = lambda o=objective: o.loss_and_gradient(image)[2].numpy()
+            try:
+                times = interleaved_seconds(variants, ROUNDS)
+                cells.update({f"{precision} {mode}": min_median(seconds) for mode, seconds in times.items()})
+            except tf.errors.OpError as error:
+                cells[f"{precision}"] = f"failed: {type(error).__name__}"
+    return cells
+
+
+def tiled_evaluation(device: str, hardware: Hardware, config: StyleConfig, vgg: Any) -> str:
+    """One evaluation of a TILED_SIZE px picture in the tiles its plan picks: seconds and the device's peak."""
+    big = config.with_options(content=sample("chelsea.jpg"), styles=[sample("swirls.jpg")], size=TILED_SIZE)
+    content, styles = prepare_images(big)
+    sizes = plan_sizes((content.shape[1], content.shape[0]), [s.shape[1::-1] for s in styles], TILED_SIZE)
+    limits = available_for(hardware)
+    plan = plan_memory(TILED_SIZE, [sizes.content, *sizes.styles], config.lbfgs_history, "auto", config.tile_halo,
+                       limits, memory_model(hardware))
+    tile = plan.tile or 1024
+    extractor = build_feature_extractor(big, vgg=vgg, precision=hardware.precision)
+    with tf.device(device):
+        objective = build_objective(big, extractor, content, styles, tile=tile)
+        started = time.perf_counter()
+        objective.loss_and_gradient(tf.constant(preprocess(content)))[2].numpy()
+        seconds = time.perf_counter() - started
+    peak = device_peak(device)
+    return (f"{sizes.content[0]}x{sizes.content[1]} in {tile} px tiles ({hardware.precision}): {seconds:.1f} s, "
+            f"planned {plan.needed / 1e9:.1f} GB" + (f", peak {peak / 1e9:.1f} GB" if peak else ""))
+
+
+def run(config: StyleConfig, stop: Callable[[], bool], quiet: bool = False) -> int:
+    """The check on every device TensorFlow sees, printed as one table."""
+    tf.get_logger().setLevel("ERROR")  # every variant is traced anew here, on purpose: no retracing warnings
+    devices = [device.name.replace("/device:", "/") for device in tf.config.list_logical_devices()]
+    print(f"\ndevice check: {RUN_SIZE} px runs of {RUN_ITERATIONS} iterations, evaluations interleaved over {ROUNDS} "
+          f"rounds (min/median), a {TILED_SIZE} px tiled evaluation", flush=True)
+    vgg = build_vgg19("gatys")
+    for device in devices:
+        if stop():
+            return 0
+        hardware = resolve_hardware(config.with_options(device=device))
+        print(f"\n| {device} | {hardware.arithmetic()} |\n| --- | --- |", flush=True)
+        for optimizer in OPTIMIZERS:
+            if optimizer == "adam":
+                continue
+            run = _in_a_process(device, optimizer)
+            if "error" in run:
+                print(f"| {RUN_SIZE} px run, {optimizer} | failed: {run['error']} |", flush=True)
+                continue
+            peak = f"{run['peak'] / 1e9:.2f} GB" if run.get("peak") else "not measured"
+            print(f"| {RUN_SIZE} px run, {optimizer} ({run['precision']}) | planned {run['planned'] / 1e9:.2f} GB, "
+                  f"peak {peak}; {run['seconds_per_evaluation']:.3f} s/evaluation, {run['evaluations']} evaluations "
+                  f"for {run['iterations']} iterations, loss {run['loss']:.4g} |", flush=True)
+        check = config.with_options(content=sample("chelsea.jpg"), styles=[sample("swirls.jpg")], size=RUN_SIZE)
+        content, styles = prepare_images(check)
+        for name, cell in precision_seconds(device, content, styles, check, vgg).items():
+            print(f"| s/evaluation, {name} | {cell} |", flush=True)
+        if stop():
+            return 0
+        print(f"| tiled | {tiled_evaluation(device, hardware, config, vgg)} |", flush=True)
+    return 0
+
+
+__all__ = ["run", "run_worker"]

@@ -1,0 +1,28 @@
+"""The memory plan on this CPU: a run under --memory-budget tiles to fit it, and its measured peak stays under it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from neural_style.benchmarks.measure import RUN_REPORTING_PEAK, reported_peak
+from tests.helpers import IMAGES
+
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a process's own peak resident memory is read from Linux's /proc")
+@pytest.mark.parametrize("size, budget", [(512, 2.1e9), (768, 2.4e9), (1024, 2.8e9)])
+def test_a_run_under_a_memory_budget_tiles_to_fit_it_and_stays_under_it(tmp_path, size, budget):
+    """Each size does not fit whole in its budget (the plan tiles it: the start line says so), and the process's
+    measured peak, TensorFlow, the network and L-BFGS's history included, stays within the budget."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_REPORTING_PEAK, os.path.join(IMAGES, "chelsea.jpg"), os.path.join(IMAGES, "swirls.jpg"),
+         "-o", str(tmp_path / "out.png"), "--size", str(size), "--memory-budget", str(int(budget)), "--scales", "1",
+         "--iterations", "2", "--optimizer", "adam", "--init", "content", "--snapshot-every", "0", "--no-log"],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"memory budget {budget / 1e9:.1f} GB" in done.stderr and "px tiles" in done.stderr
+    peak = reported_peak(done.stderr.splitlines())
+    assert peak <= budget, f"peak {peak / 1e9:.2f} GB over the {budget / 1e9:.1f} GB budget"
+    assert (tmp_path / "out.png").exists()
