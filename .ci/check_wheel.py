@@ -37,7 +37,7 @@ from neural_style.watch.live_page import LiveView  # noqa: E402
 view = LiveView(0, "127.0.0.1", np.zeros((8, 8, 3), np.uint8), [], 1)
 try:
     for path in ("/", "/app.js", "/style.css"):
-        with urllib.request.urlopen(view.url.rstrip("/") + path, timeout=10) as response:
+        with urllib.request.urlopen(view.url.replace("/?", path + "?", 1), timeout=10) as response:
             assert response.status == 200 and len(response.read()) > 500, path
 finally:
     view.close()

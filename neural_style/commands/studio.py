@@ -4,6 +4,7 @@ until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Optional, Sequence
 
@@ -12,12 +13,13 @@ from neural_style.commands.flags import add_common_flags
 from neural_style.commands.stylize import command_line
 from neural_style.studio.app import Studio
 from neural_style.studio.gallery import Gallery
-from neural_style.studio.page import launch
+from neural_style.studio.page import STUDIO_USER, launch
 
 PROG = "neural-style studio"
 DEFAULT_PORT = 7860  # Gradio's own default
 DEFAULT_GALLERY = "neural-style-gallery"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+PASSWORD_VARIABLE = "NEURAL_STYLE_STUDIO_PASSWORD"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: 127.0.0.1)")
     parser.add_argument("--gallery", default=DEFAULT_GALLERY, metavar="FOLDER",
                         help=f"where finished pictures and their settings are kept (default: ./{DEFAULT_GALLERY})")
+    parser.add_argument("--password", default=os.environ.get(PASSWORD_VARIABLE),
+                        help=f"on a --host other machines can reach, the password the page asks for (user "
+                        f"'{STUDIO_USER}'; or ${PASSWORD_VARIABLE}) (default: one generated and printed once)")
     add_common_flags(parser)
     return parser
 
@@ -47,10 +52,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
         studio = Studio(Gallery(args.gallery), command_line, seed=args.seed, device=args.device, notify=say,
                         memory_budget=args.memory_budget)
-        page = launch(studio, args.host, args.port)
+        page = launch(studio, args.host, args.port, args.password)
         reach = ("only this machine can reach it; --host 0.0.0.0 opens it to others" if args.host in LOCAL_HOSTS
                  else f"listening on {args.host}: other machines can reach it")
-        say(f"studio: {page.local_url} ({reach}); gallery: {studio.gallery.folder}; Ctrl-C to close")
+        say(f"studio: {page.url} ({reach}); gallery: {studio.gallery.folder}; Ctrl-C to close")
+        if page.password and page.password != args.password:  # generated: said once, here
+            say(f"studio: user {STUDIO_USER!r}, password {page.password} (pass --password to choose one)")
         try:
             while not stop():
                 time.sleep(0.2)

@@ -2,14 +2,18 @@
 for has an elem_id."""
 
 
+import inspect
 import os
-from typing import Any, List, Tuple
+from dataclasses import dataclass
+from typing import Any, List, Optional, Tuple
 
 from neural_style import images
+from neural_style.access import Access, is_loopback, new_token
 from neural_style.config import METHODS, NAMED_STARTS, STYLE_LOSSES
 from neural_style.errors import NeuralStyleError
 from neural_style.samples import SAMPLES_FOLDER, sample_images
 from neural_style.studio.app import FORM_PRESETS, STRENGTH_RANGE, Studio, StudioForm
+from neural_style.studio.guard import StudioGuard
 
 MAX_QUEUE = 16  # requests waiting behind the run under way
 
@@ -157,21 +161,48 @@ def _gallery_items(studio: Studio) -> List[Tuple[str, str]]:
     return [(entry.picture, entry.caption) for entry in studio.gallery.entries()]
 
 
-def launch(studio: Studio, host: str, port: int) -> Any:
-    """Serve the page on host:port (port 0: a free one); returns the running Blocks (its `local_url`, `close()`)."""
+@dataclass
+class Served:
+    """The studio as served: its page (Gradio's Blocks), the address to open (with the token), and, on an address
+    other machines can reach, the password Gradio asks for (user STUDIO_USER)."""
+
+    page: Any
+    url: str
+    access: Access
+    password: Optional[str] = None
+
+    def close(self) -> None:
+        self.page.close()
+
+
+STUDIO_USER = "neural-style"
+
+
+def launch(studio: Studio, host: str, port: int, password: Optional[str] = None) -> Served:
+    """Serve the page on host:port (port 0: a free one), only to its user (guard.py: the token, the Host header, the
+    origin); on a non-loopback `host`, behind a password too (`password`, else one generated)."""
     gr = _import_gradio()
+    from starlette.middleware import Middleware  # Gradio's own dependency
+
     port = port or _free_port(host)
     _check_port(host, port)
+    access = Access(host, port)
+    if not is_loopback(host) and password is None:
+        password = new_token()[:16]
     page = build_page(studio)
     page.queue(default_concurrency_limit=1, max_size=MAX_QUEUE)
+    # Gradio's launch probes its own page without the token, which the guard refuses; its `_frontend` switch skips
+    # that probe (the only thing it does), where this Gradio has it.
+    probe = {"_frontend": False} if "_frontend" in inspect.signature(page.launch).parameters else {}
     try:
         page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                     show_error=True, ssr_mode=False, inbrowser=False, share=False,
-                    allowed_paths=[studio.gallery.folder, SAMPLES_FOLDER],
-                    theme=gr.themes.Default())
+                    allowed_paths=[studio.gallery.folder, SAMPLES_FOLDER], theme=gr.themes.Default(),
+                    auth=(STUDIO_USER, password) if password else None,
+                    app_kwargs={"middleware": [Middleware(StudioGuard, access=access)]}, **probe)
     except OSError as error:
         raise NeuralStyleError(f"cannot serve the studio on {host}:{port} ({error}): pass a free --port") from None
-    return page
+    return Served(page, access.url(), access, password)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -196,4 +227,4 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-__all__ = ["build_page", "launch"]
+__all__ = ["STUDIO_USER", "Served", "build_page", "launch"]

@@ -4,7 +4,8 @@ The standard library's threaded HTTP server and server-sent events, no framework
 stream of small JSON messages (one per iteration) and a few images, which is what SSE does, over plain
 HTTP, with the browser reconnecting by itself. Pictures are rendered and PNG-encoded only when a page
 asks for them, so an iteration costs the server one small JSON message. Every asset ships in the
-package (`web/`); nothing is fetched from the internet. Anything but the routes below is a 404.
+package (`web/`); nothing is fetched from the internet. Anything but the routes below is a 404, and every request
+must bring the page's token and name its address (access.py): anyone else gets a 403.
 
     GET  /                    the page            GET /state               the run's state, JSON
     GET  /events              the state, as SSE   GET /image/current.png   the current picture
@@ -26,6 +27,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
+from neural_style.access import Access
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
 from neural_style.watch.live_run import LiveRun, RunState, png_bytes
@@ -47,8 +49,9 @@ class LiveView(LiveRun):
         self._images = {"/image/content.png": png_bytes(content)}
         self._images.update({f"/image/style/{index}.png": png_bytes(style) for index, style in enumerate(styles)})
         self._server = _bind(host, port, self)
-        self.url = f"http://{host}:{self._server.server_address[1]}/"
         self.port = self._server.server_address[1]
+        self.access = Access(host, self.port)
+        self.url = self.access.url()  # with the token: the address the start line prints
         self._thread = threading.Thread(target=self._server.serve_forever, name="neural-style web view", daemon=True)
         self._thread.start()
 
@@ -117,7 +120,26 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_found(self) -> None:
         self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
+    def _refused(self) -> bool:
+        """Answer 403 to a request from anyone but the page's user (access.py); True if it was refused."""
+        access = self.server.view.access
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reason = access.refusal(self.command, self.path, headers)
+        if reason is not None:
+            self._send(HTTPStatus.FORBIDDEN, f"forbidden: {reason}\n".encode(), "text/plain; charset=utf-8")
+            return True
+        return False
+
+    def end_headers(self) -> None:
+        # A request that brought the token in its address gets the cookie that lets the page's own requests in.
+        _, in_address = self.server.view.access.token_in(self.path, None)
+        if in_address:
+            self.send_header("Set-Cookie", self.server.view.access.set_cookie())
+        super().end_headers()
+
     def do_GET(self) -> None:
+        if self._refused():
+            return
         path = self.path.split("?", 1)[0]
         view = self.server.view
         if path in STATIC:
@@ -142,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:
+        if self._refused():
+            return
         if self.path.split("?", 1)[0] != "/stop":
             self._not_found()
             return

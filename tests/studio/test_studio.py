@@ -152,7 +152,7 @@ def test_a_real_browser_uploads_paints_and_sees_the_gallery_grow(small_images, s
     browser = None
     try:
         browser = Browser(width=1400, height=1400)
-        browser.call("Page.navigate", url=page.local_url)
+        browser.call("Page.navigate", url=page.url)
         assert poll(lambda: browser.evaluate("!!document.querySelector('#paint')") or None, 60)
         text = "(s => (document.querySelector(s) || {}).innerText || '')"
         # A bad upload: the command line's one-line message, on the page.
@@ -192,7 +192,7 @@ def test_a_second_paint_waits_in_the_queue_and_says_so(studio):
     try:
         first, second = Browser(), Browser()
         for browser in (first, second):
-            browser.call("Page.navigate", url=page.local_url)
+            browser.call("Page.navigate", url=page.url)
             assert poll(lambda: browser.evaluate("!!document.querySelector('#paint')") or None, 60)
         status = "(document.querySelector('#status') || {}).innerText || ''"
         first.evaluate("document.querySelector('#paint').click()")
@@ -230,6 +230,50 @@ def test_the_studio_command_serves_until_interrupted(tmp_path):
             process.kill()
             process.wait()
     assert "Traceback" not in process.stderr.read()
+
+
+def _status(url, method="GET", headers=None):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers or {}),
+                                    timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_studio_lets_in_only_its_user(studio):
+    """The printed address (with its token) opens the page; without the token, with a foreign Host, or a
+    cross-origin POST: 403, and nothing runs."""
+    from neural_style.studio.page import launch
+
+    served = launch(studio, "127.0.0.1", 0)
+    try:
+        base, token = served.url.split("?")
+        assert _status(served.url) == 200
+        assert _status(base) == 403 and _status(base + "gradio_api/info") == 403 and _status(base + "config") == 403
+        assert _status(served.url, headers={"Host": f"attacker.example:{served.access.port}"}) == 403
+        join = base + "gradio_api/queue/join?" + token
+        assert _status(join, "POST", {"Origin": "http://attacker.example", "Content-Type": "application/json"}) == 403
+        assert studio.current is None and not studio.gallery.entries()
+        assert served.password is None  # on the loopback, the token alone
+    finally:
+        served.close()
+
+
+def test_a_studio_other_machines_can_reach_asks_a_password(studio):
+    from neural_style.studio.page import launch
+
+    served = launch(studio, "0.0.0.0", 0)
+    try:
+        assert served.password and len(served.password) >= 12
+        base, token = served.url.split("?")
+        assert _status(base + "config?" + token) == 401  # the token lets one reach the login, not the studio
+        assert _status(base + "config") == 403  # without the token: refused before the login
+    finally:
+        served.close()
 
 
 def test_a_port_in_use_is_one_line(capsys):

@@ -21,14 +21,25 @@ from neural_style.watch.live_page import LiveView, png_bytes
 from tests.browser import CHROMIUM, Browser, poll
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=10) as response:
+def at(view, path="", token=True):
+    """The address of `path` on the page, with its token (as the page's own requests carry it)."""
+    return f"http://127.0.0.1:{view.port}/{path}" + (f"?token={view.access.token}" if token else "")
+
+
+def on(url, path):
+    """`path` on the page whose printed address (with its token) is `url`."""
+    return url.replace("/?token=", f"/{path}?token=")
+
+
+def get(url, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
         return response.status, response.headers.get("Content-Type"), response.read()
 
 
-def status_of(url, method="GET"):
+def status_of(url, method="GET", headers=None):
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers or {}),
+                                    timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -46,45 +57,71 @@ def view():
 
 def test_endpoints_serve_the_state_the_pictures_and_nothing_else(view):
     assert view._server.server_address[0] == "127.0.0.1"
-    base = view.url
-    assert status_of(base + "image/current.png") == 404  # nothing painted yet
+    assert view.url == at(view)  # the address printed carries the token
+    assert status_of(at(view, "image/current.png")) == 404  # nothing painted yet
     view.on_step(Step(iteration=3, evaluations=4, seconds=2.0, total=9.0, terms=dict(content=1.0, style=7.0, tv=1.0)))
-    code, kind, body = get(base + "state")
+    code, kind, body = get(at(view, "state"))
     state = json.loads(body)
     assert code == 200 and kind == "application/json"
     assert state["iteration"] == 3 and state["status"] == "running" and state["loss"]["style"] == 7.0
     assert state["seconds_per_evaluation"] == pytest.approx(0.5) and state["history"][0]["iteration"] == 3
-    code, kind, body = get(base + "image/current.png")
+    code, kind, body = get(at(view, "image/current.png"))
     assert kind == "image/png" and np.asarray(Image.open(io.BytesIO(body)))[0, 0, 0] == 60
-    assert np.asarray(Image.open(io.BytesIO(get(base + "image/content.png")[2])))[0, 0, 0] == 200
-    assert get(base + "image/style/0.png")[0] == 200
-    code, kind, body = get(base)
+    assert np.asarray(Image.open(io.BytesIO(get(at(view, "image/content.png"))[2])))[0, 0, 0] == 200
+    assert get(at(view, "image/style/0.png"))[0] == 200
+    code, kind, body = get(at(view))
     assert b"<canvas" in body and kind.startswith("text/html") and b"http" not in body.replace(b"http-equiv", b"")
     for path in ("image/style/1.png", "nothing", "../setup.cfg", "app.js/../../README.md", "web/app.js"):
-        assert status_of(base + path) == 404, path
-    assert status_of(base + "state", "POST") == 404
+        assert status_of(at(view, path)) == 404, path
+    assert status_of(at(view, "state"), "POST") == 404
 
 
 def test_a_feed_forward_start_is_shown_before_the_first_iteration_then_replaced(view):
-    base = view.url
-    assert status_of(base + "image/current.png") == 404
+    assert status_of(at(view, "image/current.png")) == 404
     view.on_start(np.full((20, 30, 3), 123, np.uint8))
-    assert np.asarray(Image.open(io.BytesIO(get(base + "image/current.png")[2])))[0, 0, 0] == 123
+    assert np.asarray(Image.open(io.BytesIO(get(at(view, "image/current.png"))[2])))[0, 0, 0] == 123
     view.on_step(Step(iteration=1, evaluations=2, seconds=1.0, total=9.0, terms=dict(content=1.0, style=7.0, tv=1.0)))
-    assert np.asarray(Image.open(io.BytesIO(get(base + "image/current.png")[2])))[0, 0, 0] == 20
+    assert np.asarray(Image.open(io.BytesIO(get(at(view, "image/current.png"))[2])))[0, 0, 0] == 20
 
 
 def test_stop_button_sets_the_stop_flag(view):
     assert not view.stop_requested.is_set()
-    assert status_of(view.url + "stop", "POST") == 202
+    origin = {"Origin": f"http://127.0.0.1:{view.port}"}  # as the page's own fetch sends it
+    assert status_of(at(view, "stop"), "POST", origin) == 202
     assert view.stop_requested.is_set()
+
+
+def test_only_the_pages_user_gets_in(view):
+    """No token: 403; a foreign Host (DNS rebinding): 403; a cross-origin POST /stop: 403, and the run goes on.
+    The token in the address gives a cookie that lets the page's later requests in; a loopback page answers to
+    localhost, 127.0.0.1 and [::1]."""
+    view.on_step(Step(iteration=1, evaluations=1, seconds=1.0, total=5.0, terms=dict(content=1.0, style=3.0, tv=1.0)))
+    for path in ("", "state", "events", "image/content.png", "image/current.png", "app.js"):
+        assert status_of(at(view, path, token=False)) == 403, path
+    assert status_of(at(view, "state") + "x") == 403  # a wrong token
+    for host in (f"attacker.example:{view.port}", "attacker.example", f"127.0.0.1:{view.port + 1}"):
+        assert status_of(at(view, "state"), headers={"Host": host}) == 403, host
+        assert status_of(at(view, "image/content.png"), headers={"Host": host}) == 403, host
+    for host in (f"localhost:{view.port}", f"127.0.0.1:{view.port}", f"[::1]:{view.port}"):
+        assert status_of(at(view, "state"), headers={"Host": host}) == 200, host
+    for foreign in ({"Origin": "http://attacker.example"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": f"http://attacker.example:{view.port}"}):
+        assert status_of(at(view, "stop"), "POST", foreign) == 403, foreign
+    assert status_of(at(view, "stop", token=False), "POST", {"Origin": f"http://127.0.0.1:{view.port}"}) == 403
+    assert not view.stop_requested.is_set()  # the run goes on
+    with urllib.request.urlopen(at(view), timeout=10) as response:
+        cookie = response.headers.get("Set-Cookie")
+    assert f"neural_style_token_{view.port}={view.access.token}" in cookie and "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    with_cookie = {"Cookie": cookie.split(";")[0]}
+    assert status_of(at(view, "state", token=False), headers=with_cookie) == 200
 
 
 def test_events_stream_every_step_then_the_final_picture(view):
     received = []
 
     def listen():
-        with urllib.request.urlopen(view.url + "events", timeout=20) as stream:
+        with urllib.request.urlopen(at(view, "events"), timeout=20) as stream:
             for line in stream:
                 if line.startswith(b"data: "):
                     received.append(json.loads(line[6:]))
@@ -158,14 +195,14 @@ def test_stop_from_the_page_ends_the_run_with_the_picture_and_log_saved(small_im
     # Adam runs every one of its steps (L-BFGS may end early), so the run is still going when stopped.
     thread, box, url = run_in_background(content=content, style=style, output=output, size=64, iterations=2000,
                                          tolerance=0, scales=1, web=0, optimizer="adam")
-    assert wait_for(lambda: json.loads(get(url + "state")[2])["iteration"] >= 3)
-    assert status_of(url + "stop", "POST") == 202
+    assert wait_for(lambda: json.loads(get(on(url, "state"))[2])["iteration"] >= 3)
+    assert status_of(on(url, "stop"), "POST", {"Origin": url.split("/?")[0]}) == 202
     thread.join(60)
     result = box["result"]
     assert result.stop_reason == "stopped" and 3 <= result.iterations < 2000
     assert os.path.exists(output) and os.path.exists(result.log_file)
     with pytest.raises(OSError):
-        get(url + "state")  # the server is gone with the run
+        get(on(url, "state"))  # the server is gone with the run
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package (.ci/run does)")
@@ -205,7 +242,7 @@ def test_a_real_browser_draws_the_picture_and_the_curve_as_the_run_goes(small_im
         if browser:
             browser.close()
         if thread.is_alive():  # a failed look above: end the run
-            status_of(url + "stop", "POST")
+            status_of(on(url, "stop"), "POST")
         thread.join(60)
     assert box["result"].stop_reason == "stopped"
 
@@ -290,4 +327,4 @@ def test_an_adain_picture_is_shown_and_the_page_closes_with_the_run(small_images
     url = next(line for line in said.getvalue().splitlines() if line.startswith("live view: ")).split()[2].rstrip(";")
     assert result.image.shape[:2] == (42, 64)  # the 128x85 photo at 64 px
     with pytest.raises(OSError):
-        get(url + "state")  # finished and closed, not left serving a run that never ends
+        get(on(url, "state"))  # finished and closed, not left serving a run that never ends
