@@ -1,4 +1,5 @@
-"""Writing files so that a kill at any moment leaves the old file or the new one, never half of one."""
+"""Writing files so that a kill at any moment leaves the old file or the new one, never half of one, with the mode
+the user's umask gives, as every other program's files have (0644 under umask 022)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,35 @@ import tempfile
 from typing import Any, Callable, Iterable, Sequence
 
 
+def current_umask() -> int:
+    """The process's umask: from /proc/self/status where Linux says it (reading it there changes nothing), else by
+    setting it and setting it back."""
+    try:
+        with open("/proc/self/status") as stream:
+            for line in stream:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from the umask: what open() would give it (0o666 & ~umask)."""
+    return 0o666 & ~current_umask()
+
+
 def write_atomically(path: str, write: Callable[[str], Any], suffix: str = "") -> None:
-    """Call write(temporary_path) for a file in the same folder, then rename it over `path`."""
+    """Call write(temporary_path) for a file in the same folder, then give it the umask's mode and rename it over
+    `path` (mkstemp makes its file 0600, whatever the umask)."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     os.close(handle)
     try:
         write(temporary)
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

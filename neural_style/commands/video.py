@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from typing import Optional, Sequence
 
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
-from neural_style.video.stylize import FLOWS, FRAME_STARTS, VideoOptions, stylize_video
+from neural_style.video.stylize import FLOWS, FRAME_STARTS, VIDEO_FIELDS, VideoOptions, stylize_video
 
 PROG = "neural-style video"
-VIDEO_FIELDS = tuple(field.name for field in fields(VideoOptions))
 DEFAULTS = VideoOptions()
 
 

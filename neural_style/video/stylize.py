@@ -14,7 +14,7 @@ import glob
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
@@ -57,6 +57,9 @@ class VideoOptions:
     resume: bool = False
     flow: str = "dis"
     frame_start: str = "previous"
+
+
+VIDEO_FIELDS = tuple(option.name for option in fields(VideoOptions))
 
 
 @dataclass
@@ -233,11 +236,11 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
                   **options: Any) -> VideoResult:
     """Stylise every frame of `input` (a video file or a folder of images) in the style of `style`,
     writing `output` (.mp4, .gif, .webp, or a folder of PNG frames). Image options are `StyleConfig`
-    fields (`size=256`, `init=...` for the first frame ...) and `WatchOptions` fields (`quiet`); `video` holds the
-    temporal ones. Every frame is a run of the one pipeline (pipeline.py). Finished frames are kept in
+    fields (`size=256`, `init=...` for the first frame ...), `WatchOptions` fields (`quiet`) and `VideoOptions` fields
+    (`frame_iterations=50`, ...; or `video=`). Every frame is a run of the one pipeline (pipeline.py). Finished frames are kept in
     `frames_folder(output)`; with `video.resume`, frames already there are not redone. Everything is checked before
     anything is written: the options, the input, the output, and that a frame fits in memory."""
-    video = video or VideoOptions()
+    video = replace(video or VideoOptions(), **{name: options.pop(name) for name in VIDEO_FIELDS if name in options})
     should_stop = should_stop or (lambda: False)
     check_video_options(video)
     frames, fps, has_audio = read_input(input, video)
@@ -332,5 +335,5 @@ def encode(folder: str, count: int, output: str, fps: float, audio_from: Optiona
     os.replace(partial_path(output), output)
 
 
-__all__ = ["FLOWS", "FRAME_STARTS", "VideoOptions", "VideoResult", "check_output", "encode", "frames_folder",
+__all__ = ["FLOWS", "FRAME_STARTS", "VIDEO_FIELDS", "VideoOptions", "VideoResult", "check_output", "encode", "frames_folder",
            "read_input", "stylize_video", "temporal_start"]
