@@ -186,7 +186,10 @@ def share_gpus() -> List[str]:
 
 
 def start_tensorflow() -> None:
-    """Import TensorFlow and let it find its devices, quietly, GPUs set to share (share_gpus)."""
+    """Import TensorFlow and let it find its devices, quietly, GPUs set to share (share_gpus); nothing where it is
+    imported already (by this tool, or by a notebook before it)."""
+    if "tensorflow" in sys.modules:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with native_stderr_captured():
         import keras  # noqa: F401
@@ -196,11 +199,20 @@ def start_tensorflow() -> None:
         tf.config.list_logical_devices()
 
 
-def resolve_device(requested: Optional[str]) -> str:
-    """A TensorFlow device name: the one asked for (checked), else the first GPU, else the CPU."""
+def gpu_count() -> int:
+    """How many GPUs TensorFlow sees (started quietly)."""
+    start_tensorflow()
     import tensorflow as tf
 
-    share_gpus()  # before the devices are listed, which starts them (a no-op once started)
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_device(requested: Optional[str]) -> str:
+    """A TensorFlow device name: the one asked for (checked), else the first GPU, else the CPU."""
+    start_tensorflow()  # quietly, at the first need (a no-op once started)
+    import tensorflow as tf
+
+    share_gpus()  # where TensorFlow was imported before (a notebook's), before its GPUs start; else a no-op
     devices = [d.name.replace("/device:", "/") for d in tf.config.list_logical_devices()]
     if requested is None:
         gpus = [d for d in devices if "/GPU:" in d]

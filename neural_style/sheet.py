@@ -22,6 +22,8 @@ from neural_style.api import stylize
 from neural_style.config import SILENT_WATCH, StyleConfig, shown
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
+from neural_style.hardware import resolve_hardware
+from neural_style.plan.run_plan import plan_run
 
 # A sheet is for choosing: small and short unless asked otherwise (about 10 s a cell in bfloat16, 20 s in float32
 # on a 2-core CPU).
@@ -91,6 +93,25 @@ def plan_cells(config: StyleConfig, sweeps: Sequence[Sweep]) -> Tuple[List[str],
     return column_labels, row_labels, cells
 
 
+def check_cells_fit(cells: Sequence[Cell]) -> None:
+    """Every cell planned as its run will plan it, before any work: a cell too large for memory (or too small for
+    the layers) is a one-line error naming it, and nothing is written."""
+    sizes: Dict[int, Tuple[int, int]] = {}
+
+    def size_of(source: Any) -> Tuple[int, int]:
+        if id(source) not in sizes:
+            header = images.image_size(source) if isinstance(source, str) else None
+            sizes[id(source)] = header or images.load_image(source).size
+        return sizes[id(source)]
+
+    for cell in cells:
+        config = cell.config
+        try:
+            plan_run(config, resolve_hardware(config), size_of(config.content), [size_of(s) for s in config.styles])
+        except NeuralStyleError as error:
+            raise NeuralStyleError(f"cell {cell.row + 1},{cell.column + 1}: {error}") from None
+
+
 def _style_name(style: Any) -> str:
     return os.path.splitext(os.path.basename(style))[0] if isinstance(style, str) else "style"
 
@@ -118,6 +139,7 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
     column_labels, row_labels, cells = plan_cells(config, sweeps)
     for source in [config.content, *config.styles]:  # every image checked before the first cell
         images.load_image(source, "content" if source is config.content else "style")
+    check_cells_fit(cells)
     if cells_folder:
         os.makedirs(cells_folder, exist_ok=True)
     extractors = extractors if extractors is not None else SharedExtractors()

@@ -75,13 +75,18 @@ def load_masks(config: StyleConfig, content_size: Size, styles: Sequence[Image.I
     return masks, style_masks
 
 
+def load_styles(config: StyleConfig, notify: Optional[Callable[[str], None]] = None) -> List[Image.Image]:
+    """The style images as loaded, each checked."""
+    return [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
+            for index, source in enumerate(config.styles)]
+
+
 def load_sources(config: StyleConfig, notify: Optional[Callable[[str], None]] = None,
-                 content: Optional[Image.Image] = None) -> SourceImages:
-    """The content (`config.content`, or `content` as already loaded: a video's first frame) and style images as
-    loaded, with their masks, each checked."""
+                 content: Optional[Image.Image] = None, styles: Optional[List[Image.Image]] = None) -> SourceImages:
+    """The content (`config.content`, or `content` as already loaded: a video's first frame) and style images (or
+    `styles`, as already loaded) as loaded, with their masks, each checked."""
     content = content if content is not None else images.load_image(config.content, "content", notify)
-    styles = [images.load_image(source, "style" if len(config.styles) == 1 else f"style #{index + 1}", notify)
-              for index, source in enumerate(config.styles)]
+    styles = styles if styles is not None else load_styles(config, notify)
     return SourceImages(content, styles, config.color_match, *load_masks(config, content.size, styles))
 
 
@@ -93,4 +98,4 @@ def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] 
                                  config.sizing))
 
 
-__all__ = ["SourceImages", "load_masks", "load_sources", "prepare_images"]
+__all__ = ["SourceImages", "load_masks", "load_sources", "load_styles", "prepare_images"]

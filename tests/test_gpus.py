@@ -111,7 +111,7 @@ def test_batch_workers_get_a_card_each_and_more_workers_than_cards_are_refused(m
     assert local_pool.gpu_assignments(2) == ["2", "5"]
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert local_pool.gpu_assignments(3) == ["0", "1", "2"]
-    monkeypatch.setattr(run, "_gpu_count", lambda: 2)
+    monkeypatch.setattr(run, "gpu_count", lambda: 2)
     photo = os.path.join(os.path.dirname(__file__), os.pardir, "images", "chelsea.jpg")
     refused(capsys, ["batch", "-o", str(tmp_path / "out"), "--contents", photo, "--styles", photo, "--workers", "3"],
             "--workers 3 but this machine has 2 GPUs", folder=str(tmp_path))

@@ -22,7 +22,7 @@ from neural_style.batch.worker import JobOutcome, JobSpec
 from neural_style.config import StyleConfig, WatchOptions, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.files import write_csv
-from neural_style.hardware import Hardware
+from neural_style.hardware import Hardware, gpu_count
 from neural_style.plan.memory import available_for
 from neural_style.plan.run_plan import plan_run
 from neural_style.request import resolve_request
@@ -180,11 +180,11 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     request = resolve_request(options, config, watch, check=False)  # each job's configuration is checked
     shared, watch = request.config, request.watch
     _check_counts(batch)
-    if batch.ray is None:
-        _check_workers_per_gpu(batch.workers, _gpu_count())
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
     planned = plan_batch(outdir, contents, styles, jobs, shared)
+    if batch.ray is None:
+        _check_workers_per_gpu(batch.workers, gpu_count())
     if batch.ray is None:  # a cluster's machines have memory of their own; here, every job must fit in this one's
         check_jobs_fit(planned, shared, request.hardware)
     messages = name_outputs(planned)
@@ -270,19 +270,13 @@ def _outcomes(tasks: List[Any], batch: BatchOptions, cluster: Any, stop: Callabl
         return iter(())
     if cluster is not None:
         return ray_outcomes(tasks, cluster, stop, batch.cpus_per_job, batch.gpus_per_job, batch.retries, notify)
-    gpus = _gpu_count()
+    gpus = gpu_count()
     count = batch.workers or max(1, gpus)
     if count == 1:
         return in_process(tasks, stop)
     notify(f"{count} worker processes, {threads_per_worker(count)} core(s) each"
            + (f", one GPU each of {gpus}" if gpus else ""))
     return process_pool(tasks, count, stop, batch.retries, gpus, notify)
-
-
-def _gpu_count() -> int:
-    import tensorflow as tf
-
-    return len(tf.config.list_physical_devices("GPU"))
 
 
 def _write_outputs(job: BatchJob, outcome: JobOutcome, write_log: bool) -> JobOutcome:

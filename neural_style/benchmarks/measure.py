@@ -16,7 +16,9 @@ from neural_style.config import StyleConfig
 from neural_style.features.vgg19 import build_feature_extractor
 from neural_style.objective.build import build_objective
 from neural_style.samples import sample, shared_images
-from neural_style.sources import prepare_images
+from neural_style.plan.run_plan import plan_run
+from neural_style.request import resolve_request
+from neural_style.sources import load_sources, prepare_images
 
 # `python -c` code that runs `neural-style` with the arguments after it and then prints, last, its own peak resident
 # memory in bytes as "peak_bytes N" (plan.memory.peak_resident_bytes: not the forking parent's).
@@ -73,6 +75,16 @@ def pairs_from(given: Optional[Sequence[str]]) -> List[Tuple[str, str]]:
     return [tuple(pair.split(":", 1)) for pair in given] if given else sample_pairs()  # type: ignore[misc]
 
 
+def check_fits(pairs: Sequence[Tuple[str, str]], sizes: Sequence[int], **options: Any) -> None:
+    """Every pair's run at every size planned as it will run (with `options`), before any measurement: an image that
+    cannot be read or a size too large for memory is one line, and nothing is measured or written."""
+    for content, style in pairs:
+        for size in sizes:
+            request = resolve_request(dict(options, size=size), content=content, styles=[style])
+            sources = load_sources(request.config)
+            plan_run(request.config, request.hardware, sources.content.size, sources.style_sizes)
+
+
 def float32_loss_function(content: str, style: str, size: int) -> Tuple[Callable[[np.ndarray], float], np.ndarray]:
     """The default objective in float32 at the final size, as a function of a 1 x H x W x 3 network image; and the
     uint8 content at that size: the one score every variant of a measurement is judged by."""
@@ -90,5 +102,5 @@ def save_sheets(folder: str, prefix: str, rows: List[List[Tuple[str, np.ndarray]
         images.save_image(os.path.join(folder, f"{prefix}_{index + 1}.png"), images.to_array(images.side_by_side(row)))
 
 
-__all__ = ["float32_loss_function", "interleaved_seconds", "min_median", "or_na", "pairs_from", "sample_pairs",
+__all__ = ["check_fits", "float32_loss_function", "interleaved_seconds", "min_median", "or_na", "pairs_from", "sample_pairs",
            "save_sheets"]

@@ -18,7 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neural_style.benchmarks.measure import RUN_REPORTING_PEAK, interleaved_seconds, min_median, or_na, reported_peak
+from neural_style.benchmarks.measure import (RUN_REPORTING_PEAK, check_fits, interleaved_seconds, min_median, or_na,
+                                             reported_peak)
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
@@ -87,6 +88,7 @@ def start_to_first_iteration(content: str, style: str, size: int, precision: str
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """The speed table (see the module's docstring)."""
     sizes, rounds = args.sizes or [256, 512], args.rounds or 5
+    check_fits([(args.content, args.style)], sizes, tile_size=0, device=args.device)  # measured whole
     device = resolve_device(args.device)
     print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}"
           + (", op determinism on" if args.deterministic else ""))

@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from neural_style.api import stylize
-from neural_style.benchmarks.measure import (float32_loss_function, interleaved_seconds, min_median, pairs_from,
-                                             save_sheets)
+from neural_style.benchmarks.measure import (check_fits, float32_loss_function, interleaved_seconds, min_median,
+                                             pairs_from, save_sheets)
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.feedforward.painting import build_adain, feed_forward_picture
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """The default run from the content and from the AdaIN picture, alternating, on each pair; see the docstring."""
     pairs = pairs_from(args.pairs)
     size = args.size
+    check_fits(pairs, [size], device=args.device)
     seed = 1 if args.seed is None else args.seed
     print(f"{len(pairs)} pairs at {size} px, {args.iterations} iterations, seed {seed}; float32 loss of the default "
           "objective at the final size", flush=True)

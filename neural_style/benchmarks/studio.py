@@ -9,7 +9,7 @@ import tempfile
 from typing import Callable, Dict, List
 
 from neural_style.api import stylize
-from neural_style.benchmarks.measure import min_median
+from neural_style.benchmarks.measure import check_fits, min_median
 from neural_style.config import SILENT_WATCH, StyleConfig
 from neural_style.studio.app import Studio, StudioForm
 from neural_style.studio.gallery import Gallery
@@ -19,6 +19,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool], command_line: Callab
     """Seconds per evaluation of a plain run and of the studio's Paint, interleaved, min/median; `command_line` is
     what the studio records for each picture (commands/stylize.command_line, given by the command)."""
     rounds = max(1, args.rounds or 3)
+    check_fits([(args.content, args.style)], [args.size])
     with tempfile.TemporaryDirectory() as gallery:
         studio = Studio(Gallery(gallery), command_line)
         form = StudioForm(content_upload=args.content, style_uploads=[args.style], size=args.size,

@@ -11,7 +11,7 @@ from typing import Callable
 import tensorflow as tf
 
 from neural_style.api import stylize
-from neural_style.benchmarks.measure import interleaved_seconds, min_median, pairs_from, save_sheets
+from neural_style.benchmarks.measure import check_fits, interleaved_seconds, min_median, pairs_from, save_sheets
 from neural_style.config import STYLE_LOSSES, StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor
@@ -24,6 +24,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     (its style term alone, unweighted, float32, at that size), and each loss's seconds per evaluation there."""
     pairs = pairs_from(args.pairs)
     size = args.size
+    check_fits(pairs, [size], device=args.device)
     seed = 1 if args.seed is None else args.seed
     print(f"{len(pairs)} pairs at {size} px, {args.iterations} iterations, seed {seed}; scores: each style loss's "
           "term alone (weight 1), float32", flush=True)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List
 import tensorflow as tf
 from PIL import Image
 
-from neural_style.benchmarks.measure import min_median
+from neural_style.benchmarks.measure import check_fits, min_median
 from neural_style.config import DEFAULT_TILE_HALO, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """The table (see the module's docstring)."""
     sizes = args.sizes or [1024, 2048, 4096]
     rounds = max(1, args.rounds or 2)
+    check_fits([(args.content, args.style)], sizes, tile_size=args.tile_size, precision=args.precision)
     available = available_memory_bytes()
     print(f"{os.cpu_count()} CPUs, {available / 1e9 if available else float('nan'):.1f} GB available; {args.precision}; "
           f"tiles of {args.tile_size} px with a {DEFAULT_TILE_HALO} px halo; each measurement a process of its own, "

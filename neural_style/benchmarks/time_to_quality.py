@@ -15,7 +15,7 @@ import numpy as np
 
 from neural_style import images
 from neural_style.api import stylize
-from neural_style.benchmarks.measure import float32_loss_function
+from neural_style.benchmarks.measure import check_fits, float32_loss_function
 from neural_style.features.network_input import preprocess
 from neural_style.files import write_json
 
@@ -89,6 +89,7 @@ def summarise_time_to_quality(runs: Dict[str, Any], content: str, style: str, si
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """The three runs on --time-to-quality CONTENT STYLE at --size; their pictures and summary in -o FOLDER."""
     content, style = args.time_to_quality
+    check_fits([(content, style)], [args.size], device=args.device)
     if args.output:
         os.makedirs(args.output, exist_ok=True)
     runs = time_to_quality(content, style, args.size, stop, say=(lambda text: None) if args.quiet else print)

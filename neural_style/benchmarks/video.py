@@ -10,7 +10,10 @@ from typing import Callable
 from neural_style import images
 from neural_style.benchmarks.measure import min_median
 from neural_style.video.optical_flow import flicker
-from neural_style.video.stylize import FRAME_PATTERN, VideoOptions, read_input, resize_frames, stylize_video
+from neural_style.plan.run_plan import plan_run
+from neural_style.request import resolve_request
+from neural_style.video.stylize import (FRAME_PATTERN, VideoOptions, probe_input, read_input, resize_frames,
+                                       stylize_video)
 
 
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -19,6 +22,9 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     weight: flicker (optical_flow.flicker) and seconds per frame after the first."""
     clip, style = args.video
     size = args.size if args.size != 512 else 256
+    frame_size, _, _ = probe_input(clip, VideoOptions(max_frames=args.frames))
+    request = resolve_request({"size": size}, content=clip, styles=[style])
+    plan_run(request.config, request.hardware, frame_size, [images.load_image(style, "style").size])
     inputs = resize_frames(read_input(clip, VideoOptions(max_frames=args.frames))[0], size)
     modes = {"independent": VideoOptions(temporal_weight=0.0, frame_start="content", max_frames=args.frames)}
     for weight in args.temporal_weights:

@@ -9,6 +9,7 @@ its flag; each is a module of `neural_style.benchmarks` (its docstring says what
     neural-style benchmark --style-losses [--pairs CONTENT:STYLE ...] [--size 256] [--iterations 100] [-o FOLDER]
     neural-style benchmark --starts [--pairs CONTENT:STYLE ...] [--size 256] [--iterations 100] [-o FOLDER]
     neural-style benchmark --studio [--size 512] [--iterations 100] [--rounds 3]
+    neural-style benchmark --refusals
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from neural_style.samples import sample
 PROG = "neural-style benchmark"
 # Each measurement's flag (its argparse destination) and its module in neural_style.benchmarks; none given: speed.
 MEASUREMENTS = {"time_to_quality": "time_to_quality", "tiled": "tiled", "video": "video", "batch": "batch",
-                "style_losses": "style_losses", "starts": "starts", "studio": "studio"}
+                "style_losses": "style_losses", "starts": "starts", "studio": "studio", "refusals": "refusals"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--starts", action="store_true",
                        help="the content start against the AdaIN start at equal budget on each pair, scored in "
                        "float32 at the final size, and AdaIN's seconds per picture")
+    which.add_argument("--refusals", action="store_true",
+                       help="every command's bad input, each in a process of its own: its one line, the seconds and "
+                       "the peak memory of saying it")
     which.add_argument("--studio", action="store_true",
                        help="the studio's overhead: a plain run against the studio's Paint (its stream consumed as "
                        "the page does) with the same settings and network, interleaved, seconds per evaluation")
@@ -94,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return measurement.run(args, stop, command_line)
         return measurement.run(args, stop)
 
-    return run_command(PROG, body)
+    return run_command(PROG, body, tensorflow_first=True)
 
 
 if __name__ == "__main__":

@@ -57,12 +57,16 @@ class StopOnSignal:
             signal.signal(signum, handler)
 
 
-def run_command(prog: str, body: Callable[[StopOnSignal], int], stopping: str = StopOnSignal.SAVING) -> int:
-    """Run a command's body with TensorFlow started and signals caught; return its exit status:
-    the body's own, 2 for a NeuralStyleError (printed as one line), 128 + n after signal n."""
+def run_command(prog: str, body: Callable[[StopOnSignal], int], stopping: str = StopOnSignal.SAVING,
+                tensorflow_first: bool = False) -> int:
+    """Run a command's body with signals caught; return its exit status: the body's own, 2 for a NeuralStyleError
+    (printed as one line), 128 + n after signal n. TensorFlow starts (quietly) when the run first resolves its device,
+    after every input is checked, so bad input is refused in a fraction of a second; `tensorflow_first` starts it
+    before the body, for a command that imports it at once (benchmark, doctor)."""
     try:
         with StopOnSignal(prog, stopping) as stop:
-            start_tensorflow()
+            if tensorflow_first:
+                start_tensorflow()
             status = body(stop)
     except NeuralStyleError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)

@@ -22,6 +22,9 @@ from neural_style.commands.flags import add_common_flags
 from neural_style.errors import NeuralStyleError
 from neural_style.files import write_atomically, write_csv, write_json
 from neural_style.images import save_image
+from neural_style.plan.run_plan import plan_run
+from neural_style.request import resolve_request
+from neural_style.sources import load_sources
 from neural_style.watch.record import Progress
 
 PROG = "neural-style compare"
@@ -77,6 +80,12 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
     if print_every is not None and print_every < 1:
         raise NeuralStyleError("--print-every must be an integer >= 1: pass --print-every with such a value")
     say = Progress(1, stream=stream or sys.stderr, quiet=quiet).message
+    # This tool's run planned as it will run, before either program resizes anything: an impossible --size is one
+    # line here (the reference's own memory is of the same order).
+    request = resolve_request(dict(options, preset="reference", size=size, optimizer=optimizer), content=content,
+                              styles=[style])
+    sources = load_sources(request.config)
+    plan_run(request.config, request.hardware, sources.content.size, sources.style_sizes)
     content_pixels, style_pixels = reference.load_pair(content, style, size)
     height, width = content_pixels.shape[:2]
 

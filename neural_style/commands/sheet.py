@@ -12,7 +12,7 @@ from neural_style import images
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 from neural_style.config import validate
-from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, paint_sheet, plan_cells
+from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, check_cells_fit, paint_sheet, plan_cells
 
 PROG = "neural-style sheet"
 
@@ -99,6 +99,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         images.check_writable_image_path(output)
         notify = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
         _, rows, planned = plan_cells(config, sweeps)
+        for source in [config.content, *config.styles]:  # every image checked before anything else
+            images.load_image(source, "content" if source is config.content else "style")
+        check_cells_fit(planned)  # before the plan is said: a sheet that cannot be painted says only why
         notify(f"sheet: {len(planned)} cells ({len(rows)} rows x {len(planned) // len(rows)} columns) at "
                f"{config.size} px, {config.iterations} iterations each; cells kept in {cells}")
         sheet = paint_sheet(config, sweeps, cells, notify, stop)

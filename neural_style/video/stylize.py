@@ -15,7 +15,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 from PIL import Image
@@ -30,7 +30,7 @@ from neural_style.plan.run_plan import plan_run
 from neural_style.plan.sizes import scaled_size
 from neural_style.render import render
 from neural_style.request import resolve_request
-from neural_style.sources import SourceImages, load_sources
+from neural_style.sources import SourceImages, load_sources, load_styles
 from neural_style.step import Step
 from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
 from neural_style.watch.record import Messages, describe_losses, format_duration
@@ -82,27 +82,53 @@ def _is_folder_output(path: str) -> bool:
     return os.path.splitext(path)[1] == "" or path.endswith(os.sep)
 
 
+def _folder_frames(path: str, options: VideoOptions) -> List[str]:
+    """A folder's image files that are frames after --start, --every-nth and --max-frames, in name order."""
+    files = sorted(f for f in glob.glob(os.path.join(path, "*"))
+                   if os.path.splitext(f)[1].lower() in Image.registered_extensions())
+    first = int(round(options.start * DEFAULT_FPS))
+    return files[first::options.every_nth][:options.max_frames]
+
+
+def _no_frames(path: str, options: VideoOptions) -> NeuralStyleError:
+    return NeuralStyleError(f"input video {path!r} has no frames after --start {options.start:g}: "
+                            "check the file, or start earlier")
+
+
+def probe_input(path: str, options: VideoOptions) -> Tuple[Tuple[int, int], float, bool]:
+    """The input's frame size (width, height), frame rate (divided by --every-nth) and whether it has sound, read
+    from its header (a video's) or its first frame's (a folder's) before any frame is decoded: a video too large for
+    memory is refused from this, before any work."""
+    if not os.path.exists(path):
+        raise NeuralStyleError(f"input video {path!r} does not exist: check the path")
+    if os.path.isdir(path):
+        wanted = _folder_frames(path, options)
+        if not wanted:
+            raise _no_frames(path, options)
+        size = images.image_size(wanted[0]) or images.load_image(wanted[0], "frame").size  # a broken frame says why
+        return size, DEFAULT_FPS / options.every_nth, False
+    reader, meta = _open_video(path)
+    reader.close()
+    return tuple(meta["size"]), float(meta.get("fps") or DEFAULT_FPS) / options.every_nth, bool(meta.get("audio_codec"))
+
+
 def read_input(path: str, options: VideoOptions) -> Tuple[List[np.ndarray], float, bool]:
     """The input's frames (uint8 RGB) after --start, --every-nth and --max-frames, its frame rate
     (divided by --every-nth), and whether it has sound."""
     if not os.path.exists(path):
         raise NeuralStyleError(f"input video {path!r} does not exist: check the path")
     if os.path.isdir(path):
-        files = sorted(f for f in glob.glob(os.path.join(path, "*"))
-                       if os.path.splitext(f)[1].lower() in Image.registered_extensions())
         fps, has_audio = DEFAULT_FPS, False
-        first = int(round(options.start * fps))
-        wanted = files[first::options.every_nth][:options.max_frames]
-        frames = [images.to_array(images.load_image(f, "frame")) for f in wanted]
+        frames = [images.to_array(images.load_image(f, "frame")) for f in _folder_frames(path, options)]
     else:
         frames, fps, has_audio = _read_video_file(path, options)
     if not frames:
-        raise NeuralStyleError(f"input video {path!r} has no frames after --start {options.start:g}: "
-                               "check the file, or start earlier")
+        raise _no_frames(path, options)
     return frames, fps / options.every_nth, has_audio
 
 
-def _read_video_file(path: str, options: VideoOptions) -> Tuple[List[np.ndarray], float, bool]:
+def _open_video(path: str) -> Tuple[Any, Dict[str, Any]]:
+    """imageio-ffmpeg's frame reader of a video file, and the header it read first."""
     try:
         import imageio_ffmpeg
     except ImportError:
@@ -113,6 +139,11 @@ def _read_video_file(path: str, options: VideoOptions) -> Tuple[List[np.ndarray]
     except (RuntimeError, OSError, StopIteration) as error:
         raise NeuralStyleError(f"input video {path!r} cannot be read ({str(error).strip().splitlines()[-1][:120]}): "
                                "pass an MP4, GIF, WebM or a folder of images") from None
+    return reader, meta
+
+
+def _read_video_file(path: str, options: VideoOptions) -> Tuple[List[np.ndarray], float, bool]:
+    reader, meta = _open_video(path)
     width, height = meta["size"]
     fps = float(meta.get("fps") or DEFAULT_FPS)
     first = int(round(options.start * fps))
@@ -243,16 +274,20 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
     video = replace(video or VideoOptions(), **{name: options.pop(name) for name in VIDEO_FIELDS if name in options})
     should_stop = should_stop or (lambda: False)
     check_video_options(video)
-    frames, fps, has_audio = read_input(input, video)
+    frame_size, fps, has_audio = probe_input(input, video)
     request = resolve_request(options, config.with_options(output=None) if config else None, watch,
-                              content=frames[0], styles=style)
-    config, hardware = request.config, request.hardware
+                              content=input, styles=style)  # every frame is the content, in turn
+    config = request.config
     check_output(output, fps)
-    frames = resize_frames(frames, config.size)
-    sources = load_sources(config, content=Image.fromarray(frames[0]))
+    styles = load_styles(config)
+    hardware = request.hardware
     available = available_for(hardware, budget=config.memory_budget_bytes())
-    # Every frame has the first one's size: planning it refuses a video too large for memory before any work.
-    plan = plan_run(config, hardware, sources.content.size, sources.style_sizes, available)
+    # Every frame has the first one's size: planning it refuses a video too large for memory before any frame is
+    # read or resized.
+    plan = plan_run(config, hardware, frame_size, [style.size for style in styles], available)
+    frames, fps, has_audio = read_input(input, video)
+    frames = resize_frames(frames, config.size)
+    sources = load_sources(config, content=Image.fromarray(frames[0]), styles=styles)
     folder = frames_folder(output)
     os.makedirs(folder, exist_ok=True)
     done = _finished_frames(folder, len(frames)) if video.resume else 0
@@ -335,5 +370,5 @@ def encode(folder: str, count: int, output: str, fps: float, audio_from: Optiona
     os.replace(partial_path(output), output)
 
 
-__all__ = ["FLOWS", "FRAME_STARTS", "VIDEO_FIELDS", "VideoOptions", "VideoResult", "check_output", "encode", "frames_folder",
-           "read_input", "stylize_video", "temporal_start"]
+__all__ = ["FLOWS", "FRAME_STARTS", "VIDEO_FIELDS", "VideoOptions", "VideoResult", "check_output", "encode",
+           "frames_folder", "probe_input", "read_input", "stylize_video", "temporal_start"]
