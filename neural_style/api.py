@@ -25,7 +25,7 @@ from neural_style.hardware import seeded
 from neural_style.plan.memory import peak_resident_bytes
 from neural_style.plan.run_plan import RunPlan, plan_run
 from neural_style.plan.scales import Scale
-from neural_style.render import check_output, network_pixels, render, write_output
+from neural_style.render import check_output, kept_alpha, network_pixels, render, write_output
 from neural_style.request import resolve_request
 from neural_style.sources import SourceImages, load_sources
 from neural_style.step import Step
@@ -40,7 +40,7 @@ from neural_style.watch.watchers import Watchers
 class StyleResult:
     """What a run produced: the picture, the loss history and how the run ended."""
 
-    image: np.ndarray  # H x W x 3 uint8 RGB
+    image: np.ndarray  # H x W x 3 uint8 RGB (x 4 where the content has transparency: its alpha, kept)
     history: List[Step]  # one record per iteration, without images
     iterations: int
     evaluations: int
@@ -147,8 +147,13 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
     session = pipeline.Session(config, plan.hardware, progress.message, extractor)
     final_content = sources.at(plan.sizes)[0]
 
-    def render_step(step: Step) -> np.ndarray:
-        return render(config, network_pixels(step.image, step.width, step.height), final_content)
+    # The content's transparency, where the output can hold it: on the output and its snapshots, not on the pages'
+    # and the timelapse's pictures.
+    alpha = kept_alpha(config.output, sources.content_alpha, progress.message)
+
+    def render_step(step: Step, with_alpha: bool = False) -> np.ndarray:
+        return render(config, network_pixels(step.image, step.width, step.height), final_content,
+                      alpha=alpha if with_alpha else None)
 
     watchers = Watchers(watch, config.iterations, render_step, live, display)
 
@@ -158,7 +163,8 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
             progress.message(f"{scale.label}: {width}x{height}, up to {budget} iterations")
             watchers.on_scale(progress.scale)
 
-    recorder = Recorder(render_step, progress, config.output, watch.snapshot_every, watch.log,
+    recorder = Recorder(lambda step: render_step(step, with_alpha=True), progress, config.output, watch.snapshot_every,
+                        watch.log,
                         _chain(watchers.on_step, on_step))
     try:
         ran = pipeline.run(config, plan, session, sources, pipeline.Listeners(
@@ -169,8 +175,8 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
         raise
     outcome = ran.outcome
     progress.close()
-    final = render(config, ran.pixels(), final_content)
-    written = write_output(config, ran.pixels(), final_content, progress.message) if (
+    final = render(config, ran.pixels(), final_content, alpha=alpha)
+    written = write_output(config, ran.pixels(), final_content, progress.message, alpha) if (
         config.output and ran.has_picture) else None
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,
@@ -178,7 +184,7 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
         device=plan.hardware.device, config=config, plan=plan, error=outcome.error, output=written,
         snapshots=recorder.snapshots, log_file=recorder.log_file,
     )
-    result.timelapse = watchers.finish(final if ran.has_picture else None, summary=result.summary(),
+    result.timelapse = watchers.finish(final[..., :3] if ran.has_picture else None, summary=result.summary(),
                                        seconds=result.seconds, stop_reason=result.stop_reason, error=result.error,
                                        notify=progress.message)
     _report(result, progress)

@@ -76,6 +76,46 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# Extensions whose pictures can carry an alpha channel (8 bits through Pillow; 16 through OpenCV for PNG and TIFF).
+ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
+
+
+def alpha_of(source: Any) -> Optional[Image.Image]:
+    """The transparency of an image (a path, Pillow image or array), as a greyscale ('L') picture the shape of its RGB
+    picture (EXIF orientation applied); None for an opaque one. 16-bit alphas are rescaled to 8 bits."""
+    if isinstance(source, np.ndarray):
+        return Image.fromarray(source[..., 3]) if source.ndim == 3 and source.shape[2] == 4 else None
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with Image.open(os.fspath(source)) as opened:
+                opened.seek(0)
+                image = ImageOps.exif_transpose(opened)
+                image.load()
+        except Exception:  # loading it says why
+            return None
+    elif isinstance(source, Image.Image):
+        image = ImageOps.exif_transpose(source)
+    else:
+        return None
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return None
+    alpha = image.convert("RGBA").getchannel("A")
+    return None if alpha.getextrema() == (255, 255) else alpha
+
+
+def with_alpha(pixels: np.ndarray, alpha: Optional[Image.Image]) -> np.ndarray:
+    """An H x W x 3 picture (uint8, or float in 0-255) with `alpha` resized to it as a fourth channel (the same type);
+    as it is without one."""
+    if alpha is None:
+        return pixels
+    height, width = pixels.shape[:2]
+    resized = alpha if alpha.size == (width, height) else alpha.resize((width, height), Image.LANCZOS)
+    channel = np.asarray(resized, np.float32 if pixels.dtype != np.uint8 else np.uint8)
+    return np.concatenate([pixels, channel[..., np.newaxis].astype(pixels.dtype)], axis=-1)
+
+
 def image_size(path: str) -> Optional[Tuple[int, int]]:
     """(width, height) of an image file from its header, without decoding it; None where it cannot be read
     (loading it says why)."""
@@ -228,8 +268,10 @@ def check_writable_image_path(path: str, what: str = "output") -> None:
 
 
 def save_image(path: str, pixels: np.ndarray) -> None:
-    """Save an H x W x 3 uint8 array atomically; the format follows the extension."""
+    """Save an H x W x 3 (or x 4, with alpha) uint8 array atomically; the format follows the extension."""
     extension = os.path.splitext(path)[1]
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and extension.lower() not in ALPHA_EXTENSIONS:
+        pixels = pixels[..., :3]  # a format without transparency (render.kept_alpha says so where it matters)
     image = Image.fromarray(pixels)
     image_format = Image.registered_extensions().get(extension.lower())
     write_atomically(path, lambda temporary: image.save(temporary, format=image_format), suffix=extension)
@@ -259,13 +301,14 @@ def check_sixteen_bit_output(path: str) -> None:
 
 
 def save_image_16(path: str, pixels: np.ndarray) -> None:
-    """Save an H x W x 3 float picture in 0-255 atomically at 16 bits per channel (PNG or TIFF), without rounding it
-    to 8 bits first."""
+    """Save an H x W x 3 (or x 4, with alpha) float picture in 0-255 atomically at 16 bits per channel (PNG or TIFF),
+    without rounding it to 8 bits first."""
     import cv2
 
     extension = os.path.splitext(path)[1]
     sixteen = np.clip(np.rint(np.asarray(pixels, np.float64) * (65535.0 / 255.0)), 0, 65535).astype(np.uint16)
-    bgr = np.ascontiguousarray(sixteen[..., ::-1])
+    order = [2, 1, 0, 3][:sixteen.shape[-1]]  # OpenCV's BGR (BGRA)
+    bgr = np.ascontiguousarray(sixteen[..., order])
 
     def write(temporary: str) -> None:
         if not cv2.imwrite(temporary, bgr):

@@ -22,17 +22,21 @@ def network_pixels(network_image: np.ndarray, width: int, height: int) -> np.nda
     return deprocess_float(np.asarray(network_image).reshape(1, height, width, 3))
 
 
-def render(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray, rounded: bool = True) -> np.ndarray:
+def render(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray, rounded: bool = True,
+           alpha: Optional[Image.Image] = None) -> np.ndarray:
     """Float RGB `pixels` (0-255, at any scale's size) as the output's picture: uint8 at the content's size
     (`content_pixels`, uint8 at the output's size) with its colours if --original-colors; or with `rounded` False
-    float in 0-255 (a 16-bit output: the final picture, always at the output's size)."""
+    float in 0-255 (a 16-bit output: the final picture, always at the output's size). With the content's `alpha`,
+    a fourth channel: its transparency, kept."""
     if not rounded:
-        return images.transfer_luminance_float(pixels, content_pixels) if config.original_colors else pixels
+        exact = images.transfer_luminance_float(pixels, content_pixels) if config.original_colors else pixels
+        return images.with_alpha(exact, alpha)
     picture = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
     if picture.shape[:2] != content_pixels.shape[:2]:
         picture = images.to_array(images.resize_to(Image.fromarray(picture),
                                                    (content_pixels.shape[1], content_pixels.shape[0])))
-    return images.transfer_luminance(picture, content_pixels) if config.original_colors else picture
+    picture = images.transfer_luminance(picture, content_pixels) if config.original_colors else picture
+    return images.with_alpha(picture, alpha)
 
 
 def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None],
@@ -56,14 +60,24 @@ def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None
         return fallback
 
 
+def kept_alpha(path: Optional[str], alpha: Optional[Image.Image], notify: Callable[[str], None]
+               ) -> Optional[Image.Image]:
+    """The content's transparency where `path`'s format can hold it; where it cannot (a JPEG), None, said once."""
+    if alpha is None or not path or os.path.splitext(path)[1].lower() in images.ALPHA_EXTENSIONS:
+        return alpha
+    notify(f"note: {os.path.basename(path)} cannot hold the content's transparency, so it is dropped: write a .png, "
+           ".webp or .tif to keep it")
+    return None
+
+
 def write_output(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray,
-                 notify: Callable[[str], None]) -> str:
-    """The final picture (float RGB `pixels` at the output's size) written to `config.output` at 8 or 16 bits
-    (images.output_bits); returns where it was written."""
+                 notify: Callable[[str], None], alpha: Optional[Image.Image] = None) -> str:
+    """The final picture (float RGB `pixels` at the output's size, with the content's `alpha` where the format takes
+    it: kept_alpha) written to `config.output` at 8 or 16 bits (images.output_bits); returns where it was written."""
     if images.output_bits(config.output, config.output_bits) == 16:
-        return save_final_image(config.output, render(config, pixels, content_pixels, rounded=False), notify,
-                                images.save_image_16)
-    return save_final_image(config.output, render(config, pixels, content_pixels), notify)
+        return save_final_image(config.output, render(config, pixels, content_pixels, rounded=False, alpha=alpha),
+                                notify, images.save_image_16)
+    return save_final_image(config.output, render(config, pixels, content_pixels, alpha=alpha), notify)
 
 
 def check_output(config: StyleConfig) -> None:

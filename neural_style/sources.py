@@ -25,6 +25,7 @@ class SourceImages:
     color_match: bool = False
     masks: List[Image.Image] = field(default_factory=list)
     style_masks: List[Image.Image] = field(default_factory=list)
+    content_alpha: Optional[Image.Image] = None  # the content's transparency ('L'), kept for the output; None: opaque
     _resized: Dict[tuple, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -33,7 +34,7 @@ class SourceImages:
 
     def with_content(self, content: Image.Image) -> "SourceImages":
         """The same styles and masks over another content of the same size (a video frame)."""
-        return replace(self, content=content, _resized={})
+        return replace(self, content=content, content_alpha=None, _resized={})
 
     def masks_at(self, sizes: SizePlan) -> Optional[images.Masks]:
         """The masks at a size plan's sizes (None for a run without masks)."""
@@ -85,9 +86,11 @@ def load_sources(config: StyleConfig, notify: Optional[Callable[[str], None]] = 
                  content: Optional[Image.Image] = None, styles: Optional[List[Image.Image]] = None) -> SourceImages:
     """The content (`config.content`, or `content` as already loaded: a video's first frame) and style images (or
     `styles`, as already loaded) as loaded, with their masks, each checked."""
+    alpha = None if content is not None else images.alpha_of(config.content)
     content = content if content is not None else images.load_image(config.content, "content", notify)
     styles = styles if styles is not None else load_styles(config, notify)
-    return SourceImages(content, styles, config.color_match, *load_masks(config, content.size, styles))
+    return SourceImages(content, styles, config.color_match, *load_masks(config, content.size, styles),
+                        content_alpha=alpha)
 
 
 def prepare_images(config: StyleConfig, notify: Optional[Callable[[str], None]] = None
