@@ -3,6 +3,9 @@ one check of a refusal (every command's bad input: exit status 2, one line namin
 written)."""
 
 import os
+import subprocess
+import sys
+import time
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -59,3 +62,18 @@ def refused(capsys, argv: Sequence[str], message: str, folder: Optional[str] = N
     err = capsys.readouterr().err
     assert_refused(status, err, message, folder, before)
     return err.strip()
+
+
+def command(*args: str, **kwargs) -> subprocess.Popen:
+    """`neural-style ARGS...` as a process of its own (its output and errors captured, as text)."""
+    return subprocess.Popen([sys.executable, "-m", "neural_style", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen, seconds: float = 240) -> None:
+    """Wait for `condition` while `process` runs (failing with its output if it ends first, or on the deadline)."""
+    deadline = time.time() + seconds
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.time() < deadline, "the condition never came"
+        time.sleep(0.1)

@@ -12,7 +12,7 @@ import os
 import queue
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from neural_style.batch.worker import POLL_SECONDS, JobOutcome, JobSpec, Task, run_job, size_thread_pools
 from neural_style.features.vgg19 import SharedExtractors
@@ -28,8 +28,10 @@ def in_process(tasks: Sequence[Task], should_stop: Callable[[], bool]) -> Iterat
         yield run_job(spec, content, styles, state, should_stop)
 
 
-# A pool worker's networks, kept between its jobs (one per process: set by the pool's initializer).
+# A pool worker's networks, kept between its jobs, and the pool's stop flag (one per process: set by the pool's
+# initializer).
 _worker_state: Optional[SharedExtractors] = None
+_worker_stop: Any = None
 
 
 def gpu_assignments(gpu_count: int) -> List[str]:
@@ -39,8 +41,8 @@ def gpu_assignments(gpu_count: int) -> List[str]:
     return [visible[index] if index < len(visible) else str(index) for index in range(gpu_count)]
 
 
-def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]") -> None:
-    global _worker_state
+def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]", stop: Any) -> None:
+    global _worker_state, _worker_stop
     if gpus is not None:
         try:
             os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before TensorFlow is imported
@@ -48,11 +50,12 @@ def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]") -> None
             pass
     size_thread_pools(threads)
     _worker_state = SharedExtractors()
+    _worker_stop = stop
 
 
 def _pool_job(spec: JobSpec, content: str, styles: Sequence[str]) -> JobOutcome:
     assert _worker_state is not None, "the pool's initializer did not run"
-    return run_job(spec, content, styles, _worker_state)
+    return run_job(spec, content, styles, _worker_state, should_stop=_worker_stop.is_set)
 
 
 def threads_per_worker(workers: int, cores: Optional[int] = None) -> int:
@@ -66,6 +69,7 @@ def process_pool(tasks: Sequence[Task], workers: int, should_stop: Callable[[], 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow does not survive fork
     attempts: Dict[int, int] = {}
     waiting: List[Task] = list(tasks)
+    stop = context.Event()  # the workers' jobs poll it before every evaluation: a stop is prompt, not job-long
     while waiting:
         gpus = None
         if gpu_count:
@@ -73,7 +77,7 @@ def process_pool(tasks: Sequence[Task], workers: int, should_stop: Callable[[], 
             for card in gpu_assignments(gpu_count):
                 gpus.put(card)
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                   initargs=(threads_per_worker(workers), gpus))
+                                   initargs=(threads_per_worker(workers), gpus, stop))
         running: Dict[Future, Task] = {}
         lost: List[Task] = []  # jobs that were running when a worker died (which one killed it is unknown)
         try:
@@ -81,8 +85,10 @@ def process_pool(tasks: Sequence[Task], workers: int, should_stop: Callable[[], 
                 while waiting and len(running) < workers and not should_stop():
                     task = waiting.pop(0)
                     running[pool.submit(_pool_job, *task)] = task
-                if should_stop() and not running:
-                    return
+                if should_stop():
+                    stop.set()  # the running jobs end at their next evaluation, as "stopped": left pending
+                    if not running:
+                        return
                 finished, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in finished:
                     task = running.pop(future)
