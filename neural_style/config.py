@@ -27,7 +27,10 @@ DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
 )  # fmt: skip
 
 WEIGHT_SOURCES = ("gatys", "imagenet")
-OPTIMIZERS = ("lbfgs", "adam")
+# "lbfgs": scipy's L-BFGS-B on the host (float64, the reference); "lbfgs-device": the bounded L-BFGS kept where the
+# evaluation runs (optim/lbfgs_device.py); "adam": Keras's Adam; "auto": lbfgs-device on a GPU, lbfgs elsewhere
+# (plan/run_plan.resolve_optimizer).
+OPTIMIZERS = ("auto", "lbfgs", "lbfgs-device", "adam")
 # How a picture is made: by optimising the objective (Gatys et al.), or in one pass of AdaIN's trained decoder
 # (feedforward/adain.py).
 METHODS = ("optimize", "adain")
@@ -179,7 +182,7 @@ class StyleConfig:
     tv_weight: Optional[float] = None
 
     # Optimiser
-    optimizer: str = "lbfgs"
+    optimizer: str = "auto"
     iterations: int = 500
     learning_rate: float = 10.0
     adam_average: float = 0.0  # Adam's picture: the moving average of its iterates with this decay (0: the last)

@@ -156,7 +156,7 @@ def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: Sou
         last = scale.index == count
         x0 = start if previous is None else upsample(previous, height, width)
         outcome = _optimise_scale_in_memory(
-            config, plan.hardware, session, scale_plan, sources, x0, budget, listeners,
+            config, plan, session, scale_plan, sources, x0, budget, listeners,
             RunWideSteps(listeners.on_step, config.tolerance, done_iterations, done_evaluations,
                          time.perf_counter() - started), beside_terms if last else (), cold=previous is None and cold)
         done_iterations += outcome.iterations
@@ -211,7 +211,7 @@ def smaller_tile(scale_plan: ScalePlan) -> Optional[int]:
     return half if half >= SMALLEST_TILE_AFTER_OUT_OF_MEMORY else None
 
 
-def _optimise_scale_in_memory(config: StyleConfig, hardware: Hardware, session: Session, scale_plan: ScalePlan,
+def _optimise_scale_in_memory(config: StyleConfig, plan: RunPlan, session: Session, scale_plan: ScalePlan,
                               sources: SourceImages, x0: np.ndarray, budget: int, listeners: Listeners,
                               run_wide: RunWideSteps, beside_terms: Sequence[Any], cold: bool) -> Outcome:
     """One scale, surviving running out of memory (TensorFlow's ResourceExhaustedError, on a GPU or a CPU): the scale
@@ -222,13 +222,13 @@ def _optimise_scale_in_memory(config: StyleConfig, hardware: Hardware, session: 
     done = evaluations = 0
     while True:
         try:
-            outcome = _optimise_scale(config, hardware, session, scale_plan, sources, x0, budget - done, run_wide,
+            outcome = _optimise_scale(config, plan, session, scale_plan, sources, x0, budget - done, run_wide,
                                       listeners.should_stop, beside_terms, cold)
             return replace(outcome, iterations=outcome.iterations + done, evaluations=outcome.evaluations + evaluations)
         except tf.errors.ResourceExhaustedError:
             last = run_wide.last
             if last is not None:
-                x0, done, evaluations = last.image, done + last.iteration, evaluations + last.evaluations
+                x0, done, evaluations = np.asarray(last.image), done + last.iteration, evaluations + last.evaluations
                 cold = False
             width, height = scale_plan.sizes.content
             where = f"in {scale_plan.memory.tile} px tiles" if scale_plan.memory.tile else "whole"
@@ -243,12 +243,13 @@ def _optimise_scale_in_memory(config: StyleConfig, hardware: Hardware, session: 
             run_wide = run_wide.going_on()
 
 
-def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, scale_plan: ScalePlan,
+def _optimise_scale(config: StyleConfig, plan: RunPlan, session: Session, scale_plan: ScalePlan,
                     sources: SourceImages, x0: np.ndarray, budget: int, on_step: Callable[[Step], None],
                     should_stop: Optional[Callable[[], bool]], beside_terms: Sequence[Any], cold: bool) -> Outcome:
     """One scale: its objective (whole or tiled, traced once per process), then the optimiser from x0."""
     import tensorflow as tf
 
+    hardware = plan.hardware
     content_pixels, style_pixels = sources.at(scale_plan.sizes)
     masks: Optional[images.Masks] = sources.masks_at(scale_plan.sizes)
     width, height = scale_plan.sizes.content
@@ -259,7 +260,8 @@ def _optimise_scale(config: StyleConfig, hardware: Hardware, session: Session, s
     # Every scale starts L-BFGS with its plain first step; where that step is too small to change
     # the loss (seen at 384 px in bfloat16), LbfgsRun restarts with a one-grey-level step. Scaling
     # every later scale's first step instead was measured worse at 512 px: loss 4.023 vs 3.952.
-    return run_optimiser(config, evaluator, x0.astype(np.float64).ravel(), on_step, budget, cold_start=cold)
+    return run_optimiser(config, plan.optimizer, evaluator, x0.astype(np.float64).ravel(), on_step, budget,
+                         cold_start=cold, precision=hardware.precision)
 
 
 __all__ = ["Listeners", "RunOutcome", "RunWideSteps", "Session", "run"]

@@ -121,10 +121,15 @@ def test_a_gpu_run_is_planned_against_the_cards_memory(monkeypatch):
     assert "on the GPU" in tiled.scales[-1].memory.describe()
     with pytest.raises(NeuralStyleError, match="of GPU memory whole but 4.0 GB is free"):
         plan_run(config.with_options(tile_size=0), gpu, (2048, 1365), [(2048, 1536)])
-    # The same card with little host memory: the history does not fit beside it.
+    # The same card with little host memory: scipy's history does not fit beside it; the device L-BFGS keeps its
+    # history on the card, where the plan counts it.
     fake_card(monkeypatch, 40)
     with pytest.raises(NeuralStyleError, match="of host memory for L-BFGS's history"):
-        plan_run(config, gpu, (2048, 1365), [(2048, 1536)], available_memory=2e9)
+        plan_run(config.with_options(optimizer="lbfgs"), gpu, (2048, 1365), [(2048, 1536)], available_memory=2e9)
+    on_card = plan_run(config, gpu, (2048, 1365), [(2048, 1536)], available_memory=2e9)
+    assert on_card.optimizer == "lbfgs-device"
+    with_scipy = plan_run(config.with_options(optimizer="lbfgs"), gpu, (2048, 1365), [(2048, 1536)])
+    assert on_card.scales[-1].memory.needed > with_scipy.scales[-1].memory.needed  # the history, on the card
     # A CPU is planned against the host, as before.
     assert plan_run(config, cpu, (2048, 1365), [(2048, 1536)], available_memory=64e9).scales[-1].memory.tile == 0
     monkeypatch.setattr("neural_style.gpus.system_gpus", lambda: [])

@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from neural_style.api import stylize
 from neural_style.benchmarks.measure import interleaved_seconds, min_median
-from neural_style.config import OPTIMIZERS, StyleConfig
+from neural_style.benchmarks.optimizers import OPTIMIZERS_COMPARED
+from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
 from neural_style.hardware import Hardware, resolve_hardware
@@ -126,9 +127,7 @@ def run(config: StyleConfig, stop: Callable[[], bool], quiet: bool = False) -> i
             return 0
         hardware = resolve_hardware(config.with_options(device=device))
         print(f"\n| {device} | {hardware.arithmetic()} |\n| --- | --- |", flush=True)
-        for optimizer in OPTIMIZERS:
-            if optimizer == "adam":
-                continue
+        for optimizer in OPTIMIZERS_COMPARED:
             run = _in_a_process(device, optimizer)
             if "error" in run:
                 print(f"| {RUN_SIZE} px run, {optimizer} | failed: {run['error']} |", flush=True)

@@ -40,7 +40,7 @@ def time_to_quality(content: str, style: str, size: int, stop: Callable[[], bool
         def track(step: Any, trace: list = trace, overhead: list = overhead, started: float = started) -> None:
             if (step.width, step.height) == (width, height) and step.iteration % 5 == 0:
                 begun = time.perf_counter()
-                loss = loss_of(step.image.reshape(1, height, width, 3))
+                loss = loss_of(np.asarray(step.image).reshape(1, height, width, 3))
                 trace.append((begun - started - overhead[0], loss))
                 overhead[0] += time.perf_counter() - begun
 

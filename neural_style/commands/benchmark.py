@@ -10,6 +10,7 @@ its flag; each is a module of `neural_style.benchmarks` (its docstring says what
     neural-style benchmark --starts [--pairs CONTENT:STYLE ...] [--size 256] [--iterations 100] [-o FOLDER]
     neural-style benchmark --studio [--size 512] [--iterations 100] [--rounds 3]
     neural-style benchmark --refusals
+    neural-style benchmark --optimizers [--sizes 512 2048] [--pairs CONTENT:STYLE ... --size 384 --iterations 300]
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from neural_style.samples import sample
 PROG = "neural-style benchmark"
 # Each measurement's flag (its argparse destination) and its module in neural_style.benchmarks; none given: speed.
 MEASUREMENTS = {"time_to_quality": "time_to_quality", "tiled": "tiled", "video": "video", "batch": "batch",
-                "style_losses": "style_losses", "starts": "starts", "studio": "studio", "refusals": "refusals"}
+                "style_losses": "style_losses", "starts": "starts", "studio": "studio", "refusals": "refusals",
+                "optimizers": "optimizers"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--starts", action="store_true",
                        help="the content start against the AdaIN start at equal budget on each pair, scored in "
                        "float32 at the final size, and AdaIN's seconds per picture")
+    which.add_argument("--optimizers", action="store_true",
+                       help="scipy's L-BFGS-B against the L-BFGS kept on the device: per iteration, the seconds in "
+                       "evaluations and in the optimiser (--sizes, default 512 2048; --precisions); with --pairs, the "
+                       "final float32 loss of each at --size and --iterations, from the photo and the AdaIN start")
     which.add_argument("--refusals", action="store_true",
                        help="every command's bad input, each in a process of its own: its one line, the seconds and "
                        "the peak memory of saying it")

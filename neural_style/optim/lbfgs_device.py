@@ -40,6 +40,11 @@ ARMIJO = 1e-4
 NONMONOTONE_WINDOW = 5
 MAX_BACKTRACKS = 10
 BACKTRACK = 0.5
+SHORTEST = 0.1
+# Wolfe's curvature constant (as scipy's line search has it), and how far and how often a first step is extended.
+CURVATURE = 0.9
+EXTEND = 4.0
+MAX_EXTENSIONS = 8
 # The loss's relative rounding in each precision of the evaluation (a step smaller than this cannot be judged).
 LOSS_ROUNDING = {"float32": 0.0, "bfloat16": 2e-3, "float16": 5e-4}
 
@@ -110,9 +115,31 @@ class DeviceLbfgs:
                 return None  # the direction does not go down along the box
             new_total, new_gradient = self._evaluate(x_new)
             if new_total <= reference + ARMIJO * predicted:
-                return x_new, new_total, new_gradient
-            step *= BACKTRACK
+                return self._extend(total, gradient, direction, step, predicted, x_new, new_total, new_gradient)
+            # The minimum of the parabola through the loss here, its slope and the trial's loss, kept within
+            # [SHORTEST, BACKTRACK] of the step (a safeguarded quadratic backtrack).
+            curvature = new_total - total - predicted
+            shrink = -predicted / (2.0 * curvature) if curvature > 0 else BACKTRACK
+            step *= min(BACKTRACK, max(SHORTEST, shrink))
         return None
+
+    def _extend(self, total: float, gradient: tf.Tensor, direction: tf.Tensor, step: float, predicted: float,
+                x_new: tf.Tensor, new_total: float, new_gradient: tf.Tensor) -> Tuple[tf.Tensor, float, tf.Tensor]:
+        """A first step that was accepted while the loss still falls steeply past it (the slope there still more than
+        CURVATURE of the start's: Wolfe's curvature condition fails) is doubled while that lasts and the loss keeps
+        falling: what scipy's line search does by extrapolating, and what carries the first iterations from a photo,
+        whose curvature the history does not know yet."""
+        for _ in range(MAX_EXTENSIONS):
+            if float(_dot(new_gradient, x_new - self.x)) >= CURVATURE * predicted:
+                break  # no longer steep: the step is long enough
+            longer = step * EXTEND
+            x_try = tf.clip_by_value(self.x + longer * direction, self.low, self.high)
+            decrease = float(_dot(gradient, x_try - self.x))
+            try_total, try_gradient = self._evaluate(x_try)
+            if try_total > min(new_total, total + ARMIJO * decrease):
+                break
+            step, predicted, x_new, new_total, new_gradient = longer, decrease, x_try, try_total, try_gradient
+        return x_new, new_total, new_gradient
 
     def _remember(self, x_new: tf.Tensor, gradient: tf.Tensor, new_gradient: tf.Tensor) -> None:
         s, y = x_new - self.x, new_gradient - gradient

@@ -1,4 +1,5 @@
-"""The optimiser a run asked for, started from x0 within the valid pixel range."""
+"""The optimiser a run's plan resolved (`--optimizer`; plan/run_plan.resolve_optimizer), started from x0 within the
+valid pixel range."""
 
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ from neural_style.optim.lbfgs import run_lbfgs
 from neural_style.step import Step
 
 
-def run_optimiser(config: "StyleConfig", evaluator: Evaluator, x0: np.ndarray, on_iteration: Callable[[Step], None],
-                  iterations: int, cold_start: bool = False) -> Outcome:
-    """Run `config`'s optimiser from x0 for `iterations`; `cold_start`: x0 is the content image, noise or the AdaIN
-    picture, not an earlier result (see lbfgs.LbfgsRun)."""
+def run_optimiser(config: StyleConfig, optimizer: str, evaluator: Evaluator, x0: np.ndarray,
+                  on_iteration: Callable[[Step], None], iterations: int, cold_start: bool = False,
+                  precision: str = "float32") -> Outcome:
+    """Run `optimizer` ('lbfgs', 'lbfgs-device' or 'adam', as resolved) with `config`'s settings from x0 for
+    `iterations`; `cold_start`: x0 is the content image, noise or the AdaIN picture, not an earlier result (see
+    lbfgs.LbfgsRun); `precision`: the evaluation's (the device L-BFGS's line search allows for its rounding)."""
     height, width = evaluator.shape[1:3]
     bounds = pixel_bounds(height, width)
-    if config.optimizer == "lbfgs":
+    if optimizer == "lbfgs":
         return run_lbfgs(evaluator, x0, bounds, iterations, config.lbfgs_history, on_iteration, cold_start)
+    if optimizer == "lbfgs-device":
+        from neural_style.optim.lbfgs_device import run_device_lbfgs  # TensorFlow's, as the evaluation is
+
+        return run_device_lbfgs(evaluator, x0, bounds, iterations, config.lbfgs_history, on_iteration, precision)
     return run_adam(evaluator, x0, bounds, iterations, config.learning_rate, on_iteration,
                     space=adam_space(config.adam_space, height, width), average=config.adam_average)
 

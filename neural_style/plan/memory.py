@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence, Tuple, Union
 
 from neural_style.errors import NeuralStyleError
@@ -45,8 +45,12 @@ GPU_HOST_BASE_BYTES = 1.5e9
 AUTO_TILE_SIZES = (2048, 1536, 1024, 768, 512, 384, 256)
 
 
-def lbfgs_bytes_per_pixel(lbfgs_history: int) -> float:
-    """L-BFGS's float64 history pairs and working vectors, 3 values per pixel."""
+def lbfgs_bytes_per_pixel(lbfgs_history: int, optimizer: str = "lbfgs") -> float:
+    """The optimiser's state per pixel (3 values each): scipy's float64 L-BFGS history pairs and working vectors, or
+    the device L-BFGS's float32 pairs and its six working vectors (iterate, gradient, direction, trial point and
+    gradient, recursion). Adam is planned as scipy's L-BFGS (more than its float32 moments)."""
+    if optimizer == "lbfgs-device":
+        return 3 * 4 * (2 * lbfgs_history + 6)
     return 3 * 8 * (2 * lbfgs_history + 8)
 
 
@@ -77,35 +81,42 @@ class MemoryModel:
     base: float
     activations: float
     whole_image: float
-    history_on_device: bool  # L-BFGS's history in the device's memory (a CPU: one memory) or the host's (a GPU)
+    history_on_device: bool  # the optimiser's state in the device's memory (a CPU: one memory) or the host's
     host_base: float = 0.0
+    optimizer: str = "lbfgs"
+
+    def state(self, lbfgs_history: int) -> float:
+        """The optimiser's state per pixel."""
+        return lbfgs_bytes_per_pixel(lbfgs_history, self.optimizer)
 
     def whole(self, pixels: int, lbfgs_history: int) -> float:
         """The device's peak with the whole picture evaluated at once."""
-        history = lbfgs_bytes_per_pixel(lbfgs_history) * pixels if self.history_on_device else 0.0
-        return self.base + self.activations * pixels + history + (0.0 if self.history_on_device
-                                                                  else self.whole_image * pixels)
+        history = self.state(lbfgs_history) * pixels if self.history_on_device else 0.0
+        # A CPU's activation figure was measured with the whole picture's vectors in it; a GPU's was not.
+        vectors = self.whole_image * pixels if self.kind == "GPU" else 0.0
+        return self.base + self.activations * pixels + history + vectors
 
     def tiled(self, pixels: int, tile: int, halo: int, lbfgs_history: int) -> float:
         """The device's peak with a picture of `pixels` evaluated in `tile` px tiles."""
-        history = lbfgs_bytes_per_pixel(lbfgs_history) * pixels if self.history_on_device else 0.0
+        history = self.state(lbfgs_history) * pixels if self.history_on_device else 0.0
         return self.base + self.activations * (tile + 2 * halo) ** 2 + self.whole_image * pixels + history
 
     def host(self, pixels: int, lbfgs_history: int) -> float:
         """A GPU run's host memory: its base, and scipy's float64 L-BFGS history and vectors (nothing extra on a CPU,
         whose one memory `whole` and `tiled` plan)."""
-        return 0.0 if self.history_on_device else self.host_base + lbfgs_bytes_per_pixel(lbfgs_history) * pixels
+        return 0.0 if self.history_on_device else self.host_base + self.state(lbfgs_history) * pixels
 
 
 CPU_MODEL = MemoryModel("CPU", BASE_MEMORY_BYTES, ACTIVATION_BYTES_PER_PIXEL, WHOLE_IMAGE_BYTES_PER_PIXEL, True)
 
 
-def memory_model(hardware: Hardware) -> MemoryModel:
-    """The memory model of `hardware`'s device kind, in its precision."""
+def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
+    """The memory model of `hardware`'s device kind, in its precision, with `optimizer`'s state where it lives: on a
+    GPU, scipy's L-BFGS history in the host's memory, the device L-BFGS's (and Adam's) on the card."""
     if not hardware.on_gpu:
-        return CPU_MODEL
+        return replace(CPU_MODEL, optimizer=optimizer)
     return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
-                       GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, False, GPU_HOST_BASE_BYTES)
+                       GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, optimizer != "lbfgs", GPU_HOST_BASE_BYTES, optimizer)
 
 
 def available_memory_bytes() -> Optional[float]:
@@ -243,7 +254,7 @@ def _check_host(size: int, pixels: int, lbfgs_history: int, limits: MemoryLimits
     needed = model.host(pixels, lbfgs_history)
     if not needed or limits.host is None or needed <= limits.host:
         return
-    largest = (limits.host - model.host_base) / lbfgs_bytes_per_pixel(lbfgs_history)
+    largest = (limits.host - model.host_base) / model.state(lbfgs_history)
     fits = int(size * math.sqrt(largest / pixels)) if largest > 0 else 0
     raise NeuralStyleError(f"--size {size} needs about {needed / 1e9:.1f} GB of host memory for L-BFGS's history "
                            f"beside the GPU's, but {limits.host / 1e9:.1f} GB is available: "
