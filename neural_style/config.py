@@ -42,6 +42,9 @@ STYLE_NORMALIZATIONS = ("mean", "chapter")
 # features (objective/wasserstein_style.py), or the sliced Wasserstein distance between the features'
 # distributions (objective/sliced_style.py). objective/build.STYLE_TERMS maps each to its term.
 STYLE_LOSSES = ("gram", "wasserstein", "sliced")
+# How a style weight is made to mean the same on every painting (objective/calibration.py): "target" measures each
+# layer's loss against its painting's own scale, in the sample painting's units; "off" is the loss as it always was.
+STYLE_CALIBRATIONS = ("off", "target")
 # Style losses that are not sums over positions (a sort over all of them): they need the whole image at once, so
 # tiles and masks are refused with them.
 WHOLE_IMAGE_STYLE_LOSSES = ("sliced",)
@@ -180,6 +183,10 @@ class StyleConfig:
     style_weight: Optional[float] = None
     style_loss: str = "gram"
     tv_weight: Optional[float] = None
+    # How much style, on a scale that means the same on every painting (with style_calibration on): 1 is the default
+    # look, 0 the photo, 3 strong, 10 the painting's texture everywhere. It multiplies the style weight.
+    style_strength: float = 1.0
+    style_calibration: str = "off"
 
     # Optimiser
     optimizer: str = "auto"
@@ -244,7 +251,7 @@ class StyleConfig:
             else defaults.style
         return LossWeights(
             content=defaults.content if self.content_weight is None else self.content_weight,
-            style=default_style if self.style_weight is None else self.style_weight,
+            style=(default_style if self.style_weight is None else self.style_weight) * self.style_strength,
             tv=defaults.tv if self.tv_weight is None else self.tv_weight,
         )
 
@@ -347,8 +354,14 @@ PRESETS = {
         scales=1,
         tolerance=0.0,
         init="content",  # the reference starts from the photo
+        style_calibration="off",  # the reference's own loss, uncalibrated
     ),
+    # Named looks, as style strengths (on the calibrated scale: the same amount of style on every painting).
+    "subtle": dict(style_strength=0.3),
+    "balanced": dict(style_strength=1.0),
+    "strong": dict(style_strength=3.0),
 }
+LOOKS = ("subtle", "balanced", "strong")  # the presets that are looks (the studio's, a sheet's sweep)
 
 
 def build_config(base: Optional[StyleConfig] = None, preset: Optional[str] = None, **options: Any) -> StyleConfig:
@@ -433,6 +446,10 @@ def _check_numbers(config: StyleConfig) -> None:
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
     config.memory_budget_bytes()  # a budget that is not a size is refused here
+    _check_number("--style-strength", config.style_strength, minimum=0, strict=False, flag="--style-strength")
+    if config.style_calibration != "off" and config.style_normalization != "mean":
+        raise NeuralStyleError("--style-calibration measures the 'mean' style normalisation's losses: drop --preset "
+                               "reference, or pass --style-calibration off")
 
 
 
@@ -452,7 +469,8 @@ def _check_tiles(config: StyleConfig) -> None:
 
 
 def _check_choices(config: StyleConfig) -> None:
-    for name, allowed in (("method", METHODS), ("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS), ("precision", PRECISIONS),
+    for name, allowed in (("method", METHODS), ("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS),
+                          ("precision", PRECISIONS), ("style_calibration", STYLE_CALIBRATIONS),
                           ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES),
                           ("style_loss", STYLE_LOSSES)):
         if getattr(config, name) not in allowed:

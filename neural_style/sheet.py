@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from neural_style import images
 from neural_style.api import stylize
-from neural_style.config import SILENT_WATCH, StyleConfig, shown
+from neural_style.config import PRESETS, SILENT_WATCH, StyleConfig, shown
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
 from neural_style.hardware import resolve_hardware
@@ -85,10 +85,11 @@ def plan_cells(config: StyleConfig, sweeps: Sequence[Sweep]) -> Tuple[List[str],
             row_labels.append(_style_name(style) + (f"\n{down.describe(down_value)}" if down else ""))
             for column, value in enumerate(columns):
                 changes: Dict[str, Any] = {"styles": (style,), "style_blend_weights": None, "output": None}
-                if across:
-                    changes[across.field] = value
-                if down:
-                    changes[down.field] = down_value
+                for sweep, swept in ((across, value), (down, down_value)):
+                    if sweep and sweep.field == "preset":  # a named look: its options
+                        changes.update(PRESETS[swept])
+                    elif sweep:
+                        changes[sweep.field] = swept
                 cells.append(Cell(row, column, config.with_options(**changes)))
     return column_labels, row_labels, cells
 

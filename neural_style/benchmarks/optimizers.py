@@ -59,7 +59,7 @@ def split_run(content: str, style: str, size: int, precision: str, optimizer: st
             marks.append((step.iteration, step.evaluations, time.perf_counter(), timed.seconds))
 
         stylize(content, style, size=size, iterations=iterations + 1, precision=precision, optimizer=optimizer,
-                init="content", scales=1, tolerance=0.0, quiet=True, snapshot_every=0, on_step=mark)
+                init="content", scales=1, tolerance=0.0, tile_size=0, quiet=True, snapshot_every=0, on_step=mark)
     (first, first_evaluations, start, evaluating), (last, evaluations, end, evaluated) = marks[0], marks[-1]
     count = max(1, last - first)
     evaluation = (evaluated - evaluating) / count

@@ -28,7 +28,7 @@ PROG = "neural-style benchmark"
 # Each measurement's flag (its argparse destination) and its module in neural_style.benchmarks; none given: speed.
 MEASUREMENTS = {"time_to_quality": "time_to_quality", "tiled": "tiled", "video": "video", "batch": "batch",
                 "style_losses": "style_losses", "starts": "starts", "studio": "studio", "refusals": "refusals",
-                "optimizers": "optimizers"}
+                "optimizers": "optimizers", "strength": "strength"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="scipy's L-BFGS-B against the L-BFGS kept on the device: per iteration, the seconds in "
                        "evaluations and in the optimiser (--sizes, default 512 2048; --precisions); with --pairs, the "
                        "final float32 loss of each at --size and --iterations, from the photo and the AdaIN start")
+    which.add_argument("--strength", action="store_true",
+                       help="one style strength across paintings: each pair (--pairs, else the samples, the shared "
+                       "images and dark copies of them) with each --style-calibration, scored by measures the loss "
+                       "does not optimise (--size, --iterations); --reference prints the sample painting's scales")
     which.add_argument("--refusals", action="store_true",
                        help="every command's bad input, each in a process of its own: its one line, the seconds and "
                        "the peak memory of saying it")
@@ -84,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_argument("--frames", type=int, default=24, help="--video: frames to stylise (default: 24)")
     options.add_argument("--iterations", type=int, default=100,
                          help="iterations of a run (--video: of a frame from scratch) (default: 100)")
+    options.add_argument("--reference", action="store_true",
+                         help="--strength: print the sample painting's per-layer scales (objective/calibration.py)")
     options.add_argument("--pairs", nargs="+", metavar="CONTENT:STYLE",
                          help="--style-losses, --starts: the image pairs")
     options.add_argument("--temporal-weights", type=float, nargs="+", default=[0.05],

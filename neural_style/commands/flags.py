@@ -20,6 +20,7 @@ from neural_style.config import (
     PRESETS,
     STYLE_FIELDS,
     STYLE_LOSS_WEIGHTS,
+    STYLE_CALIBRATIONS,
     STYLE_LOSSES,
     WATCH_FIELDS,
     StyleConfig,
@@ -107,6 +108,14 @@ def _add_network_flags(group: Any) -> None:
                        help="comma-separated weight per style layer (default: 1 for each)")
     group.add_argument("--content-weight", type=float, metavar="W", help=f"content loss weight {_loss_weight_default('content')}")
     group.add_argument("--style-weight", type=float, metavar="W", help=f"style loss weight {_loss_weight_default('style')}")
+    group.add_argument("--style-strength", type=float, metavar="S",
+                       help="how much style, on a scale that means the same on every painting: 1 the default look, 0 "
+                       "the photo, 3 strong, 10 the painting's texture everywhere; it multiplies the style weight "
+                       f"{_default('style_strength')}")
+    group.add_argument("--style-calibration", choices=STYLE_CALIBRATIONS,
+                       help="target: each style layer's loss measured against its painting's own scale, so a dark, "
+                       "low-contrast painting is stylised as much as a bright one; off: the loss as it always was "
+                       f"{_default('style_calibration')}")
     group.add_argument("--style-loss", choices=STYLE_LOSSES,
                        help="the style term: gram (Gram matrices, Gatys et al.), wasserstein (the 2-Wasserstein "
                        "distance between Gaussians fitted to the features: their means and covariances) or sliced "

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
+from neural_style.objective.calibration import REFERENCE_GRAM_SCALE, calibrated, gram_scale
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 
@@ -49,6 +50,7 @@ class GramStyleTerm(StatisticsTerm):
     name: str = "style"
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     normalization: str = "mean"
+    calibration: str = "off"  # "target": each layer against its target's own scale (calibration.py)
 
     def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
         return raw_gram(features, guide)
@@ -59,14 +61,20 @@ class GramStyleTerm(StatisticsTerm):
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
                         ) -> tf.Tensor:
         weights = dict(zip(self.layers, self.layer_weights))
-        return tf.add_n([weights[name] * style_layer_loss(statistics[name], counts[name], target, self.normalization)
-                         for name, target in targets.items()])
+        losses = []
+        for name, target in targets.items():
+            loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
+            if self.calibration == "target":
+                loss = calibrated(loss, gram_scale(target), REFERENCE_GRAM_SCALE[name])
+            losses.append(weights[name] * loss)
+        return tf.add_n(losses)
 
 
 def gram_style_term(config) -> GramStyleTerm:
     """The style term of a run: its style layers and their weights, normalisation and weight in force."""
     return GramStyleTerm(weight=config.resolved_loss_weights().style, layers=tuple(config.style_layers),
-                         layer_weights=config.resolved_style_layer_weights(), normalization=config.style_normalization)
+                         layer_weights=config.resolved_style_layer_weights(), normalization=config.style_normalization,
+                         calibration=config.style_calibration)
 
 
 __all__ = ["GramStyleTerm", "gram_matrix", "gram_style_term", "raw_gram", "style_layer_loss", "style_loss"]

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
+from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE, calibrated, moment_scale
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
@@ -86,6 +87,7 @@ class WassersteinStyleTerm(StatisticsTerm):
 
     name: str = "style"
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
+    calibration: str = "off"  # "target": each layer against its target's own scale (calibration.py)
 
     def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
         return moment_sums(features, guide)
@@ -101,14 +103,20 @@ class WassersteinStyleTerm(StatisticsTerm):
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
                         ) -> tf.Tensor:
         weights = dict(zip(self.layers, self.layer_weights))
-        return tf.add_n([weights[name] * wasserstein_layer_loss(statistics[name], counts[name], target)
-                         for name, target in targets.items()])
+        losses = []
+        for name, target in targets.items():
+            loss = wasserstein_layer_loss(statistics[name], counts[name], target)
+            if self.calibration == "target":
+                loss = calibrated(loss, moment_scale(target), REFERENCE_MOMENT_SCALE[name])
+            losses.append(weights[name] * loss)
+        return tf.add_n(losses)
 
 
 def wasserstein_style_term(config) -> WassersteinStyleTerm:
     """The style term of a run with `--style-loss wasserstein`."""
     return WassersteinStyleTerm(weight=config.resolved_loss_weights().style, layers=tuple(config.style_layers),
-                                layer_weights=config.resolved_style_layer_weights())
+                                layer_weights=config.resolved_style_layer_weights(),
+                                calibration=config.style_calibration)
 
 
 __all__ = ["EIGENVALUE_FLOOR", "WassersteinStyleTerm", "moment_sums", "psd_sqrt", "trace_sqrt",

@@ -32,11 +32,11 @@ from neural_style.watch.record import format_duration
 # The form's size and iterations presets: a quick look to choose, and a finished picture.
 FORM_PRESETS = {"quick look": dict(size=256, iterations=100), "final": dict(size=512, iterations=500)}
 DEFAULT_FORM_PRESET = "quick look"
-STRENGTH_RANGE = (-2.0, 2.0)  # the style strength slider: the style weight times 10 ** strength
+STRENGTH_RANGE = (0.0, 10.0)  # the style strength slider (--style-strength)
 DEFAULTS = StyleConfig()
 FRAME_SECONDS = 0.25  # at most this often a new picture is sent to the page (each is encoded and transferred)
 CURVE_POINTS = 300  # the loss curve sent is thinned to about this many iterations
-SHEET_STRENGTHS = (-1.0, 0.0, 1.0)  # the contact sheet's columns, around the chosen strength
+SHEET_STRENGTHS = (1 / 3, 1.0, 3.0)  # the contact sheet's columns: the chosen strength times these
 SHEET_ITERATIONS = 40
 
 
@@ -69,7 +69,7 @@ class StudioForm:
     mask_uploads: Any = None
     size: int = FORM_PRESETS[DEFAULT_FORM_PRESET]["size"]
     iterations: int = FORM_PRESETS[DEFAULT_FORM_PRESET]["iterations"]
-    strength: float = 0.0
+    strength: float = DEFAULTS.style_strength
     style_loss: str = DEFAULTS.style_loss
     original_colors: bool = DEFAULTS.original_colors
     color_match: bool = DEFAULTS.color_match
@@ -96,13 +96,12 @@ class StudioForm:
         for index, style in enumerate(styles):
             images.load_image(style, "style" if len(styles) == 1 else f"style #{index + 1}")
         style_loss = self.style_loss if self.style_loss in STYLE_LOSSES else DEFAULTS.style_loss
-        default_weight = StyleConfig(style_loss=style_loss).resolved_loss_weights().style
         config = StyleConfig(
             content=keep(content), styles=tuple(keep(style) for style in styles),
             masks=tuple(keep(mask) for mask in masks),
             style_blend_weights=_numbers(self.blend_weights, "blend weights"),
             size=int(self.size), iterations=int(self.iterations), style_loss=style_loss,
-            style_weight=None if not self.strength else float(f"{default_weight * 10 ** float(self.strength):.4g}"),
+            style_strength=float(self.strength),
             original_colors=bool(self.original_colors), color_match=bool(self.color_match),
             method=self.method, init=self.init,
             seed=None if self.seed is None or (isinstance(self.seed, float) and math.isnan(self.seed)) else int(self.seed))
@@ -228,11 +227,10 @@ class Studio:
         except NeuralStyleError as error:
             yield None, f"**error:** {error}", None
             return
-        base = StyleConfig(style_loss=config.style_loss).resolved_loss_weights().style
-        weights = tuple(float(f"{base * 10 ** (form.strength + offset):.4g}") for offset in SHEET_STRENGTHS)
+        strengths = tuple(float(f"{form.strength * factor:.3g}") for factor in SHEET_STRENGTHS)
         config = config.with_options(size=min(config.size, SHEET_SIZE), iterations=min(config.iterations, SHEET_ITERATIONS),
                                      masks=(), style_masks=(), method="optimize")
-        sweeps = [Sweep("style_weight", "style weight", weights)]
+        sweeps = [Sweep("style_strength", "style strength", strengths)]
         try:
             column_labels, row_labels, cells = plan_cells(config, sweeps)
         except NeuralStyleError as error:
@@ -270,7 +268,7 @@ class Studio:
             return
         picture = images.to_array(finished["sheet"])
         entry = self.gallery.add(picture, "sheet-" + _picture_name(config),
-                                 {"sheet": {"style_weights": list(weights)}, **settings_record(config, "")})
+                                 {"sheet": {"style_strengths": list(strengths)}, **settings_record(config, "")})
         yield picture, f"contact sheet done · kept as {os.path.basename(entry.picture)}", entry
 
     def close(self, timeout: float = 60.0) -> None:

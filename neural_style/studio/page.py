@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Tuple
 
 from neural_style import images
 from neural_style.access import Access, is_loopback, new_token
-from neural_style.config import METHODS, NAMED_STARTS, STYLE_LOSSES
+from neural_style.config import LOOKS, METHODS, NAMED_STARTS, PRESETS, STYLE_LOSSES
 from neural_style.errors import NeuralStyleError
 from neural_style.samples import SAMPLES_FOLDER, sample_images
 from neural_style.studio.app import FORM_PRESETS, STRENGTH_RANGE, Studio, StudioForm
@@ -65,8 +65,9 @@ def build_page(studio: Studio) -> Any:
                                  elem_id="size")
                 iterations = gr.Slider(10, 1000, value=studio.iterations, step=10, label="Iterations",
                                        elem_id="iterations")
-                strength = gr.Slider(*STRENGTH_RANGE, value=StudioForm.strength, step=0.25, elem_id="strength",
-                                     label="Style strength: the style weight x 10^strength")
+                look = gr.Radio(list(LOOKS), value="balanced", label="Look", elem_id="look")
+                strength = gr.Slider(*STRENGTH_RANGE, value=StudioForm.strength, step=0.1, elem_id="strength",
+                                     label="Style strength: 1 the default look, the same on every painting")
                 style_loss = gr.Dropdown(list(STYLE_LOSSES), value=StudioForm.style_loss, label="Style loss", elem_id="style-loss")
                 with gr.Row():
                     original_colors = gr.Checkbox(value=StudioForm.original_colors, label="Keep the photo's colours",
@@ -124,6 +125,7 @@ def build_page(studio: Studio) -> Any:
         page.load(chose, form_inputs, [chosen, check], queue=False)
         preset_choice.change(lambda name: (FORM_PRESETS[name]["size"], FORM_PRESETS[name]["iterations"]), preset_choice,
                              [size, iterations], queue=False)
+        look.change(lambda name: PRESETS[name]["style_strength"], look, strength, queue=False)
 
         def run(*values: Any) -> Any:
             for image, line, rows, command_text, entry in studio.paint(form_of(*values)):

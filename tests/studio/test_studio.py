@@ -26,19 +26,19 @@ def studio(tmp_path):
     return Studio(Gallery(str(tmp_path / "gallery")), command_line, seed=1, size=64, iterations=12)
 
 
-def test_uploads_win_over_samples_and_strength_scales_the_style_weight(small_images):
+def test_uploads_win_over_samples_and_strength_is_the_style_strength(small_images):
     content, style = small_images
     samples = sample_images()
     assert {"chelsea.jpg", "swirls.jpg"} <= set(samples)
     form = StudioForm(content_upload=content, content_sample="coffee.jpg", style_uploads=[style],
-                      style_samples=["swirls.jpg"], strength=1.0, **TINY)
+                      style_samples=["swirls.jpg"], strength=3.0, **TINY)
     config = form.config()
     assert config.content == content and config.styles == (style,)
     default = StyleConfig().resolved_loss_weights().style
-    assert config.style_weight == pytest.approx(10 * default, rel=1e-3)
+    assert config.style_strength == 3.0 and config.resolved_loss_weights().style == pytest.approx(3 * default)
     sampled = StudioForm(content_sample="coffee.jpg", style_samples=["swirls.jpg", "chelsea.jpg"], **TINY).config()
     assert sampled.content == samples["coffee.jpg"] and sampled.styles == (samples["swirls.jpg"], samples["chelsea.jpg"])
-    assert StudioForm(content_sample="coffee.jpg", style_samples=["swirls.jpg"], strength=0.0).config().style_weight is None
+    assert StudioForm(content_sample="coffee.jpg", style_samples=["swirls.jpg"]).config().style_strength == 1.0
 
 
 @pytest.mark.parametrize("change, message", [
@@ -308,7 +308,6 @@ def test_the_studios_contact_sheet_shows_cells_as_they_finish_and_keeps_the_shee
     picture, line, entry = updates[-1]
     assert entry is not None and "kept as 0001-sheet-content-style.png" in line
     with open(entry.settings) as stream:
-        weights = json.load(stream)["sheet"]["style_weights"]
-    default = StyleConfig().resolved_loss_weights().style
-    assert weights == pytest.approx([default / 10, default, default * 10], rel=1e-3)
+        strengths = json.load(stream)["sheet"]["style_strengths"]
+    assert strengths == pytest.approx([1 / 3, 1.0, 3.0], rel=1e-2)
     assert picture.shape[1] > 3 * 48

@@ -1,0 +1,157 @@
+"""Style strength across paintings (`benchmark --strength`): does one style weight give a comparable amount of style on
+dark and bright, sparse and busy paintings? Each pair is painted at the default strength with each calibration
+(--style-calibration off and target), and scored by measures other than the loss optimised:
+
+- **style reached**: 1 - D(picture, painting) / D(photo, painting), where D is the 2-Wasserstein distance between
+  Gaussians fitted to the features at the VGG19 layers the style loss does not read (conv1_2, conv2_2, conv3_2,
+  conv4_2, conv5_2): 0 is as far from the painting as the photo, 1 its statistics;
+- **content kept**: the conv4_2 features' squared distance from the photo's, relative to the photo's own.
+
+The spread of "style reached" across pairs (its coefficient of variation) is the number the calibration should make
+small; a sheet of every pair shows the pictures. Dark paintings are made here from the shared ones (their brightness
+and contrast lowered), to stand for the dark, low-contrast paintings of users' reports. `--reference` instead prints
+the sample painting's scales that calibration.py holds."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageEnhance
+
+from neural_style.api import stylize
+from neural_style.benchmarks.measure import check_fits, save_sheets
+from neural_style.config import VGG19_CONV_LAYERS, StyleConfig
+from neural_style.features.network_input import preprocess
+from neural_style.features.vgg19 import build_feature_extractor
+from neural_style.objective.build import build_objective
+from neural_style.objective.calibration import gram_scale, moment_scale
+from neural_style.objective.gram_style import gram_style_term
+from neural_style.objective.wasserstein_style import wasserstein_style_term
+from neural_style.samples import sample, shared_images
+from neural_style.sources import prepare_images
+
+SCORING_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2")
+CALIBRATIONS_COMPARED = ("off", "target")
+REFERENCE_SIZE = 512
+
+
+def darkened(path: str, folder: str, brightness: float = 0.4, contrast: float = 0.6) -> str:
+    """A dark, low-contrast copy of a painting (for measurement only; never shipped)."""
+    image = Image.open(path).convert("RGB")
+    image = ImageEnhance.Contrast(ImageEnhance.Brightness(image).enhance(brightness)).enhance(contrast)
+    name = os.path.join(folder, "dark_" + os.path.basename(path))
+    image.save(name, quality=95)
+    return name
+
+
+def strength_pairs(folder: str) -> List[Tuple[str, str]]:
+    """At least eight pairs: the samples' and the shared photos with bright, busy paintings and dark copies of them."""
+    chelsea, coffee, swirls = sample("chelsea.jpg"), sample("coffee.jpg"), sample("swirls.jpg")
+    pairs = [(chelsea, swirls), (coffee, darkened(swirls, folder))]
+    shared = dict(zip(("tubingen", "golden_gate", "starry", "scream", "hat"),
+                      shared_images("tubingen.jpg", "golden_gate.jpg", "starry_night.jpg", "the_scream.jpg",
+                                    "woman-with-hat-matisse.jpg")))
+    if len(shared) == 5:
+        dark_starry, dark_scream = darkened(shared["starry"], folder), darkened(shared["scream"], folder)
+        pairs += [(shared["tubingen"], shared["starry"]), (shared["tubingen"], dark_starry),
+                  (shared["golden_gate"], shared["scream"]), (shared["golden_gate"], dark_scream),
+                  (chelsea, shared["hat"]), (coffee, dark_starry), (shared["golden_gate"], swirls),
+                  (shared["tubingen"], darkened(shared["hat"], folder))]
+    else:
+        pairs += [(chelsea, darkened(swirls, folder)), (coffee, swirls)]
+    return pairs
+
+
+class Scorer:
+    """The measures of the module's docstring, for one pair at one size."""
+
+    def __init__(self, content: str, style: str, size: int) -> None:
+        config = StyleConfig(content=content, styles=[style], size=size, precision="float32", xla=False,
+                             style_layers=SCORING_LAYERS, content_weight=0.0, tv_weight=0.0, style_weight=1.0,
+                             style_loss="wasserstein")
+        self.content_pixels, style_pixels = prepare_images(config)
+        extractor = build_feature_extractor(config.with_options(content_layers=("block4_conv2",)))
+        self.style = build_objective(config, extractor, self.content_pixels, style_pixels)
+        self.extractor = extractor
+        self.photo_features = extractor.model(tf.constant(preprocess(self.content_pixels)))["block4_conv2"]
+        self.photo_distance = self.distance(self.content_pixels)
+
+    def distance(self, picture: np.ndarray) -> float:
+        return float(self.style.term_values(tf.constant(preprocess(picture[..., :3])))["style"])
+
+    def style_reached(self, picture: np.ndarray) -> float:
+        return 1.0 - self.distance(picture) / self.photo_distance
+
+    def content_moved(self, picture: np.ndarray) -> float:
+        features = self.extractor.model(tf.constant(preprocess(picture[..., :3])))["block4_conv2"]
+        return float(tf.reduce_mean(tf.square(features - self.photo_features))
+                     / tf.reduce_mean(tf.square(self.photo_features)))
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    """The sample painting's scales per layer, as calibration.py holds them."""
+    config = StyleConfig(content=sample("chelsea.jpg"), styles=[sample("swirls.jpg")], size=REFERENCE_SIZE,
+                         precision="float32", style_layers=VGG19_CONV_LAYERS)
+    content, styles = prepare_images(config)
+    extractor = build_feature_extractor(config)
+    scales = {}
+    for loss, make, scale in (("gram", gram_style_term, gram_scale), ("wasserstein", wasserstein_style_term,
+                                                                      moment_scale)):
+        objective = build_objective(config.with_options(style_loss=loss), extractor, content, styles)
+        scales[loss] = {name: float(scale(target)) for name, target in objective.targets["style"].items()}
+    for loss, values in scales.items():
+        print(f"{loss}: {{" + ", ".join(f'"{name}": {value:.6g}' for name, value in values.items()) + "}", flush=True)
+    return 0
+
+
+def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """The table, the spread and the sheets (see the module's docstring)."""
+    if getattr(args, "reference", False):
+        return run_reference(args)
+    size, iterations = args.size, args.iterations
+    seed = 1 if args.seed is None else args.seed
+    with tempfile.TemporaryDirectory() as folder:
+        pairs = [tuple(pair.split(":", 1)) for pair in args.pairs] if args.pairs else strength_pairs(folder)
+        check_fits(pairs, [size])
+        print(f"{len(pairs)} pairs at {size} px, {iterations} iterations, seed {seed}, the default strength; style "
+              f"reached (W2 at {', '.join(SCORING_LAYERS)}, 0 the photo, 1 the painting) and content moved "
+              "(conv4_2, relative)", flush=True)
+        print("| pair | " + " | ".join(f"{c}: style reached | {c}: content moved" for c in CALIBRATIONS_COMPARED)
+              + " |\n|" + " --- |" * (1 + 2 * len(CALIBRATIONS_COMPARED)), flush=True)
+        reached: Dict[str, List[float]] = {name: [] for name in CALIBRATIONS_COMPARED}
+        moved: Dict[str, List[float]] = {name: [] for name in CALIBRATIONS_COMPARED}
+        sheet_rows = []
+        for content, style in pairs:
+            scorer = Scorer(content, style, size)
+            cells, row = [], [("photo", scorer.content_pixels),
+                              ("painting", np.asarray(Image.open(style).convert("RGB")))]
+            for calibration in CALIBRATIONS_COMPARED:
+                if stop():
+                    return 0
+                result = stylize(content, style, size=size, iterations=iterations, seed=seed, quiet=True,
+                                 snapshot_every=0, style_calibration=calibration, device=args.device)
+                reached[calibration].append(scorer.style_reached(result.image))
+                moved[calibration].append(scorer.content_moved(result.image))
+                cells.append(f"{reached[calibration][-1]:.3f} | {moved[calibration][-1]:.3f}")
+                row.append((f"{calibration}: {reached[calibration][-1]:.2f}", result.image))
+            print(f"| {os.path.basename(content)} / {os.path.basename(style)} | " + " | ".join(cells) + " |",
+                  flush=True)
+            sheet_rows.append(row)
+    for calibration in CALIBRATIONS_COMPARED:
+        values = reached[calibration]
+        mean = statistics.mean(values)
+        print(f"{calibration}: style reached mean {mean:.3f}, spread (sd/mean) {statistics.pstdev(values) / mean:.3f}, "
+              f"range {min(values):.3f}-{max(values):.3f}; content moved mean {statistics.mean(moved[calibration]):.3f}",
+              flush=True)
+    if args.output:
+        save_sheets(args.output, "strength", sheet_rows)
+    return 0
+
+
+__all__ = ["SCORING_LAYERS", "Scorer", "darkened", "run", "strength_pairs"]

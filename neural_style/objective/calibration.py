@@ -1,0 +1,58 @@
+"""The style strength's calibration (`--style-calibration`): what makes one style weight mean the same on every
+painting.
+
+A style term's loss grows with the painting's own statistics: a Gram matrix is a mean of products of activations, so
+the loss of matching it grows with their fourth power, and a dark, low-contrast painting's is tens of times smaller
+than a bright, busy one's. At one weight the first barely moves the photo and the second covers it. Calibrated, each
+layer's loss is divided by its target's own scale (the mean square of the Gram matrix, the second moment of the
+features for the Wasserstein term) and multiplied by the sample painting's (`swirls.jpg`), so:
+
+- on the sample painting nothing changes (today's weights keep their meaning there);
+- on any other painting, each layer pulls as hard, relative to its painting, as it does on the sample;
+- it is a function of the targets alone (computed from them inside the loss), so tiles, masks (each region's own
+  target), blends, scales and video frames stay exact.
+
+`off` is the loss as it always was. The measurements that chose the default are in docs/style-strength.md.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import tensorflow as tf
+
+# The sample painting's scales, per VGG19 layer (swirls.jpg at 512 px, Gatys' normalised weights, float32; measured
+# by `benchmark --strength --reference`): the mean square of its 'mean'-normalised Gram matrix, and the mean second
+# moment of its features (the Wasserstein term's scale).
+REFERENCE_GRAM_SCALE: Mapping[str, float] = {
+    "block1_conv1": 0.00773574, "block1_conv2": 0.00331606, "block2_conv1": 0.000557167, "block2_conv2": 0.00121321,
+    "block3_conv1": 0.000257694, "block3_conv2": 9.90426e-05, "block3_conv3": 6.63016e-05, "block3_conv4": 0.000100787,
+    "block4_conv1": 1.73094e-05, "block4_conv2": 1.76945e-05, "block4_conv3": 1.04923e-05, "block4_conv4": 2.90772e-05,
+    "block5_conv1": 3.16157e-05, "block5_conv2": 3.75443e-05, "block5_conv3": 2.34889e-05, "block5_conv4": 0.000147635}
+REFERENCE_MOMENT_SCALE: Mapping[str, float] = {
+    "block1_conv1": 9.08698, "block1_conv2": 7.2372, "block2_conv1": 6.25797, "block2_conv2": 14.7714,
+    "block3_conv1": 11.5865, "block3_conv2": 6.45086, "block3_conv3": 3.77466, "block3_conv4": 5.72583,
+    "block4_conv1": 4.88052, "block4_conv2": 6.35916, "block4_conv3": 6.50877, "block4_conv4": 16.3263,
+    "block5_conv1": 9.43731, "block5_conv2": 9.97915, "block5_conv3": 8.31325, "block5_conv4": 20.5365}
+
+
+def gram_scale(target: tf.Tensor) -> tf.Tensor:
+    """A Gram target's own scale: the mean of its squared entries."""
+    return tf.reduce_mean(tf.square(target))
+
+
+def moment_scale(target: tf.Tensor) -> tf.Tensor:
+    """A Wasserstein target's own scale (rows 0..C-1 the covariance's square root, row C the mean): the mean second
+    moment of the features, (|mean|^2 + tr(covariance)) / C."""
+    channels = tf.shape(target)[1]
+    root, mean = target[:channels], target[channels:]
+    return (tf.reduce_sum(tf.square(mean)) + tf.reduce_sum(tf.square(root))) / tf.cast(channels, target.dtype)
+
+
+def calibrated(loss: tf.Tensor, target_scale: tf.Tensor, reference: float) -> tf.Tensor:
+    """A layer's loss measured against its own target's scale, in the sample painting's units."""
+    return loss * (reference / tf.maximum(target_scale, 1e-30))
+
+
+__all__ = ["REFERENCE_GRAM_SCALE", "REFERENCE_MOMENT_SCALE", "calibrated", "gram_scale",
+           "moment_scale"]

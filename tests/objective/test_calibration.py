@@ -1,0 +1,90 @@
+"""The style strength's calibration: on the sample painting it changes nothing; on a dark, low-contrast painting it
+gives the style term the sample's measure; it is a function of the targets, so tiles and masks stay exact; the
+strength multiplies the style weight; the looks are strengths."""
+
+import pytest
+import tensorflow as tf
+from PIL import Image, ImageEnhance
+
+from neural_style.config import PRESETS, StyleConfig, build_config
+from neural_style.features.network_input import preprocess
+from neural_style.objective.build import build_objective
+from neural_style.samples import sample
+from neural_style.sources import prepare_images
+
+
+def _style_term(extractor, config, style_path, size=96, tile=0, picture=None):
+    config = config.with_options(content=sample("chelsea.jpg"), styles=[style_path], size=size, precision="float32")
+    content, styles = prepare_images(config)
+    objective = build_objective(config, extractor, content, styles, tile=tile)
+    image = tf.constant(preprocess(content if picture is None else picture))
+    return float(objective.term_values(image)["style"])
+
+
+@pytest.fixture(scope="module")
+def dark_painting(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dark") / "dark_swirls.jpg"
+    image = Image.open(sample("swirls.jpg")).convert("RGB")
+    ImageEnhance.Contrast(ImageEnhance.Brightness(image).enhance(0.35)).enhance(0.6).save(path, quality=95)
+    return str(path)
+
+
+def test_on_the_sample_painting_calibration_changes_nothing(extractor):
+    off = _style_term(extractor, StyleConfig(style_calibration="off"), sample("swirls.jpg"), size=512)
+    calibrated = _style_term(extractor, StyleConfig(style_calibration="target"), sample("swirls.jpg"), size=512)
+    assert calibrated == pytest.approx(off, rel=1e-4)
+
+
+@pytest.mark.parametrize("style_loss", ["gram", "wasserstein"])
+def test_a_dark_painting_gets_the_samples_measure(extractor, dark_painting, style_loss):
+    """Off, the dark copy's Gram loss (at the photo) is a quarter of the bright painting's: its weight would barely
+    move the photo. Calibrated, the two are of one size (measured: Gram 0.25 -> 1.7; Wasserstein, whose means already
+    set the dark copy apart, 0.69 -> 2.5)."""
+    def ratio(calibration):
+        config = StyleConfig(style_calibration=calibration, style_loss=style_loss)
+        return (_style_term(extractor, config, dark_painting)
+                / _style_term(extractor, config, sample("swirls.jpg")))
+
+    off, calibrated = ratio("off"), ratio("target")
+    assert 0.33 < calibrated < 3.0 and calibrated > 2 * off
+    if style_loss == "gram":
+        assert off < 0.35
+
+
+@pytest.mark.parametrize("style_loss", ["gram", "wasserstein"])
+def test_calibrated_tiles_equal_the_whole_picture(extractor, dark_painting, style_loss):
+    config = StyleConfig(style_calibration="target", style_loss=style_loss, tile_halo=80)
+    whole = _style_term(extractor, config, dark_painting, size=112)
+    tiled = _style_term(extractor, config, dark_painting, size=112, tile=48)
+    assert tiled == pytest.approx(whole, rel=2e-4)
+
+
+def test_calibrated_masks_run_and_a_white_mask_is_no_mask(extractor, dark_painting, tmp_path):
+    from neural_style.objective.build import terms_for
+    from neural_style.sources import load_sources
+
+    white = tmp_path / "white.png"
+    Image.new("L", Image.open(sample("chelsea.jpg")).size, 255).save(white)
+    base = StyleConfig(content=sample("chelsea.jpg"), styles=[dark_painting], size=96, precision="float32",
+                       style_calibration="target")
+    values = []
+    for config in (base, base.with_options(masks=(str(white),))):
+        sources = load_sources(config)
+        from neural_style.plan.sizes import plan_sizes
+
+        sizes = plan_sizes(sources.content.size, sources.style_sizes, 96)
+        content, styles = sources.at(sizes)
+        objective = build_objective(config, extractor, content, styles, masks=sources.masks_at(sizes))
+        values.append(float(objective.term_values(tf.constant(preprocess(content)))["style"]))
+        assert [term.name for term in terms_for(config)] == ["content", "style", "tv"]
+    assert values[1] == pytest.approx(values[0], rel=1e-4)
+
+
+def test_the_strength_multiplies_the_style_weight_and_the_looks_are_strengths(extractor):
+    one = _style_term(extractor, StyleConfig(), sample("swirls.jpg"))
+    assert _style_term(extractor, StyleConfig(style_strength=2.5), sample("swirls.jpg")) == pytest.approx(2.5 * one)
+    assert _style_term(extractor, StyleConfig(style_strength=0.0), sample("swirls.jpg")) == 0.0
+    assert [build_config(None, look).style_strength for look in ("subtle", "balanced", "strong")] == [
+        PRESETS["subtle"]["style_strength"], 1.0, PRESETS["strong"]["style_strength"]]
+    assert PRESETS["subtle"]["style_strength"] < 1.0 < PRESETS["strong"]["style_strength"]
+    assert StyleConfig(style_weight=2e4, style_strength=3.0).resolved_loss_weights().style == pytest.approx(6e4)
