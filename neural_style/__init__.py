@@ -16,6 +16,6 @@ from neural_style.config import LossWeights, StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
 from neural_style.video.stylize import VideoOptions, VideoResult, stylize_video
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["stylize", "StyleResult", "stylize_video", "VideoOptions", "VideoResult", "stylize_batch", "BatchResult",
            "StyleConfig", "WatchOptions", "LossWeights", "NeuralStyleError", "__version__"]

@@ -43,8 +43,10 @@ STYLE_NORMALIZATIONS = ("mean", "chapter")
 # distributions (objective/sliced_style.py). objective/build.STYLE_TERMS maps each to its term.
 STYLE_LOSSES = ("gram", "wasserstein", "sliced")
 # How a style weight is made to mean the same on every painting (objective/calibration.py): "target" measures each
-# layer's loss against its painting's own scale, in the sample painting's units; "off" is the loss as it always was.
-STYLE_CALIBRATIONS = ("off", "target")
+# layer's loss against its painting's own scale, in the sample painting's units; "gradient" divides it by the size of
+# its current difference (crowsonkb's scaled loss); "off" is the loss as it always was; "auto" is "target" where the
+# references hold (the Gatys weights, the 'mean' normalisation), else "off" (docs/style-strength.md has the choice).
+STYLE_CALIBRATIONS = ("auto", "off", "target", "gradient")
 # Style losses that are not sums over positions (a sort over all of them): they need the whole image at once, so
 # tiles and masks are refused with them.
 WHOLE_IMAGE_STYLE_LOSSES = ("sliced",)
@@ -186,7 +188,7 @@ class StyleConfig:
     # How much style, on a scale that means the same on every painting (with style_calibration on): 1 is the default
     # look, 0 the photo, 3 strong, 10 the painting's texture everywhere. It multiplies the style weight.
     style_strength: float = 1.0
-    style_calibration: str = "off"
+    style_calibration: str = "auto"
 
     # Optimiser
     optimizer: str = "auto"
@@ -254,6 +256,13 @@ class StyleConfig:
             style=(default_style if self.style_weight is None else self.style_weight) * self.style_strength,
             tv=defaults.tv if self.tv_weight is None else self.tv_weight,
         )
+
+    def resolved_style_calibration(self) -> str:
+        """The calibration in force: 'auto' is 'target' where its references were measured (the Gatys weights, the
+        'mean' style normalisation), else 'off'."""
+        if self.style_calibration != "auto":
+            return self.style_calibration
+        return "target" if self.weight_source == "gatys" and self.style_normalization == "mean" else "off"
 
     def resolved_style_layer_weights(self) -> Tuple[float, ...]:
         if self.style_layer_weights is None:
@@ -447,9 +456,13 @@ def _check_numbers(config: StyleConfig) -> None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
     config.memory_budget_bytes()  # a budget that is not a size is refused here
     _check_number("--style-strength", config.style_strength, minimum=0, strict=False, flag="--style-strength")
-    if config.style_calibration != "off" and config.style_normalization != "mean":
-        raise NeuralStyleError("--style-calibration measures the 'mean' style normalisation's losses: drop --preset "
-                               "reference, or pass --style-calibration off")
+    if config.style_calibration not in ("auto", "off"):
+        if config.style_normalization != "mean":
+            raise NeuralStyleError(f"--style-calibration {config.style_calibration} measures the 'mean' style "
+                                   "normalisation's losses: drop --preset reference, or pass --style-calibration off")
+        if config.weight_source != "gatys":
+            raise NeuralStyleError(f"--style-calibration {config.style_calibration} is measured on the Gatys weights' "
+                                   "features: pass --weights gatys, or --style-calibration off")
 
 
 

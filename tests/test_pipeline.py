@@ -37,7 +37,7 @@ def test_scales_1_is_a_plain_single_optimisation(small_images, extractor):
     evaluator = Evaluator(objective, (1, height, width, 3), "/CPU:0")
     with tf.device("/CPU:0"), op_determinism(True):  # as the seeded run above
         outcome = run_lbfgs(evaluator, preprocess(content_pixels).astype(np.float64).ravel(),
-                            pixel_bounds(height, width), 8, 10, lambda step: None)
+                            pixel_bounds(height, width), 8, 10, lambda step: None, cold_start=True)  # the photo
     np.testing.assert_array_equal(result.image, deprocess(outcome.image.reshape(1, height, width, 3)))
     assert result.evaluations == outcome.evaluations
 

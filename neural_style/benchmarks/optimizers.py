@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import numpy as np
 
 from neural_style.api import stylize
-from neural_style.benchmarks.measure import check_fits, float32_loss_function, min_median, save_sheets
+from neural_style.benchmarks.measure import check_fits, float32_loss_function, min_median, pairs_from, save_sheets
 from neural_style.features.network_input import preprocess
 from neural_style.optim.evaluator import Evaluator
 
@@ -96,8 +96,6 @@ def run_split(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 def run_quality(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """Each pair, both starts, both precisions: each optimiser's final float32 loss and evaluations per iteration."""
-    from neural_style.benchmarks.measure import pairs_from
-
     pairs = pairs_from(args.pairs)
     size, iterations = args.size, args.iterations
     check_fits(pairs, [size])

@@ -7,8 +7,9 @@ dark and bright, sparse and busy paintings? Each pair is painted at the default 
   conv4_2, conv5_2): 0 is as far from the painting as the photo, 1 its statistics;
 - **content kept**: the conv4_2 features' squared distance from the photo's, relative to the photo's own.
 
-The spread of "style reached" across pairs (its coefficient of variation) is the number the calibration should make
-small; a sheet of every pair shows the pictures. Dark paintings are made here from the shared ones (their brightness
+The spread of each measure across pairs (its coefficient of variation) is the number the calibration should make
+small (a dark painting's statistics are far from the photo's, so "style reached" rises quickly even when the photo
+barely moves: "content moved" shows how much was painted); a sheet of every pair shows the pictures; the seconds per evaluation of each calibration end the table. Dark paintings are made here from the shared ones (their brightness
 and contrast lowered), to stand for the dark, low-contrast paintings of users' reports. `--reference` instead prints
 the sample painting's scales that calibration.py holds."""
 
@@ -25,19 +26,20 @@ import tensorflow as tf
 from PIL import Image, ImageEnhance
 
 from neural_style.api import stylize
-from neural_style.benchmarks.measure import check_fits, save_sheets
+from neural_style.benchmarks.measure import check_fits, interleaved_seconds, min_median, save_sheets
 from neural_style.config import VGG19_CONV_LAYERS, StyleConfig
 from neural_style.features.network_input import preprocess
+from neural_style.hardware import resolve_device, resolve_precision
 from neural_style.features.vgg19 import build_feature_extractor
 from neural_style.objective.build import build_objective
 from neural_style.objective.calibration import gram_scale, moment_scale
-from neural_style.objective.gram_style import gram_style_term
-from neural_style.objective.wasserstein_style import wasserstein_style_term
+from neural_style.objective.gram_style import gram_matrix, gram_style_term
+from neural_style.objective.wasserstein_style import moment_sums, wasserstein_layer_loss, wasserstein_style_term
 from neural_style.samples import sample, shared_images
 from neural_style.sources import prepare_images
 
 SCORING_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2")
-CALIBRATIONS_COMPARED = ("off", "target")
+CALIBRATIONS_COMPARED = ("off", "target", "gradient")
 REFERENCE_SIZE = 512
 
 
@@ -95,19 +97,52 @@ class Scorer:
 
 
 def run_reference(args: argparse.Namespace) -> int:
-    """The sample painting's scales per layer, as calibration.py holds them."""
+    """The sample painting's scales per layer, and the sample pair's differences, as calibration.py holds them."""
     config = StyleConfig(content=sample("chelsea.jpg"), styles=[sample("swirls.jpg")], size=REFERENCE_SIZE,
                          precision="float32", style_layers=VGG19_CONV_LAYERS)
     content, styles = prepare_images(config)
     extractor = build_feature_extractor(config)
-    scales = {}
+    photo = extractor.model(tf.constant(preprocess(content)))
+    tables = {}
     for loss, make, scale in (("gram", gram_style_term, gram_scale), ("wasserstein", wasserstein_style_term,
                                                                       moment_scale)):
         objective = build_objective(config.with_options(style_loss=loss), extractor, content, styles)
-        scales[loss] = {name: float(scale(target)) for name, target in objective.targets["style"].items()}
-    for loss, values in scales.items():
-        print(f"{loss}: {{" + ", ".join(f'"{name}": {value:.6g}' for name, value in values.items()) + "}", flush=True)
+        targets = objective.targets["style"]
+        tables[f"{loss} scale"] = {name: float(scale(target)) for name, target in targets.items()}
+        if loss == "gram":
+            tables["gram difference"] = {name: float(tf.reduce_mean(tf.abs(gram_matrix(photo[name]) - target)))
+                                         for name, target in targets.items()}
+        else:
+            tables["wasserstein loss"] = {
+                name: float(wasserstein_layer_loss(moment_sums(photo[name]), tf.size(photo[name]), target))
+                for name, target in targets.items()}
+    for table, values in tables.items():
+        print(f"{table}: {{" + ", ".join(f'"{name}": {value:.6g}' for name, value in values.items()) + "}", flush=True)
     return 0
+
+
+def spread(values: List[float]) -> str:
+    """A measure across pairs: its mean, its spread (standard deviation over mean) and its range."""
+    mean = statistics.mean(values)
+    return (f"mean {mean:.3f}, spread (sd/mean) {statistics.pstdev(values) / mean:.3f}, range {min(values):.3f}-"
+            f"{max(values):.3f} ({max(values) / min(values):.1f}x)")
+
+
+def print_timing(rounds: int) -> None:
+    """Seconds per evaluation with each calibration (the sample pair at 512 px, the default precision), interleaved:
+    what calibration costs."""
+    precision, _ = resolve_precision("auto", resolve_device(None))
+    config = StyleConfig(content=sample("chelsea.jpg"), styles=[sample("swirls.jpg")], size=REFERENCE_SIZE,
+                         precision=precision)
+    content, styles = prepare_images(config)
+    extractor = build_feature_extractor(config)
+    image = tf.constant(preprocess(content))
+    objectives = {calibration: build_objective(config.with_options(style_calibration=calibration), extractor,
+                                               content, styles) for calibration in CALIBRATIONS_COMPARED}
+    times = interleaved_seconds({name: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
+                                 for name, o in objectives.items()}, rounds)
+    print(f"seconds per evaluation at {REFERENCE_SIZE} px ({precision}), min/median of {rounds} "
+          "interleaved rounds: " + ", ".join(f"{name} {min_median(t)}" for name, t in times.items()), flush=True)
 
 
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -144,13 +179,12 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                   flush=True)
             sheet_rows.append(row)
     for calibration in CALIBRATIONS_COMPARED:
-        values = reached[calibration]
-        mean = statistics.mean(values)
-        print(f"{calibration}: style reached mean {mean:.3f}, spread (sd/mean) {statistics.pstdev(values) / mean:.3f}, "
-              f"range {min(values):.3f}-{max(values):.3f}; content moved mean {statistics.mean(moved[calibration]):.3f}",
-              flush=True)
+        print(f"{calibration}: style reached {spread(reached[calibration])}; content moved "
+              f"{spread(moved[calibration])}", flush=True)
     if args.output:
         save_sheets(args.output, "strength", sheet_rows)
+    if not stop():
+        print_timing(args.rounds or 5)
     return 0
 
 

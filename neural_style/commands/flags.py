@@ -114,7 +114,9 @@ def _add_network_flags(group: Any) -> None:
                        f"{_default('style_strength')}")
     group.add_argument("--style-calibration", choices=STYLE_CALIBRATIONS,
                        help="target: each style layer's loss measured against its painting's own scale, so a dark, "
-                       "low-contrast painting is stylised as much as a bright one; off: the loss as it always was "
+                       "low-contrast painting is stylised as much as a bright one; gradient: crowsonkb's scaled loss "
+                       "(measured, not chosen); off: the loss as it always was; auto: target with the Gatys weights "
+                       "and the 'mean' normalisation, else off "
                        f"{_default('style_calibration')}")
     group.add_argument("--style-loss", choices=STYLE_LOSSES,
                        help="the style term: gram (Gram matrices, Gatys et al.), wasserstein (the 2-Wasserstein "

@@ -12,6 +12,13 @@ features for the Wasserstein term) and multiplied by the sample painting's (`swi
 - it is a function of the targets alone (computed from them inside the loss), so tiles, masks (each region's own
   target), blends, scales and video frames stay exact.
 
+`gradient` is the other candidate measured, crowsonkb/style-transfer-pytorch's (`ScaledMSELoss`): each layer's
+loss divided by the size of its current difference from the target (the mean absolute difference of the Gram
+matrices; the square root of the Wasserstein distance), so its gradient has about the same norm wherever the picture
+is, and multiplied by the sample pair's (the sample photo against the sample painting), so on the sample the first
+step is today's. It depends on the picture as well as the target, but only through the layer's whole statistics,
+so the tiled evaluation stays exact too.
+
 `off` is the loss as it always was. The measurements that chose the default are in docs/style-strength.md.
 """
 
@@ -34,6 +41,18 @@ REFERENCE_MOMENT_SCALE: Mapping[str, float] = {
     "block3_conv1": 11.5865, "block3_conv2": 6.45086, "block3_conv3": 3.77466, "block3_conv4": 5.72583,
     "block4_conv1": 4.88052, "block4_conv2": 6.35916, "block4_conv3": 6.50877, "block4_conv4": 16.3263,
     "block5_conv1": 9.43731, "block5_conv2": 9.97915, "block5_conv3": 8.31325, "block5_conv4": 20.5365}
+# The sample pair's differences, per layer (chelsea.jpg against swirls.jpg at 512 px, as above; `benchmark --strength
+# --reference`): the mean absolute difference of their Gram matrices, and their Wasserstein loss.
+REFERENCE_GRAM_DIFFERENCE: Mapping[str, float] = {
+    "block1_conv1": 0.0511554, "block1_conv2": 0.0371932, "block2_conv1": 0.0150405, "block2_conv2": 0.0219965,
+    "block3_conv1": 0.00927, "block3_conv2": 0.00658001, "block3_conv3": 0.00541466, "block3_conv4": 0.00686532,
+    "block4_conv1": 0.00248165, "block4_conv2": 0.00243267, "block4_conv3": 0.00169724, "block4_conv4": 0.00199512,
+    "block5_conv1": 0.00246737, "block5_conv2": 0.00242394, "block5_conv3": 0.00248537, "block5_conv4": 0.00474657}
+REFERENCE_WASSERSTEIN_LOSS: Mapping[str, float] = {
+    "block1_conv1": 6.32317, "block1_conv2": 3.88621, "block2_conv1": 3.49276, "block2_conv2": 7.24655,
+    "block3_conv1": 6.32909, "block3_conv2": 3.16039, "block3_conv3": 1.60806, "block3_conv4": 2.65299,
+    "block4_conv1": 3.23679, "block4_conv2": 4.83369, "block4_conv3": 3.49919, "block4_conv4": 9.12343,
+    "block5_conv1": 7.48315, "block5_conv2": 11.101, "block5_conv3": 9.3394, "block5_conv4": 44.3819}
 
 
 def gram_scale(target: tf.Tensor) -> tf.Tensor:
@@ -54,5 +73,11 @@ def calibrated(loss: tf.Tensor, target_scale: tf.Tensor, reference: float) -> tf
     return loss * (reference / tf.maximum(target_scale, 1e-30))
 
 
-__all__ = ["REFERENCE_GRAM_SCALE", "REFERENCE_MOMENT_SCALE", "calibrated", "gram_scale",
-           "moment_scale"]
+def gradient_normalised(loss: tf.Tensor, difference_size: tf.Tensor, reference: float) -> tf.Tensor:
+    """A layer's loss divided by the size of its current difference from the target, in the sample pair's units:
+    crowsonkb's scaled loss, whose gradient keeps about the same norm as the picture nears the target."""
+    return loss * (reference / tf.maximum(difference_size, 1e-30))
+
+
+__all__ = ["REFERENCE_GRAM_DIFFERENCE", "REFERENCE_GRAM_SCALE", "REFERENCE_MOMENT_SCALE",
+           "REFERENCE_WASSERSTEIN_LOSS", "calibrated", "gradient_normalised", "gram_scale", "moment_scale"]

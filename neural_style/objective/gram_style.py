@@ -13,7 +13,8 @@ from typing import Any, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
-from neural_style.objective.calibration import REFERENCE_GRAM_SCALE, calibrated, gram_scale
+from neural_style.objective.calibration import (REFERENCE_GRAM_DIFFERENCE, REFERENCE_GRAM_SCALE, calibrated,
+                                                gradient_normalised, gram_scale)
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 
@@ -50,7 +51,7 @@ class GramStyleTerm(StatisticsTerm):
     name: str = "style"
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     normalization: str = "mean"
-    calibration: str = "off"  # "target": each layer against its target's own scale (calibration.py)
+    calibration: str = "off"  # "target" or "gradient" (calibration.py)
 
     def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
         return raw_gram(features, guide)
@@ -66,6 +67,10 @@ class GramStyleTerm(StatisticsTerm):
             loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
             if self.calibration == "target":
                 loss = calibrated(loss, gram_scale(target), REFERENCE_GRAM_SCALE[name])
+            elif self.calibration == "gradient":
+                difference = tf.reduce_mean(tf.abs(self.target_from_statistics(statistics[name], counts[name])
+                                                   - target))
+                loss = gradient_normalised(loss, difference, REFERENCE_GRAM_DIFFERENCE[name])
             losses.append(weights[name] * loss)
         return tf.add_n(losses)
 
@@ -74,7 +79,7 @@ def gram_style_term(config) -> GramStyleTerm:
     """The style term of a run: its style layers and their weights, normalisation and weight in force."""
     return GramStyleTerm(weight=config.resolved_loss_weights().style, layers=tuple(config.style_layers),
                          layer_weights=config.resolved_style_layer_weights(), normalization=config.style_normalization,
-                         calibration=config.style_calibration)
+                         calibration=config.resolved_style_calibration())
 
 
 __all__ = ["GramStyleTerm", "gram_matrix", "gram_style_term", "raw_gram", "style_layer_loss", "style_loss"]

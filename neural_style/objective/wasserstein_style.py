@@ -19,7 +19,8 @@ from typing import Any, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
-from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE, calibrated, moment_scale
+from neural_style.objective.calibration import (REFERENCE_MOMENT_SCALE, REFERENCE_WASSERSTEIN_LOSS, calibrated,
+                                                gradient_normalised, moment_scale)
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
@@ -87,7 +88,7 @@ class WassersteinStyleTerm(StatisticsTerm):
 
     name: str = "style"
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
-    calibration: str = "off"  # "target": each layer against its target's own scale (calibration.py)
+    calibration: str = "off"  # "target" or "gradient" (calibration.py)
 
     def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
         return moment_sums(features, guide)
@@ -108,6 +109,9 @@ class WassersteinStyleTerm(StatisticsTerm):
             loss = wasserstein_layer_loss(statistics[name], counts[name], target)
             if self.calibration == "target":
                 loss = calibrated(loss, moment_scale(target), REFERENCE_MOMENT_SCALE[name])
+            elif self.calibration == "gradient":
+                loss = gradient_normalised(loss, tf.sqrt(tf.maximum(loss, 1e-30)),
+                                           REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5)
             losses.append(weights[name] * loss)
         return tf.add_n(losses)
 
@@ -116,7 +120,7 @@ def wasserstein_style_term(config) -> WassersteinStyleTerm:
     """The style term of a run with `--style-loss wasserstein`."""
     return WassersteinStyleTerm(weight=config.resolved_loss_weights().style, layers=tuple(config.style_layers),
                                 layer_weights=config.resolved_style_layer_weights(),
-                                calibration=config.style_calibration)
+                                calibration=config.resolved_style_calibration())
 
 
 __all__ = ["EIGENVALUE_FLOOR", "WassersteinStyleTerm", "moment_sums", "psd_sqrt", "trace_sqrt",

@@ -126,8 +126,8 @@ class DeviceLbfgs:
     def _extend(self, total: float, gradient: tf.Tensor, direction: tf.Tensor, step: float, predicted: float,
                 x_new: tf.Tensor, new_total: float, new_gradient: tf.Tensor) -> Tuple[tf.Tensor, float, tf.Tensor]:
         """A first step that was accepted while the loss still falls steeply past it (the slope there still more than
-        CURVATURE of the start's: Wolfe's curvature condition fails) is doubled while that lasts and the loss keeps
-        falling: what scipy's line search does by extrapolating, and what carries the first iterations from a photo,
+        CURVATURE of the start's: Wolfe's curvature condition fails) is made EXTEND times longer while that lasts and
+        the loss keeps falling: what scipy's line search does by extrapolating, and what carries the first iterations from a photo,
         whose curvature the history does not know yet."""
         for _ in range(MAX_EXTENSIONS):
             if float(_dot(new_gradient, x_new - self.x)) >= CURVATURE * predicted:

@@ -56,7 +56,10 @@ class RunPlan:
         tiled = [plan for plan in self.scales if plan.memory.tile]
         memory = f"{self.memory.describe()}; " if self.memory is not None and (
             self.hardware.on_gpu or config.memory_budget is not None or tiled) else ""
-        return (f"{sizes}; weights {config.weights}; {self.hardware.arithmetic()}; {memory}"
+        calibration = config.resolved_style_calibration()
+        strength = f"style strength {config.style_strength:g}" + (
+            f" ({calibration} calibration)" if calibration != "off" else " (uncalibrated)")
+        return (f"{sizes}; weights {config.weights}, {strength}; {self.hardware.arithmetic()}; {memory}"
                 + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
                 + f"{self.optimizer} ({self.optimizer_why}) for up to {config.iterations} iterations"
                 + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if self.start == "adain" else ""))

@@ -104,3 +104,34 @@ def test_the_prepared_device_check_prints_its_table_on_this_cpu(monkeypatch, cap
         for mode in ("graph", "XLA"):
             assert f"| s/evaluation, {precision} {mode} |" in out
     assert "| tiled | " in out and "px tiles" in out
+
+
+def test_strength_scores_each_calibration_and_times_them(small_images, tmp_path, capsys):
+    from neural_style.commands.cli import main
+
+    content, style = small_images
+    assert main(["benchmark", "--strength", "--pairs", f"{content}:{style}", "--size", "48", "--iterations", "2",
+                 "--rounds", "1", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| content.png / style.png"))
+    scores = [float(cell) for cell in row.strip("| ").split(" | ")[1:]]
+    assert len(scores) == 6 and all(score == score for score in scores)  # reached and moved for each calibration
+    assert all(f"{name}: style reached mean" in out for name in ("off", "target", "gradient"))
+    assert "seconds per evaluation at 512 px" in out and "gradient " in out.splitlines()[-1]
+    assert os.path.exists(tmp_path / "strength_1.png")
+
+
+def test_optimizers_split_an_iteration_and_compare_final_losses(small_images, tmp_path, capsys):
+    from neural_style.commands.cli import main
+
+    content, style = small_images
+    assert main(["benchmark", "--optimizers", "--content", content, "--style", style, "--sizes", "48",
+                 "--precisions", "float32", "--iterations", "3", "--rounds", "1"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| 48 |")]
+    assert [row[2] for row in rows] == ["lbfgs", "lbfgs-device"]
+    assert all(float(row[3].split("/")[0]) > 0 for row in rows)  # evaluation seconds per iteration
+    assert main(["benchmark", "--optimizers", "--pairs", f"{content}:{style}", "--size", "48", "--iterations", "4",
+                 "-o", str(tmp_path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| content.png / style.png")]
+    assert len(rows) == 4  # two starts by two precisions
+    assert os.path.exists(tmp_path / "optimizers_1.png")
