@@ -64,13 +64,14 @@ class GramStyleTerm(StatisticsTerm):
         weights = dict(zip(self.layers, self.layer_weights))
         losses = []
         for name, target in targets.items():
-            loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
+            if self.calibration == "gradient":  # the 'mean' normalisation (config.validate): the difference once
+                difference = statistics[name] / counts[name] - target
+                loss = gradient_normalised(tf.reduce_mean(tf.square(difference)),
+                                           tf.reduce_mean(tf.abs(difference)), REFERENCE_GRAM_DIFFERENCE[name])
+            else:
+                loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
             if self.calibration == "target":
                 loss = calibrated(loss, gram_scale(target), REFERENCE_GRAM_SCALE[name])
-            elif self.calibration == "gradient":
-                difference = tf.reduce_mean(tf.abs(self.target_from_statistics(statistics[name], counts[name])
-                                                   - target))
-                loss = gradient_normalised(loss, difference, REFERENCE_GRAM_DIFFERENCE[name])
             losses.append(weights[name] * loss)
         return tf.add_n(losses)
 
