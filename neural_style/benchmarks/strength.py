@@ -76,7 +76,7 @@ class Scorer:
     def __init__(self, content: str, style: str, size: int) -> None:
         config = StyleConfig(content=content, styles=[style], size=size, precision="float32", xla=False,
                              style_layers=SCORING_LAYERS, content_weight=0.0, tv_weight=0.0, style_weight=1.0,
-                             style_loss="wasserstein")
+                             style_loss="wasserstein", style_calibration="off")  # the measure: never calibrated
         self.content_pixels, style_pixels = prepare_images(config)
         extractor = build_feature_extractor(config.with_options(content_layers=("block4_conv2",)))
         self.style = build_objective(config, extractor, self.content_pixels, style_pixels)
