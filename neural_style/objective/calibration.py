@@ -68,16 +68,11 @@ def moment_scale(target: tf.Tensor) -> tf.Tensor:
     return (tf.reduce_sum(tf.square(mean)) + tf.reduce_sum(tf.square(root))) / tf.cast(channels, target.dtype)
 
 
-def calibrated(loss: tf.Tensor, target_scale: tf.Tensor, reference: float) -> tf.Tensor:
-    """A layer's loss measured against its own target's scale, in the sample painting's units."""
-    return loss * (reference / tf.maximum(target_scale, 1e-30))
-
-
-def gradient_normalised(loss: tf.Tensor, difference_size: tf.Tensor, reference: float) -> tf.Tensor:
-    """A layer's loss divided by the size of its current difference from the target, in the sample pair's units:
-    crowsonkb's scaled loss, whose gradient keeps about the same norm as the picture nears the target."""
-    return loss * (reference / tf.maximum(difference_size, 1e-30))
+def calibrated(loss: tf.Tensor, own_scale: tf.Tensor, reference: float) -> tf.Tensor:
+    """A layer's loss measured against a scale of its own (its target's for `target`; its current difference from
+    the target for `gradient`), in the sample's units (`reference`, the same scale on the sample)."""
+    return loss * (reference / tf.maximum(own_scale, 1e-30))
 
 
 __all__ = ["REFERENCE_GRAM_DIFFERENCE", "REFERENCE_GRAM_SCALE", "REFERENCE_MOMENT_SCALE",
-           "REFERENCE_WASSERSTEIN_LOSS", "calibrated", "gradient_normalised", "gram_scale", "moment_scale"]
+           "REFERENCE_WASSERSTEIN_LOSS", "calibrated", "gram_scale", "moment_scale"]

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Tuple
 import tensorflow as tf
 
 from neural_style.objective.calibration import (REFERENCE_GRAM_DIFFERENCE, REFERENCE_GRAM_SCALE, calibrated,
-                                                gradient_normalised, gram_scale)
+                                                gram_scale)
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 
@@ -66,8 +66,8 @@ class GramStyleTerm(StatisticsTerm):
         for name, target in targets.items():
             if self.calibration == "gradient":  # the 'mean' normalisation (config.validate): the difference once
                 difference = statistics[name] / counts[name] - target
-                loss = gradient_normalised(tf.reduce_mean(tf.square(difference)),
-                                           tf.reduce_mean(tf.abs(difference)), REFERENCE_GRAM_DIFFERENCE[name])
+                loss = calibrated(tf.reduce_mean(tf.square(difference)), tf.reduce_mean(tf.abs(difference)),
+                                  REFERENCE_GRAM_DIFFERENCE[name])
             else:
                 loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
             if self.calibration == "target":

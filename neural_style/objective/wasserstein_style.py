@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Tuple
 import tensorflow as tf
 
 from neural_style.objective.calibration import (REFERENCE_MOMENT_SCALE, REFERENCE_WASSERSTEIN_LOSS, calibrated,
-                                                gradient_normalised, moment_scale)
+                                                moment_scale)
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
@@ -110,8 +110,7 @@ class WassersteinStyleTerm(StatisticsTerm):
             if self.calibration == "target":
                 loss = calibrated(loss, moment_scale(target), REFERENCE_MOMENT_SCALE[name])
             elif self.calibration == "gradient":
-                loss = gradient_normalised(loss, tf.sqrt(tf.maximum(loss, 1e-30)),
-                                           REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5)
+                loss = calibrated(loss, tf.sqrt(tf.maximum(loss, 1e-30)), REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5)
             losses.append(weights[name] * loss)
         return tf.add_n(losses)
 
