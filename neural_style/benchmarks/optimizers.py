@@ -68,7 +68,8 @@ def split_run(content: str, style: str, size: int, precision: str, optimizer: st
 
 def run_split(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """The split table (see the module's docstring)."""
-    sizes = args.sizes or list(SPLIT_SIZES)
+    # Largest first: a process that has run the small sizes holds memory the largest's plan then lacks.
+    sizes = sorted(args.sizes or SPLIT_SIZES, reverse=True)
     rounds = max(1, args.rounds or 2)
     check_fits([(args.content, args.style)], sizes, tile_size=0)
     print(f"per iteration, seconds in evaluations and in the optimiser itself, min/median of {rounds} interleaved "

@@ -8,9 +8,9 @@ One rule per device kind (`memory_model`), for stills, video frames and batch jo
 - a GPU run keeps the activations and their gradients on the card, in the run's precision, and the whole picture's
   float32 vectors; scipy's L-BFGS history stays in the host's memory and is planned against it.
 
-What there is (`available_for`): the host's available memory (/proc/meminfo); a GPU's free memory through NVML or
-nvidia-smi (gpus.py), or unknown; `--memory-budget` caps either, so a run that shares the machine or the card plans as
-if only that much were free.
+What there is (`available_for`): the host's available memory (/proc/meminfo) plus what the process holds; a GPU's
+free memory through NVML or nvidia-smi (gpus.py), or unknown; `--memory-budget` caps either, so a run that shares
+the machine or the card plans as if only that much were free.
 """
 
 from __future__ import annotations
@@ -119,16 +119,27 @@ def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
                        GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, optimizer != "lbfgs", GPU_HOST_BASE_BYTES, optimizer)
 
 
-def available_memory_bytes() -> Optional[float]:
-    """MemAvailable from /proc/meminfo (Linux), else None."""
+def _proc_field(path: str, field: str) -> Optional[float]:
+    """A kB field of a /proc file (Linux), in bytes; None elsewhere."""
     try:
-        with open("/proc/meminfo") as stream:
+        with open(path) as stream:
             for line in stream:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(field + ":"):
                     return float(line.split()[1]) * 1024
     except OSError:
         pass
     return None
+
+
+def available_memory_bytes() -> Optional[float]:
+    """The memory this process can reach (Linux; else None): what the system has available plus what the process
+    holds already. A plan is the process's whole peak (TensorFlow and the weights included), and a process that ran
+    a large picture keeps its allocator's memory for the next: a batch, a sheet, the studio or a benchmark planned
+    against MemAvailable alone refused the second of two runs that each fit."""
+    available = _proc_field("/proc/meminfo", "MemAvailable")
+    if available is None:
+        return None
+    return available + (_proc_field("/proc/self/status", "VmRSS") or 0.0)
 
 
 @dataclass(frozen=True)
@@ -174,13 +185,9 @@ def peak_resident_bytes() -> Optional[float]:
     """This process's peak resident memory so far (None where the platform does not say). On Linux, VmHWM of
     /proc/self/status: getrusage's ru_maxrss carries a forking parent's peak across exec, so a small run started
     from a large process would report the parent's."""
-    try:
-        with open("/proc/self/status") as stream:
-            for line in stream:
-                if line.startswith("VmHWM:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = _proc_field("/proc/self/status", "VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # Windows

@@ -1,5 +1,6 @@
 """The memory plan on this CPU: a run under --memory-budget tiles to fit it, and its measured peak stays under it."""
 
+import io
 import os
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import sys
 import pytest
 
 from neural_style.benchmarks.measure import RUN_REPORTING_PEAK, reported_peak
+from neural_style.plan import memory
 from tests.helpers import IMAGES
 
 
@@ -26,3 +28,11 @@ def test_a_run_under_a_memory_budget_tiles_to_fit_it_and_stays_under_it(tmp_path
     peak = reported_peak(done.stderr.splitlines())
     assert peak <= budget, f"peak {peak / 1e9:.2f} GB over the {budget / 1e9:.1f} GB budget"
     assert (tmp_path / "out.png").exists()
+
+
+def test_the_memory_a_process_already_holds_counts_as_available(monkeypatch):
+    """A plan is the process's whole peak, so what the process holds (a previous run's allocator memory) is memory
+    it can use: a second run that fits is not refused for the first's."""
+    fields = {"/proc/meminfo": "MemAvailable:    1000000 kB\n", "/proc/self/status": "VmRSS:     500000 kB\n"}
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: io.StringIO(fields[path]))
+    assert memory.available_memory_bytes() == 1500000 * 1024
