@@ -34,6 +34,9 @@ NATIVE_BFLOAT16_GPU_CAPABILITY = (8, 0)
 NATIVE_FLOAT16_GPU_CAPABILITY = (7, 0)
 # Memory growth on a GPU (TensorFlow takes nearly the whole card at start otherwise): on unless this is "0".
 MEMORY_GROWTH_VARIABLE = "NEURAL_STYLE_GPU_MEMORY_GROWTH"
+# "0" treats this CPU as one without native bfloat16, whatever it reports: `--precision auto` then keeps float32 (for a
+# CPU whose bfloat16 is no faster, and to run the tests with another CPU's arithmetic).
+CPU_BFLOAT16_VARIABLE = "NEURAL_STYLE_CPU_BFLOAT16"
 
 
 def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset:
@@ -78,7 +81,10 @@ def native_bfloat16_cpu(flags: Optional[frozenset] = None, features: Optional[fr
     """The CPU's native bfloat16 instructions, found portably: (the one auto may use, or None; the evidence).
     Linux's /proc/cpuinfo flags, else NumPy's CPUID features (macOS and Windows on x86), else macOS's word on Apple
     silicon. TensorFlow runs bfloat16 convolutions natively through oneDNN on x86 only: Apple silicon's FEAT_BF16 is
-    reported, and auto keeps float32 there (not measured to pay)."""
+    reported, and auto keeps float32 there (not measured to pay). The machine's own CPU is read only where neither
+    `flags` nor `features` is given, and counts as without bfloat16 where NEURAL_STYLE_CPU_BFLOAT16 is 0."""
+    if flags is None and features is None and os.environ.get(CPU_BFLOAT16_VARIABLE) == "0":
+        return None, f"CPU taken as without native bfloat16 ({CPU_BFLOAT16_VARIABLE}=0)"
     flags = cpu_flags() if flags is None else flags
     found = [flag for flag in NATIVE_BFLOAT16_CPU_FLAGS if flag in flags]
     if found:

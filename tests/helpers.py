@@ -2,6 +2,7 @@
 one check of a refusal (every command's bad input: exit status 2, one line naming the problem, no traceback, nothing
 written)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+import pytest
 from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,6 +20,13 @@ IMAGES = os.path.join(REPO, "images")
 # plain graph (XLA would compile for seconds per size), and the photo as the start (the default AdaIN start loads
 # a second network, about a second a run: tests/feedforward tests it). Tests vary it: dict(FAST, iterations=4).
 FAST = dict(size=48, iterations=6, snapshot_every=0, quiet=True, xla=False, init="content")
+
+
+def needs(module: str, extra: str):
+    """A mark that skips a test, in one line naming the extra to install, where `module` is missing: the README's
+    test command installs only the test extra, so torch (reference) and Ray (cluster) may be absent."""
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None,
+                              reason=f"needs {module}: pip install -e .[{extra}]")
 
 
 def random_image(height, width, seed=0):

@@ -75,8 +75,12 @@ def test_lbfgs_history_is_the_optimisers_memory(small_images, monkeypatch):
 
     monkeypatch.setattr(lbfgsb, "fmin_l_bfgs_b", recording)
     short = stylize(content, style, lbfgs_history=1, **dict(FAST, iterations=8))
+    calls_short = len(memories)
     long = stylize(content, style, lbfgs_history=12, **dict(FAST, iterations=8))
-    assert memories == [1, 12]
+    # Every call of scipy's routine gets the history asked for: how many calls a run makes (a restart after a slow
+    # first iteration is a second call) depends on the CPU's rounding, the memory given does not.
+    assert calls_short >= 1 and len(memories) > calls_short
+    assert set(memories[:calls_short]) == {1} and set(memories[calls_short:]) == {12}
     assert not np.array_equal(short.image, long.image)  # the memory changes the steps taken
 
 

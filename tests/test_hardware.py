@@ -182,3 +182,14 @@ def test_seeded_runs_are_byte_identical_in_either_precision(small_images, tmp_pa
                      "--init", "random", "--precision", precision, "--snapshot-every", "0", "--quiet"]) == 0
         pictures.append(open(output, "rb").read())
     assert pictures[0] == pictures[1]
+
+
+def test_a_cpu_can_be_taken_as_without_bfloat16(monkeypatch):
+    """NEURAL_STYLE_CPU_BFLOAT16=0 keeps auto in float32 on any CPU and says why; given flags are still read."""
+    from neural_style.hardware import CPU_BFLOAT16_VARIABLE, native_bfloat16_cpu, resolve_precision
+
+    monkeypatch.setenv(CPU_BFLOAT16_VARIABLE, "0")
+    assert resolve_precision("auto", "/CPU:0") == ("float32", "auto: CPU taken as without native bfloat16 "
+                                                   "(NEURAL_STYLE_CPU_BFLOAT16=0)")
+    assert resolve_precision("bfloat16", "/CPU:0")[0] == "bfloat16"
+    assert native_bfloat16_cpu(frozenset({"avx512_bf16"}))[0] == "AVX512_BF16"

@@ -73,8 +73,6 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
     or None when `should_stop()` ended a run (then nothing is written). Progress every `print_every` steps
     (default: a tenth of them); `options` are this tool's run's (`seed`, which seeds both programs, `device`,
     `memory_budget`)."""
-    from neural_style import reference  # PyTorch's: the reference extra, imported once it is asked for
-
     if steps < 1 or size < 16:
         raise NeuralStyleError("--steps must be >= 1 and --size >= 16: pass such values")
     if print_every is not None and print_every < 1:
@@ -86,6 +84,12 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
                               styles=[style])
     sources = load_sources(request.config)
     plan_run(request.config, request.hardware, sources.content.size, sources.style_sizes)
+    # PyTorch's: the reference extra, imported once the inputs and the plan hold, so a bad input is named first.
+    try:
+        from neural_style import reference
+    except ImportError as missing:
+        raise NeuralStyleError(str(missing)) from None
+
     content_pixels, style_pixels = reference.load_pair(content, style, size)
     height, width = content_pixels.shape[:2]
 
@@ -217,11 +221,6 @@ def format_summary(summary: Dict[str, Any]) -> str:
 def main(argv: Sequence[str]) -> int:
     """`neural-style compare`; returns the exit status (2 without torch or for bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print(f"{PROG}: error: the PyTorch reference needs torch: pip install -e .[reference]", file=sys.stderr)
-        return 2
 
     def body(stop: StopOnSignal) -> int:
         summary = run_compare(args.content, args.style, args.output, args.steps, args.size, args.optimizer,

@@ -1,7 +1,6 @@
 """The batch command: job planning, outputs and summary, resume, failure isolation, local workers, Ray."""
 
 import csv
-import importlib.util
 import multiprocessing
 import os
 import shutil
@@ -19,7 +18,7 @@ from neural_style.batch.jobs import name_outputs, pair_jobs, read_manifest
 from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 
-from tests.helpers import FAST, refused
+from tests.helpers import FAST, needs, refused
 
 # A batch job is watched by the batch itself: only the run options.
 FAST = dict(size=FAST["size"], iterations=5, scales=1, xla=FAST["xla"], init=FAST["init"])
@@ -207,8 +206,7 @@ class _Lines:
         pass
 
 
-needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                               reason="the cluster extra is not installed: pip install -e '.[cluster]' (CI does)")
+needs_ray = needs("ray", "cluster")
 
 
 def _process_ids():

@@ -158,7 +158,12 @@ def test_compare_is_dispatched_and_needs_torch(monkeypatch, capsys, small_images
     with pytest.raises(SystemExit) as exit_:
         main(["compare", "--help"])
     assert exit_.value.code == 0 and "usage: neural-style compare" in capsys.readouterr().out
+    import neural_style
+
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    # The reference is imported afresh (another test may have imported it with torch present).
+    monkeypatch.delitem(sys.modules, "neural_style.reference", raising=False)
+    monkeypatch.delattr(neural_style, "reference", raising=False)
     content, style = small_images
     refused(capsys, ["compare", content, style, "-o", str(tmp_path / "cmp")],
             "neural-style compare: error: the PyTorch reference needs torch: pip install -e .[reference]",

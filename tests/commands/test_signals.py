@@ -8,7 +8,7 @@ import signal
 import pytest
 from PIL import Image
 
-from tests.helpers import IMAGES, command, wait_until
+from tests.helpers import IMAGES, command, needs, wait_until
 
 STYLE = os.path.join(IMAGES, "swirls.jpg")
 TINY = ["--size", "48", "--init", "content", "--no-xla", "--quiet"]
@@ -45,7 +45,8 @@ def test_a_video_interrupted_keeps_its_frames_and_resumes(tmp_path):
     assert sorted(os.listdir(output)) == [f"frame_00000{i}.png" for i in range(1, 5)]
 
 
-@pytest.mark.parametrize("where", [[], ["--workers", "2"], ["--ray", "local"]])
+@pytest.mark.parametrize("where", [[], ["--workers", "2"],
+                                   pytest.param(["--ray", "local"], marks=needs("ray", "cluster"))])
 def test_a_batch_interrupted_keeps_its_pictures_and_a_rerun_does_the_rest(tmp_path, where):
     photos = _photos(tmp_path / "photos", 4, "photo")
     outdir = tmp_path / "out"

