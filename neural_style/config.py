@@ -59,6 +59,10 @@ ADAM_SPACES = ("pixels", "imagenet")
 # Arithmetic of the convolutions ("auto": what the hardware runs natively; see hardware.py). float16 is for NVIDIA
 # GPUs before Ampere (compute capability 7.x), with the image gradient's loss scaled (objective/loss_scale.py).
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# Settings that only some optimisers read: given for a run whose optimiser does not read them, they are refused
+# (check_settings_read) rather than silently ignored.
+ADAM_SETTINGS = ("learning_rate", "adam_average", "adam_space")
+LBFGS_SETTINGS = ("lbfgs_history",)
 # Units a --memory-budget may be given in, by their (upper-case) suffix.
 MEMORY_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -454,6 +458,9 @@ def _check_numbers(config: StyleConfig) -> None:
             _check_number(flag, value, minimum=0, strict=False, flag=flag)
     if config.seed is not None:
         _check_int("--seed", config.seed, minimum=0, flag="--seed")
+        if config.xla:
+            raise NeuralStyleError("--xla cannot give a seeded run's byte-identical picture (TensorFlow has no "
+                                   "deterministic XLA max-pool gradient): drop --xla or --seed")
     config.memory_budget_bytes()  # a budget that is not a size is refused here
     _check_number("--style-strength", config.style_strength, minimum=0, strict=False, flag="--style-strength")
     if config.style_calibration not in ("auto", "off"):
@@ -463,7 +470,26 @@ def _check_numbers(config: StyleConfig) -> None:
         if config.weight_source != "gatys":
             raise NeuralStyleError(f"--style-calibration {config.style_calibration} is measured on the Gatys weights' "
                                    "features: pass --weights gatys, or --style-calibration off")
+        if config.style_calibration == "gradient" and config.style_loss == "sliced":
+            raise NeuralStyleError("--style-calibration gradient has no reference for --style-loss sliced: pass "
+                                   "--style-calibration target (or off), or --style-loss gram or wasserstein")
 
+
+
+def check_settings_read(config: StyleConfig, given: Sequence[str]) -> None:
+    """Refuse, naming the fix, settings `given` by the user (not by a preset) that this run would silently ignore:
+    Adam's with an L-BFGS optimiser, L-BFGS's with Adam. (XLA with a seed is refused by `validate`.)"""
+    if config.method != "optimize" or config.optimizer not in OPTIMIZERS:  # an unknown name is validate's to refuse
+        return
+    adam = config.optimizer == "adam"
+    for name in given:
+        flag = "--" + name.replace("_", "-")
+        if name in ADAM_SETTINGS and not adam:
+            raise NeuralStyleError(f"{flag} is Adam's setting and this run optimises with L-BFGS: pass --optimizer "
+                                   f"adam, or drop {flag}")
+        if name in LBFGS_SETTINGS and adam:
+            raise NeuralStyleError(f"{flag} is L-BFGS's setting and this run optimises with Adam: drop {flag}, or "
+                                   "pass --optimizer lbfgs")
 
 
 def _check_tiles(config: StyleConfig) -> None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Dict, Optional
 
-from neural_style.config import StyleConfig, WatchOptions, build_config, build_watch, split_options, validate
+from neural_style.config import (StyleConfig, WatchOptions, build_config, build_watch, check_settings_read,
+                                 split_options, validate)
 from neural_style.hardware import Hardware, resolve_hardware
 
 
@@ -30,12 +31,13 @@ def resolve_request(options: Dict[str, Any], config: Optional[StyleConfig] = Non
                     watch: Optional[WatchOptions] = None, *, check: bool = True, **given: Any) -> Request:
     """`config` (or the defaults), then `options['preset']`'s values, then the images `given` (None: not given) and
     the other options, each to the `StyleConfig` or `WatchOptions` field of its name; validated (the configuration
-    only where `check`: a batch checks each job's)."""
+    only where `check`: a batch checks each job's), settings the run would ignore refused."""
     style_options, watch_options = split_options(options)
     config = build_config(config, style_options.pop("preset", None),
                           **{name: value for name, value in given.items() if value is not None}, **style_options)
     if check:
         validate(config)
+        check_settings_read(config, [name for name, value in style_options.items() if value is not None])
     watch = build_watch(watch, **watch_options)
     return Request(config, watch)
 

@@ -160,3 +160,24 @@ def test_a_prebuilt_extractor_serves_many_runs_and_a_mismatched_one_is_refused(s
         stylize(content, style, extractor=extractor, pooling="avg", precision="float32", **FAST)
     with pytest.raises(NeuralStyleError, match="extractor given was built for other"):
         stylize(content, style, extractor=extractor, precision="bfloat16", **FAST)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--learning-rate", "5"], "--learning-rate is Adam's setting and this run optimises with L-BFGS"),
+    (["--adam-average", "0.9", "--optimizer", "lbfgs-device"], "--adam-average is Adam's setting"),
+    (["--lbfgs-history", "4", "--optimizer", "adam"], "--lbfgs-history is L-BFGS's setting"),
+    (["--xla", "--seed", "3"], "--xla cannot give a seeded run's byte-identical picture"),
+])
+def test_a_setting_the_run_would_ignore_is_refused(small_images, tmp_path, capsys, flags, message):
+    """Said, not silently ignored: a setting the run's optimiser does not read, or XLA that a seed would turn off."""
+    from tests.helpers import refused
+
+    content, style = small_images
+    refused(capsys, [content, style, "-o", str(tmp_path / "out.png"), *flags], message, folder=str(tmp_path))
+
+
+def test_a_presets_settings_are_not_refused_as_the_users(small_images):
+    """The reference preset sets Adam's learning rate for compare's Adam run; with L-BFGS that is no user's mistake."""
+    content, style = small_images
+    result = stylize(content, style, preset="reference", **dict(FAST, size=48, iterations=2))
+    assert result.stop_reason == "done"

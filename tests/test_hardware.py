@@ -58,6 +58,7 @@ def test_the_start_line_says_which_precision_and_why(small_images, monkeypatch):
     from neural_style import hardware as precision
 
     content, style = small_images
+    monkeypatch.delenv(precision.CPU_BFLOAT16_VARIABLE, raising=False)  # this test is about what the flags say
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     stream = io.StringIO()
     result = stylize(content, style, stream=stream, **dict(FAST, iterations=1, quiet=False))

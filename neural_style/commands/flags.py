@@ -26,6 +26,7 @@ from neural_style.config import (
     StyleConfig,
     WatchOptions,
     build_config,
+    check_settings_read,
     build_watch,
     number_as_typed as _number,
     shown,
@@ -131,7 +132,7 @@ def _add_network_flags(group: Any) -> None:
 def _add_optimiser_flags(group: Any) -> None:
     group.add_argument("--optimizer", choices=OPTIMIZERS,
                        help="lbfgs: scipy's L-BFGS-B, on the host in float64 (the reference); lbfgs-device: a bounded "
-                       "L-BFGS kept on the device the evaluation runs on (8x scipy's speed per iteration on a GPU); "
+                       "L-BFGS kept on the device the evaluation runs on, so a GPU's iteration does not wait on the host; "
                        "adam: Keras's Adam; auto: lbfgs-device on a GPU, lbfgs elsewhere (the start line says which) "
                        f"{_default('optimizer')}")
     group.add_argument("--iterations", type=int, metavar="N",
@@ -171,8 +172,8 @@ def _whole_number_or_auto(text: str) -> Any:
 
 def _add_speed_flags(group: Any) -> None:
     group.add_argument("--precision", choices=PRECISIONS,
-                       help="arithmetic of the convolutions: bfloat16 (about 1.8x faster where the hardware runs "
-                       "it natively; Gram matrices and losses stay float32), float16 (NVIDIA GPUs before Ampere, the "
+                       help="arithmetic of the convolutions: bfloat16 (faster where the hardware runs it natively, by "
+                       "how much depends on the CPU or GPU: docs/performance.md has what was measured where; Gram matrices and losses stay float32), float16 (NVIDIA GPUs before Ampere, the "
                        "image gradient loss-scaled), float32, or auto: bfloat16 on a CPU with AVX512-BF16 or AMX and "
                        "on an NVIDIA GPU of compute capability 8.0 or later, float16 on one of 7.x "
                        f"{_default('precision')}")
@@ -217,4 +218,6 @@ def config_from_args(args: argparse.Namespace) -> Tuple[StyleConfig, WatchOption
     unknown = set(given) - STYLE_FIELDS - WATCH_FIELDS
     assert not unknown, f"flags without a StyleConfig or WatchOptions field: {unknown}"  # caught by tests
     watch = {name: given.pop(name) for name in list(given) if name in WATCH_FIELDS}
-    return build_config(None, preset, **given), build_watch(None, **watch)
+    config = build_config(None, preset, **given)
+    check_settings_read(config, list(given))
+    return config, build_watch(None, **watch)

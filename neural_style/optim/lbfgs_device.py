@@ -3,12 +3,13 @@ history and the line search are TensorFlow tensors on the run's device, in float
 precision; each iteration brings back a few scalars (the loss, its terms, the line search's tests), and the picture
 only when a watcher asks for it (a snapshot, a timelapse frame, the live page) or the scale ends.
 
-Why: on a GPU, scipy's L-BFGS-B works on the host in float64 on one core, and costs 8x an evaluation per iteration
-(79 ms against 9.8 ms at 512 px on an H200, ../shared/design/gpu-measured.md); the same projected method kept on
-the GPU did 500 iterations in 5.7 s against 45.5 s, to the same loss. On a CPU scipy's routine is a few percent of an
-iteration, and stays the default there.
+Why: on a GPU, scipy's L-BFGS-B works on the host in float64 on one core while the card waits. How long it waits has
+not been measured with this tool yet (it has not run on a GPU: docs/gpu.md lists what waits); a PyTorch twin of this
+objective, not this tool, measured on an NVIDIA H200 79 ms of host work per iteration against 9.8 ms per evaluation
+at 512 px, and the same projected method kept on the card reached scipy's loss in a fraction of the time. On a CPU
+scipy's routine is a small part of an iteration (docs/performance.md), and stays the default there.
 
-The method, per iteration (a projected L-BFGS, after Kim, Sra & Dhillon's projected quasi-Newton, and the H200 twin):
+The method, per iteration (a projected L-BFGS, after Kim, Sra & Dhillon's projected quasi-Newton):
 - the variables at a bound whose gradient points outward are held (the active set); the rest are free;
 - the direction is the two-loop recursion over the free variables, with the last `history` pairs (s, y) and the
   initial scaling s.y / y.y; the first iteration's (and a restart's) is the projected gradient scaled to one grey
@@ -16,7 +17,7 @@ The method, per iteration (a projected L-BFGS, after Kim, Sra & Dhillon's projec
 - the step is searched along the projected path, x(t) = clip(x + t d), backtracking to a non-monotone Armijo
   condition: the loss must fall below the largest of the last NONMONOTONE_WINDOW losses (plus, in bfloat16 and
   float16, the loss's own rounding) by a fraction of the predicted decrease. In bfloat16 the plain Armijo test broke
-  on the loss's rounding (4.8 evaluations an iteration on the H200); against a few recent losses one evaluation is
+  on the loss's rounding (4.8 evaluations an iteration in the PyTorch twin on an H200); against a few recent losses one evaluation is
   the rule again;
 - a pair is kept only where its curvature s.y is positive, so the approximation stays positive definite;
 - where no step along the direction decreases the loss, the history is dropped and the scaled projected gradient

@@ -31,7 +31,7 @@ ACTIVATION_BYTES_PER_PIXEL = 4.5e3
 # A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
 # size besides L-BFGS: the image and its gradient in float32 and float64, the content targets, copies.
 WHOLE_IMAGE_BYTES_PER_PIXEL = 200.0
-# On an NVIDIA GPU (a PyTorch twin of the objective on an H200, ../shared/design/gpu-measured.md): a whole-picture
+# On an NVIDIA GPU (not measured with this tool yet: a PyTorch twin of the objective on an H200 measured): a whole-picture
 # evaluation peaked at 3.1 KB per output pixel in float32 and 2.1 KB in bfloat16 at large sizes, with 0.1-0.5 GiB of
 # weights and targets besides. TensorFlow's allocator rounds up more than PyTorch's: the model adds a sixth, and the
 # CUDA context's few hundred MB. float16 keeps what bfloat16 keeps (two bytes an activation).

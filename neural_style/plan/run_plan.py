@@ -67,8 +67,7 @@ class RunPlan:
 
 def resolve_optimizer(requested: str, hardware: Hardware) -> Tuple[str, str]:
     """(optimiser, why): `requested`, or for 'auto' the bounded L-BFGS kept on the device on a GPU (where scipy's host
-    routine costs 8x an evaluation per iteration) and scipy's L-BFGS-B elsewhere (the reference, a few percent of an
-    iteration on a CPU)."""
+    routine would keep the card waiting) and scipy's L-BFGS-B elsewhere (the reference)."""
     if requested != "auto":
         return requested, "asked for"
     if hardware.on_gpu:

@@ -99,6 +99,23 @@ def test_what_the_sliced_loss_cannot_do_is_refused_in_one_line(small_images, tmp
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and not output.exists()
 
 
+def test_the_calibration_a_sliced_run_gets_is_the_one_its_start_line_names(small_images, tmp_path, capsys):
+    """Target calibration applies to the sliced loss (and the start line says so); gradient, which has no reference for
+    it, is refused in one line before any work."""
+    from neural_style.commands.cli import main
+    from tests.helpers import refused
+
+    content, style = small_images
+    output = tmp_path / "out.png"
+    refused(capsys, [content, style, "--style-loss", "sliced", "--style-calibration", "gradient", "-o", str(output)],
+            "--style-calibration gradient has no reference for --style-loss sliced", folder=str(tmp_path))
+    for calibration, said in (("auto", "(target calibration)"), ("off", "(uncalibrated)")):
+        assert main([content, style, "--style-loss", "sliced", "--style-calibration", calibration, "-o", str(output),
+                     "--size", "48", "--iterations", "2", "--init", "content", "--no-xla"]) == 0
+        start = capsys.readouterr().err.splitlines()[0]
+        assert said in start, start
+
+
 def test_a_sliced_run_too_large_for_memory_is_refused_not_tiled():
     from neural_style.config import StyleConfig
     from neural_style.errors import NeuralStyleError
