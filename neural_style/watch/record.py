@@ -12,6 +12,7 @@ import numpy as np
 from neural_style.files import write_csv
 from neural_style.images import save_image
 from neural_style.step import Step
+from neural_style.watch.terminal import LiveLine, ProgressLine, is_live_terminal, terminal_console
 
 def log_fields(term_names: Sequence[str]) -> Tuple[str, ...]:
     """The CSV loss log's columns: the counts, the total, each term of the objective, the size."""
@@ -43,6 +44,21 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+def printable(text: str, stream: TextIO) -> str:
+    """`text` as `stream`'s encoding can write it: what it cannot (a path's letters on a cp1252 console) replaced."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return text
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        try:
+            return text.encode(encoding, "replace").decode(encoding)
+        except LookupError:
+            return text
+
+
 class Messages:
     """What a run, a video or a batch says, a line at a time, on `stream` (standard error by default); nothing when
     quiet."""
@@ -53,62 +69,50 @@ class Messages:
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.stream.write(text + "\n")
+            self.stream.write(printable(text, self.stream) + "\n")
             self.stream.flush()
 
 
 class Progress(Messages):
-    """A run's messages, and its progress: a one-line bar with loss and ETA on a terminal; plain lines every
-    `print_every` iterations otherwise; nothing when quiet."""
+    """A run's messages, and its progress: on a terminal one line redrawn in place that fits its width (rich, through
+    watch/terminal.py), messages printed above it; on a pipe, a file or a dumb terminal a plain line every
+    `print_every` iterations; nothing when quiet."""
 
     def __init__(self, iterations: int, stream: Optional[TextIO] = None, quiet: bool = False,
                  print_every: int = 10, interactive: Optional[bool] = None) -> None:
         super().__init__(stream, quiet)
         self.iterations = iterations
         self.print_every = print_every
-        isatty = getattr(self.stream, "isatty", lambda: False)
-        self.interactive = isatty() if interactive is None else interactive
-        self._bar_open = False
-        self._bar_width = 0
+        console = terminal_console(self.stream, interactive)
+        self.interactive = is_live_terminal(console) if interactive is None else interactive
+        self._line = LiveLine(console) if self.interactive and not quiet else None
         self.scale = ""  # e.g. "scale 1/2 256x170", shown while a coarse-to-fine run is at that scale
 
     def message(self, text: str) -> None:
-        if self._bar_open and not self.quiet:
-            self.stream.write("\n")
-            self._bar_open = False
-        super().message(text)
+        if self.quiet:
+            return
+        if self._line is not None:
+            self._line.print(printable(text, self.stream))
+        else:
+            super().message(text)
 
     def update(self, step: Step) -> None:
         if self.quiet:
             return
         per_iteration = step.seconds / step.iteration
         eta = format_duration(per_iteration * (self.iterations - step.iteration))
-        losses = describe_losses(step)
-        scale = f"{self.scale}  " if self.scale else ""
-        if self.interactive:
-            width = 24
-            filled = int(width * step.iteration / self.iterations)
-            bar = "#" * filled + "." * (width - filled)
-            line = (f"{step.iteration:>5}/{self.iterations} [{bar}] {scale}{losses} "
-                    f"{step.seconds / step.evaluations:.2f} s/eval ETA {eta}")
-            # Pad to the previous line's width so a shorter line leaves nothing of it behind.
-            self.stream.write("\r" + line.ljust(self._bar_width))
-            self._bar_width = len(line)
-            self._bar_open = True
-            self.stream.flush()
+        if self._line is not None:
+            self._line.show(ProgressLine(step.iteration, self.iterations, self.scale, f"loss {step.total:.4g}",
+                                         dict(step.terms), f"{step.seconds / step.evaluations:.2f} s/eval",
+                                         f"ETA {eta}"))
         elif step.iteration % self.print_every == 0 or step.iteration == self.iterations or step.iteration == 1:
-            self.stream.write(
-                f"iteration {step.iteration}/{self.iterations}  {scale}evaluations {step.evaluations}  {losses}  "
-                f"{format_duration(step.seconds)} elapsed, ETA {eta}\n"
-            )
-            self.stream.flush()
+            scale = f"{self.scale}  " if self.scale else ""
+            super().message(f"iteration {step.iteration}/{self.iterations}  {scale}evaluations {step.evaluations}  "
+                            f"{describe_losses(step)}  {format_duration(step.seconds)} elapsed, ETA {eta}")
 
     def close(self) -> None:
-        if self._bar_open and not self.quiet:
-            self.stream.write("\n")
-            self.stream.flush()
-        self._bar_open = False
-
+        if self._line is not None:
+            self._line.close()
 
 class LossLog:
     """The CSV loss log, rewritten atomically after every iteration so it is never half-written."""
