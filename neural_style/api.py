@@ -31,6 +31,7 @@ from neural_style.sources import SourceImages, load_sources
 from neural_style.step import Step
 from neural_style.watch.live_page import open_live_view
 from neural_style.watch.live_run import LiveRun
+from neural_style.watch.events import EventWriter
 from neural_style.watch.record import Progress, Recorder
 from neural_style.watch.timelapse import check_timelapse
 from neural_style.watch.watchers import Watchers
@@ -122,12 +123,14 @@ def stylize(
         check_timelapse(watch.timelapse, watch.timelapse_fps)
     if live is not None and watch.web is not None:
         raise NeuralStyleError("a run is followed either by its own live page (web) or by the caller's LiveRun, not both")
-    progress = Progress(config.iterations, stream=stream, quiet=watch.quiet, print_every=watch.print_every)
+    progress = Progress(config.iterations, stream=stream, quiet=watch.quiet, print_every=watch.print_every,
+                        events=EventWriter() if watch.json else None)
     sources = load_sources(config, progress.message)
     plan = plan_run(config, request.hardware, sources.content.size, sources.style_sizes)
     if watch.web is not None:  # bound before any work, so a port in use is refused at once
         live = open_live_view(watch, *sources.at(plan.sizes), config.iterations, progress.message)
     progress.message(plan.start_line(config))
+    _report_start(plan, config, progress)
     if plan.hardware.warning:
         progress.message(plan.hardware.warning)
     try:
@@ -158,6 +161,7 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
     watchers = Watchers(watch, config.iterations, render_step, live, display)
 
     def on_scale(scale: Scale, width: int, height: int, budget: int) -> None:
+        progress.event("scale", index=scale.index, count=scale.count, width=width, height=height, iterations=budget)
         if scale.count > 1:
             progress.scale = f"{scale.label} {width}x{height}"
             progress.message(f"{scale.label}: {width}x{height}, up to {budget} iterations")
@@ -191,8 +195,25 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
     return result
 
 
+def _report_start(plan: RunPlan, config: StyleConfig, progress: Progress) -> None:
+    """The start event (--json): the plan as the start line says it, in fields."""
+    hardware = plan.hardware
+    progress.event("start", device=hardware.device, precision=hardware.precision, precision_why=hardware.precision_why,
+                   xla=hardware.xla, optimizer=plan.optimizer if plan.scales else None,
+                   optimizer_why=plan.optimizer_why if plan.scales else None, iterations=config.iterations,
+                   width=plan.sizes.content[0], height=plan.sizes.content[1],
+                   scales=[{"index": scale.scale.index, "width": scale.sizes.content[0],
+                            "height": scale.sizes.content[1], "iterations": scale.scale.iterations,
+                            "tile": scale.memory.tile or None} for scale in plan.scales],
+                   start=plan.start, line=plan.start_line(config))
+
+
 def _report(result: StyleResult, progress: Progress) -> None:
-    """The closing lines: why the run ended, what it cost, what it wrote."""
+    """The closing lines: why the run ended, what it cost, what it wrote; and the end event (--json)."""
+    progress.event("end", stop_reason=result.stop_reason, error=result.error, iterations=result.iterations,
+                   evaluations=result.evaluations, seconds=result.seconds, output=result.output,
+                   snapshots=list(result.snapshots), log=result.log_file, timelapse=result.timelapse,
+                   peak_bytes=int(peak_resident_bytes() or 0) or None)
     if result.error:
         progress.message(f"stopped: {result.error}; kept the last good image")
     elif result.stop_reason not in ("done", "stopped"):

@@ -304,6 +304,7 @@ class WatchOptions:
     timelapse_fps: float = 25.0
     web: Optional[int] = None  # the live page's port (watch/live_page.py); 0: any free port
     web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
+    json: bool = False  # events as JSON lines on standard output (watch/events.py), messages on standard error
 
     def with_options(self, **changes: Any) -> "WatchOptions":
         return replace(self, **changes)

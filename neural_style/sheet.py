@@ -24,6 +24,7 @@ from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
 from neural_style.hardware import resolve_hardware
 from neural_style.plan.run_plan import plan_run
+from neural_style.watch.record import Messages
 
 # A sheet is for choosing: small and short unless asked otherwise (about 10 s a cell in bfloat16, 20 s in float32
 # on a 2-core CPU).
@@ -134,9 +135,10 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
                 notify: Callable[[str], None] = lambda line: None,
                 should_stop: Optional[Callable[[], bool]] = None,
                 on_cell: Optional[Callable[[Cell, np.ndarray], None]] = None,
-                extractors: Optional[Any] = None) -> Optional[Image.Image]:
+                extractors: Optional[Any] = None, events: Optional[Messages] = None) -> Optional[Image.Image]:
     """Paint every cell (reusing the ones already in `cells_folder`) and lay them out; None if stopped first.
-    `extractors` (features.vgg19.SharedExtractors) shares networks with other runs of the process."""
+    `extractors` (features.vgg19.SharedExtractors) shares networks with other runs of the process; `events` gets a
+    cell event for each (--json)."""
     column_labels, row_labels, cells = plan_cells(config, sweeps)
     for source in [config.content, *config.styles]:  # every image checked before the first cell
         images.load_image(source, "content" if source is config.content else "style")
@@ -150,6 +152,7 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
         if path and os.path.exists(path):
             pictures[(cell.row, cell.column)] = images.to_array(Image.open(path).convert("RGB"))
             notify(f"cell {number}/{len(cells)}: kept from {path}")
+            kept = True
         else:
             if should_stop and should_stop():
                 return None
@@ -157,12 +160,17 @@ def paint_sheet(config: StyleConfig, sweeps: Sequence[Sweep], cells_folder: Opti
                              extractor=extractors.for_config(cell.config), should_stop=should_stop)
             if result.stop_reason == "stopped":
                 return None
+            kept = False
             pictures[(cell.row, cell.column)] = result.image
             if path:
                 images.save_image(path, result.image)
             notify(f"cell {number}/{len(cells)}: {row_labels[cell.row].replace(chr(10), ', ')}"
                    + (f", {column_labels[cell.column]}" if column_labels[cell.column] else "")
                    + f": loss {result.history[-1].total if result.history else float('nan'):.4g} in {result.seconds:.1f} s")
+        if events is not None:
+            label = row_labels[cell.row].replace(chr(10), ", ") + (f", {column_labels[cell.column]}"
+                                                                 if column_labels[cell.column] else "")
+            events.event("cell", cell=number, cells=len(cells), label=label, kept=kept, path=path)
         if on_cell:
             on_cell(cell, pictures[(cell.row, cell.column)])
     return lay_out(pictures, column_labels, row_labels)

@@ -26,6 +26,7 @@ from neural_style.hardware import Hardware, gpu_count
 from neural_style.plan.memory import available_for
 from neural_style.plan.run_plan import plan_run
 from neural_style.request import resolve_request
+from neural_style.watch.events import EventWriter
 from neural_style.watch.record import LossLog, Messages, format_duration, log_path
 
 SUMMARY_NAME = "batch.csv"
@@ -127,9 +128,10 @@ def summary_row(fields: Sequence[str], index: int, job: BatchJob, status: str, o
 class BatchProgress:
     """One line per finished job: which, how long, then jobs done of total, failed, jobs per hour, time left."""
 
-    def __init__(self, total: int, to_run: int, stream: Optional[TextIO], quiet: bool) -> None:
+    def __init__(self, total: int, to_run: int, stream: Optional[TextIO], quiet: bool, json: bool = False) -> None:
         self.total, self.to_run = total, to_run
-        self.message = Messages(stream, quiet).message
+        self.messages = Messages(stream, quiet, EventWriter() if json else None)
+        self.message = self.messages.message
         self.started = time.perf_counter()
         self.finished = self.failed = 0
 
@@ -141,6 +143,9 @@ class BatchProgress:
         left = (self.to_run - self.finished) * elapsed / self.finished
         what = (f"done in {outcome.seconds:.1f} s, {outcome.iterations} iterations" if outcome.status == "done"
                 else f"{outcome.status}: {outcome.error}")
+        self.messages.event("job", job=outcome.index + 1, jobs=self.total, name=job.name, status=outcome.status,
+                            seconds=outcome.seconds, iterations=outcome.iterations, error=outcome.error or None,
+                            output=job.output if outcome.status == "done" else None)
         self.message(f"{job.name}: {what}{' on ' + outcome.worker if outcome.worker else ''}\n"
                      f"  {done_before + self.finished - self.failed} of {self.total} done, {self.failed} failed, "
                      f"{per_hour:.0f} jobs/hour, {format_duration(left)} left")
@@ -214,7 +219,7 @@ def _run_batch(planned: List[BatchJob], messages: List[str], outdir: str, shared
             rows[index] = summary_row(fields, index, job, "skipped", earlier=earlier.get(job.output))
         else:
             to_run.append(index)
-    progress = BatchProgress(len(planned), len(to_run), stream, watch.quiet)
+    progress = BatchProgress(len(planned), len(to_run), stream, watch.quiet, watch.json)
     for text in messages:
         progress.message(f"note: {text}")
     if cluster is not None:
@@ -304,3 +309,4 @@ def _report(result: BatchResult, progress: BatchProgress) -> None:
                      + f" in {format_duration(result.seconds)}; summary in {result.summary}")
     for row in result.failed:
         progress.message(f"failed: {os.path.basename(row['output'])}: {row['error']}")
+    progress.messages.event("batch_end", done=done, skipped=skipped, failed=failed, summary=result.summary)

@@ -19,7 +19,7 @@ import argparse
 import importlib
 from typing import Optional, Sequence
 
-from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.common import OneLineParser, StopOnSignal, refuse_json_events, run_command
 from neural_style.commands.flags import add_common_flags
 from neural_style.commands.stylize import command_line
 from neural_style.samples import sample
@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style benchmark`; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refuse_json_events(parser, args)
     chosen = next((module for flag, module in MEASUREMENTS.items() if getattr(args, flag)), "speed")
 
     def body(stop: StopOnSignal) -> int:

@@ -21,6 +21,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def refuse_json_events(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """For a command whose output is its own report (compare, benchmark, doctor, studio): --json is one line, exit 2."""
+    if getattr(args, "json", False):
+        parser.error(f"--json events are written by the main command, video, batch and sheet; {parser.prog} prints "
+                     "its own report: drop --json")
+
+
 class StopOnSignal:
     """SIGINT/SIGTERM: the first asks the run to stop at the next evaluation and save its picture;
     a second one exits at once (every file is written atomically, so none is left broken).

@@ -17,7 +17,7 @@ import numpy as np
 
 from neural_style import images
 from neural_style.api import stylize
-from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.common import OneLineParser, StopOnSignal, refuse_json_events, run_command
 from neural_style.commands.flags import add_common_flags
 from neural_style.errors import NeuralStyleError
 from neural_style.files import write_atomically, write_csv, write_json
@@ -220,7 +220,9 @@ def format_summary(summary: Dict[str, Any]) -> str:
 
 def main(argv: Sequence[str]) -> int:
     """`neural-style compare`; returns the exit status (2 without torch or for bad input)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refuse_json_events(parser, args)
 
     def body(stop: StopOnSignal) -> int:
         summary = run_compare(args.content, args.style, args.output, args.steps, args.size, args.optimizer,

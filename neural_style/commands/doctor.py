@@ -7,7 +7,7 @@ import argparse
 import importlib
 from typing import Optional, Sequence
 
-from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.common import OneLineParser, StopOnSignal, refuse_json_events, run_command
 from neural_style.commands.flags import add_common_flags, config_from_args
 
 PROG = "neural-style doctor"
@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`neural-style doctor`; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refuse_json_events(parser, args)
     check = vars(args).pop("check", False)
 
     def body(stop: StopOnSignal) -> int:

@@ -198,6 +198,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """The flags every command takes, the same way: how much it says, its seed, its device."""
     group = parser.add_argument_group("common to every command")
     group.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    group.add_argument("--json", action="store_true",
+                       help="write what happens as JSON lines on standard output, one event a line (docs/options.md "
+                       "lists them), the messages on standard error")
     group.add_argument("--print-every", type=int, metavar="N",
                        help=f"print a progress line every N iterations when output is not a terminal {_default('print_every')}")
     group.add_argument("--seed", type=int, metavar="N",

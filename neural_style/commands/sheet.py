@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from neural_style import images
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 from neural_style.config import validate
+from neural_style.watch.events import EventWriter
+from neural_style.watch.record import Messages
 from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, check_cells_fit, paint_sheet, plan_cells
 
 PROG = "neural-style sheet"
@@ -93,23 +96,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """The sheet command; 0 when the sheet is written, 2 for bad input, 130/143 interrupted."""
     args = build_parser().parse_args(argv)
     quiet = getattr(args, "quiet", False)
+    # The lines go to standard output, unless it carries --json's events: then to standard error.
+    events = EventWriter() if getattr(args, "json", False) else None
+    messages = Messages(sys.stderr if events else sys.stdout, quiet, events)
 
     def body(stop: StopOnSignal) -> int:
         config, sweeps, output, cells = sheet_request(args)
         images.check_writable_image_path(output)
-        notify = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
+        notify = messages.message
         _, rows, planned = plan_cells(config, sweeps)
         for source in [config.content, *config.styles]:  # every image checked before anything else
             images.load_image(source, "content" if source is config.content else "style")
         check_cells_fit(planned)  # before the plan is said: a sheet that cannot be painted says only why
         notify(f"sheet: {len(planned)} cells ({len(rows)} rows x {len(planned) // len(rows)} columns) at "
                f"{config.size} px, {config.iterations} iterations each; cells kept in {cells}")
-        sheet = paint_sheet(config, sweeps, cells, notify, stop)
+        sheet = paint_sheet(config, sweeps, cells, notify, stop, events=messages)
         if sheet is None:
             notify(f"interrupted: the cells finished so far are in {cells}; run the same command again to go on")
             return 0
         images.save_image(output, images.to_array(sheet))
         notify(f"wrote {output} ({sheet.width}x{sheet.height})")
+        messages.event("sheet_end", cells=len(planned), output=output)
         return 0
 
     return run_command(PROG, body)

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Optional, Sequence
 
-from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
+from neural_style.commands.common import OneLineParser, StopOnSignal, refuse_json_events, run_command
 from neural_style.commands.flags import add_common_flags
 from neural_style.commands.stylize import command_line
 from neural_style.studio.app import Studio
@@ -45,6 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Serve the studio until interrupted; 2 for bad input (a port in use, Gradio missing)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    refuse_json_events(parser, args)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be between 0 and 65535, got {args.port}")
 

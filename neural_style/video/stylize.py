@@ -33,6 +33,7 @@ from neural_style.request import resolve_request
 from neural_style.sources import SourceImages, load_sources, load_styles
 from neural_style.step import Step
 from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
+from neural_style.watch.events import EventWriter
 from neural_style.watch.record import Messages, describe_losses, format_duration
 from neural_style.watch.timelapse import check_timelapse, frame_writer, partial_path
 
@@ -291,7 +292,7 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
     folder = frames_folder(output)
     os.makedirs(folder, exist_ok=True)
     done = _finished_frames(folder, len(frames)) if video.resume else 0
-    messages = Messages(stream, request.watch.quiet)
+    messages = Messages(stream, request.watch.quiet, EventWriter() if request.watch.json else None)
     messages.message(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps; "
                      f"{hardware.describe()}" + (f"; resuming after frame {done}" if done else ""))
     if hardware.warning:
@@ -300,16 +301,20 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
     with seeded(config.seed):
         context = FrameContext(config, video, hardware, pipeline.Session(config, hardware), sources, should_stop,
                                available, continues=video.frame_start == "previous" and bool(plan.scales))
-        _stylize_frames(context, frames, done, folder, result, messages.message)
+        _stylize_frames(context, frames, done, folder, result, messages)
     if result.stopped:
         messages.message(f"interrupted after frame {result.frames} of {len(frames)}; finished frames are in {folder}: "
                          "rerun with --resume to go on")
+        messages.event("video_end", frames=result.frames, total_frames=len(frames), stopped=True, output=None,
+                       folder=folder)
         return result
     if not _is_folder_output(output):
         audio = input if has_audio and video.start == 0 and video.every_nth == 1 and video.max_frames is None else None
         encode(folder, len(frames), output, fps, audio)
         result.output = output
         messages.message(f"wrote {output}" + (" with the input's sound" if audio else ""))
+    messages.event("video_end", frames=result.frames, total_frames=len(frames), stopped=False, output=result.output,
+                   folder=folder)
     return result
 
 
@@ -322,7 +327,7 @@ def _finished_frames(folder: str, total: int) -> int:
 
 
 def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, folder: str, result: VideoResult,
-                    say: Callable[[str], None]) -> None:
+                    messages: Messages) -> None:
     from neural_style.objective.temporal import TemporalTerm  # TensorFlow's: imported once frames are painted
 
     video = context.options
@@ -341,7 +346,8 @@ def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, 
             result.stopped = True
             return
         picture = render(context.config, pixels, frames[index])
-        images.save_image(os.path.join(folder, FRAME_PATTERN.format(index + 1)), picture)
+        path = os.path.join(folder, FRAME_PATTERN.format(index + 1))
+        images.save_image(path, picture)
         previous_output = preprocess(picture)  # as saved: a resumed run continues from exactly this
         seconds = time.perf_counter() - started
         result.frames = index + 1
@@ -350,7 +356,8 @@ def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, 
             result.final_steps.append(last)
         later = result.seconds_per_frame[1:] or result.seconds_per_frame
         left = (len(frames) - index - 1) * float(np.median(later))
-        say(f"frame {index + 1}/{len(frames)}: "
+        messages.event("frame", frame=index + 1, frames=len(frames), seconds=seconds, path=path)
+        messages.message(f"frame {index + 1}/{len(frames)}: "
             + (f"{last.iteration} iterations, {describe_losses(last)}, " if last else "one AdaIN pass, ")
             + f"{seconds:.1f} s, about {format_duration(left)} left")
 

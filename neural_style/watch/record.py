@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
 from neural_style.files import write_csv
 from neural_style.images import save_image
 from neural_style.step import Step
+from neural_style.watch.events import EventWriter
 from neural_style.watch.terminal import LiveLine, ProgressLine, is_live_terminal, terminal_console
+
+# How a message that is a warning begins: it is a warning event too (--json).
+WARNING = "warning: "
+
 
 def log_fields(term_names: Sequence[str]) -> Tuple[str, ...]:
     """The CSV loss log's columns: the counts, the total, each term of the objective, the size."""
@@ -61,16 +66,29 @@ def printable(text: str, stream: TextIO) -> str:
 
 class Messages:
     """What a run, a video or a batch says, a line at a time, on `stream` (standard error by default); nothing when
-    quiet."""
+    quiet. With `events` (--json), what happens is also written as events (watch/events.py), quiet or not; a message
+    that begins with 'warning: ' is a warning event too."""
 
-    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False) -> None:
+    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False,
+                 events: Optional[EventWriter] = None) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.events = events
 
     def message(self, text: str) -> None:
+        self._warned(text)
         if not self.quiet:
             self.stream.write(printable(text, self.stream) + "\n")
             self.stream.flush()
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """An event for --json (nothing without it)."""
+        if self.events is not None:
+            self.events.emit(kind, **fields)
+
+    def _warned(self, text: str) -> None:
+        if text.startswith(WARNING):
+            self.event("warning", text=text[len(WARNING):])
 
 
 class Progress(Messages):
@@ -79,8 +97,9 @@ class Progress(Messages):
     `print_every` iterations; nothing when quiet."""
 
     def __init__(self, iterations: int, stream: Optional[TextIO] = None, quiet: bool = False,
-                 print_every: int = 10, interactive: Optional[bool] = None) -> None:
-        super().__init__(stream, quiet)
+                 print_every: int = 10, interactive: Optional[bool] = None,
+                 events: Optional[EventWriter] = None) -> None:
+        super().__init__(stream, quiet, events)
         self.iterations = iterations
         self.print_every = print_every
         console = terminal_console(self.stream, interactive)
@@ -90,13 +109,18 @@ class Progress(Messages):
 
     def message(self, text: str) -> None:
         if self.quiet:
+            self._warned(text)
             return
         if self._line is not None:
+            self._warned(text)
             self._line.print(printable(text, self.stream))
         else:
             super().message(text)
 
     def update(self, step: Step) -> None:
+        self.event("iteration", iteration=step.iteration, iterations=self.iterations, evaluations=step.evaluations,
+                   seconds=step.seconds, total=step.total, terms=dict(step.terms), width=step.width,
+                   height=step.height)
         if self.quiet:
             return
         per_iteration = step.seconds / step.iteration
@@ -167,6 +191,7 @@ class Recorder:
             path = snapshot_path(self.output, step.iteration)
             if self._guarded(save_image, path, self.render(step)):
                 self.snapshots.append(path)
+                self.progress.event("snapshot", iteration=step.iteration, path=path)
         self.progress.update(step)
         if self.on_step:
             self.on_step(step)

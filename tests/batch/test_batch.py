@@ -288,3 +288,18 @@ def test_a_cluster_that_cannot_be_used_is_refused_before_anything_is_written(alb
     error = capsys.readouterr().err.strip()
     assert status == 2 and message in error and len(error.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_json_reports_each_job_and_the_end(album, tmp_path, capsys):
+    import json
+
+    outdir = tmp_path / "out"
+    assert main(["batch", "-o", str(outdir), "--contents", str(album / "photos" / "cat.png"), "--styles",
+                 str(album / "paintings" / "*.png"), "--size", "48", "--iterations", "3", "--init", "content",
+                 "--no-xla", "--json"]) == 0
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert [event["event"] for event in events] == ["job", "job", "batch_end"]
+    assert [event["status"] for event in events[:2]] == ["done", "done"] and events[0]["jobs"] == 2
+    assert all(os.path.exists(event["output"]) for event in events[:2]) and events[2]["done"] == 2
+    assert "2 done" in captured.err

@@ -248,7 +248,7 @@ def test_every_command_takes_the_common_flags_from_one_definition(command, capsy
     common = OneLineParser()
     add_common_flags(common)
     flags = [option for action in common._actions for option in action.option_strings if option.startswith("--")]
-    assert flags[1:] == ["--quiet", "--print-every", "--seed", "--device", "--memory-budget"]  # after --help
+    assert flags[1:] == ["--quiet", "--json", "--print-every", "--seed", "--device", "--memory-budget"]  # after --help
     assert all(flag in text for flag in flags)
 
 
@@ -266,3 +266,8 @@ def test_the_command_line_of_a_config_parses_back_to_it():
     assert words[:4] == ["neural-style", "my photo.jpg", "a.jpg", "b.jpg"] and "--no-xla" in words
     assert config_from_args(build_parser().parse_args(words[1:]))[0] == config
     assert command_line(StyleConfig(content="c.jpg", styles=("s.jpg",))) == "neural-style c.jpg s.jpg"
+
+
+@pytest.mark.parametrize("command", [["compare", "c.jpg", "s.jpg", "-o", "x"], ["benchmark"], ["doctor"], ["studio"]])
+def test_commands_with_their_own_report_refuse_json_in_one_line(command, capsys):
+    refused(capsys, [*command, "--json"], "prints its own report: drop --json")

@@ -50,3 +50,16 @@ def test_a_sheet_has_a_cell_per_style_and_value_and_resumes_from_its_cells(small
 def test_a_bad_sheet_is_one_line_and_writes_nothing(small_images, tmp_path, capsys, extra, message):
     content, style = small_images
     refused(capsys, ["sheet", content, style, "-o", str(tmp_path / "sheet.png"), *extra], message, folder=str(tmp_path))
+
+
+def test_json_reports_each_cell_and_the_sheet_with_the_lines_on_stderr(small_images, tmp_path, capsys):
+    import json
+
+    content, style = small_images
+    output = tmp_path / "sheet.png"
+    assert main(["sheet", content, style, "-o", str(output), "--style-strength", "0.5,2", *TINY, "--json"]) == 0
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert [event["event"] for event in events] == ["cell", "cell", "sheet_end"]
+    assert [event["kept"] for event in events[:2]] == [False, False] and events[2]["output"] == str(output)
+    assert "wrote" in captured.err

@@ -1,5 +1,6 @@
 """Video: flow and warping, frames through the pipeline, resumed, the sound kept, bad input refused."""
 
+import json
 import os
 import subprocess
 
@@ -76,9 +77,13 @@ def test_video_round_trip_keeps_frames_rate_and_size_and_resumes(pan_clip, tmp_p
     first = os.path.join(folder, "frame_000001.png")
     stamp = os.stat(first).st_mtime_ns
     capsys.readouterr()
-    assert main(["video", pan_clip, style, "-o", output, *common, "--resume"]) == 0
-    out = capsys.readouterr().err
+    assert main(["video", pan_clip, style, "-o", output, *common, "--resume", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = captured.err
     assert "resuming after frame 3" in out and "frame 4/5" in out and "frame 3/5" not in out
+    events = [json.loads(line) for line in captured.out.splitlines()]  # --json: the frames painted, then the end
+    assert [(event["event"], event.get("frame")) for event in events] == [("frame", 4), ("frame", 5), ("video_end", None)]
+    assert events[-1]["output"] == output and events[-1]["frames"] == 5 and not events[-1]["stopped"]
     assert os.stat(first).st_mtime_ns == stamp  # finished frames are not redone
     frames, _ = read_frames(output)
     assert len(frames) == 5

@@ -99,3 +99,43 @@ def test_every_message_prints_on_a_cp1252_console():
         progress.close()
     text = raw.getvalue().decode("cp1252")
     assert text.count("wrote Tübingen ? ??.png ?") == 2
+
+
+def _documented_events():
+    """The --json table of docs/options.md: {event: (fields, ...)}."""
+    with open(os.path.join(os.path.dirname(IMAGES), "docs", "options.md"), encoding="utf-8") as stream:
+        text = stream.read()
+    table = text.split("## `--json` events", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| `")]
+    return {row[1].strip().strip("`"): tuple(re.findall(r"`(\w+)`", row[2])) for row in rows}
+
+
+def test_the_json_events_are_the_documented_ones():
+    from neural_style.watch.events import EVENTS
+
+    assert _documented_events() == EVENTS
+
+
+def test_json_gives_parseable_events_with_their_fields_and_messages_on_stderr(tmp_path):
+    """A still run with --json: standard output is JSON lines only, from start to end, each event with exactly its
+    documented fields; the human lines are on standard error."""
+    import json
+
+    from neural_style.watch.events import EVENTS
+
+    done = subprocess.run(
+        [sys.executable, "-m", "neural_style", os.path.join(IMAGES, "chelsea.jpg"), os.path.join(IMAGES, "swirls.jpg"),
+         "-o", str(tmp_path / "out.png"), "--size", "48", "--iterations", "6", "--init", "content", "--no-xla",
+         "--snapshot-every", "3", "--json"],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = [event["event"] for event in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("iteration") == 6
+    assert kinds.count("snapshot") == 2 and "scale" in kinds
+    for event in events:
+        assert tuple(name for name in event if name != "event") == EVENTS[event["event"]], event
+    end = events[-1]
+    assert end["stop_reason"] == "done" and end["output"] == str(tmp_path / "out.png") and end["iterations"] == 6
+    assert set(events[2 if kinds[1] == "scale" else 1]["terms"]) == {"content", "style", "tv"}
+    assert "6 iterations" in done.stderr and "{" not in done.stderr
