@@ -34,7 +34,7 @@ from neural_style.sources import SourceImages, load_sources, load_styles
 from neural_style.step import Step
 from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
 from neural_style.watch.events import EventWriter
-from neural_style.watch.record import Messages, describe_losses, format_duration
+from neural_style.watch.record import Messages, Progress, describe_losses, format_duration
 from neural_style.watch.timelapse import check_timelapse, frame_writer, partial_path
 
 FRAME_PATTERN = "frame_{:06d}.png"
@@ -228,16 +228,24 @@ class FrameContext:
 
 
 def stylize_frame(context: FrameContext, frame: np.ndarray, start: Optional[np.ndarray] = None,
-                  temporal: Any = None) -> Tuple[np.ndarray, Optional[Step]]:
+                  temporal: Any = None, on_step: Optional[Callable[[Step], None]] = None
+                  ) -> Tuple[np.ndarray, Optional[Step]]:
     """One frame through the pipeline: from `config.init` (a frame from scratch), or from `start` (network image)
     with the `temporal` term (objective/temporal.TemporalTerm) beside the objective. Returns the frame as H x W x 3 float RGB (0-255) and the last
-    iteration's record (None for a frame painted in one pass)."""
+    iteration's record (None for a frame painted in one pass). `on_step` follows its iterations (the frame's line on
+    a terminal)."""
     config = context.frame_config(start is not None)
     sources = context.sources.with_content(Image.fromarray(frame))
     plan = plan_run(config, context.hardware, sources.content.size, sources.style_sizes, context.available_memory)
     steps: List[Step] = []
+
+    def record(step: Step) -> None:
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+
     ran = pipeline.run(config, plan, context.session, sources,
-                       pipeline.Listeners(on_step=steps.append, should_stop=context.should_stop), start=start,
+                       pipeline.Listeners(on_step=record, should_stop=context.should_stop), start=start,
                        beside_terms=[temporal] if temporal else ())
     outcome = ran.outcome
     if outcome.reason == "stopped":
@@ -335,16 +343,24 @@ def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, 
                        if done else None)
     for index in range(done, len(frames)):
         started = time.perf_counter()
+        continuing = previous_output is not None and context.continues
+        # On a terminal, the frame's iterations on one line that goes when the frame is done; elsewhere a line a frame.
+        line = Progress(context.frame_config(continuing).iterations, stream=messages.stream, quiet=messages.quiet,
+                        transient=True)
+        line.scale = f"frame {index + 1}/{len(frames)}"
+        on_step = line.update if line.interactive else None
         try:
-            if previous_output is None or not context.continues:
-                pixels, last = stylize_frame(context, frames[index])
+            if not continuing:
+                pixels, last = stylize_frame(context, frames[index], on_step=on_step)
             else:
                 start, warped, mask = temporal_start(previous_output, frames[index - 1], frames[index], video.flow)
                 temporal = TemporalTerm(weight=video.temporal_weight, warped=warped, mask=mask)
-                pixels, last = stylize_frame(context, frames[index], start, temporal)
+                pixels, last = stylize_frame(context, frames[index], start, temporal, on_step)
         except StopIteration:
             result.stopped = True
             return
+        finally:
+            line.close()
         picture = render(context.config, pixels, frames[index])
         path = os.path.join(folder, FRAME_PATTERN.format(index + 1))
         images.save_image(path, picture)

@@ -13,7 +13,7 @@ from neural_style.files import write_csv
 from neural_style.images import save_image
 from neural_style.step import Step
 from neural_style.watch.events import EventWriter
-from neural_style.watch.terminal import LiveLine, ProgressLine, is_live_terminal, terminal_console
+from neural_style.watch.terminal import LiveLine, ProgressLine, is_live_terminal, print_wrapped, terminal_console
 
 # How a message that is a warning begins: it is a warning event too (--json).
 WARNING = "warning: "
@@ -66,18 +66,27 @@ def printable(text: str, stream: TextIO) -> str:
 
 class Messages:
     """What a run, a video or a batch says, a line at a time, on `stream` (standard error by default); nothing when
-    quiet. With `events` (--json), what happens is also written as events (watch/events.py), quiet or not; a message
-    that begins with 'warning: ' is a warning event too."""
+    quiet. On a terminal (`interactive`: None finds out) the lines are word-wrapped to its width by rich. With `events`
+    (--json), what happens is also written as events (watch/events.py), quiet or not; a message that begins with
+    'warning: ' is a warning event too."""
 
     def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False,
-                 events: Optional[EventWriter] = None) -> None:
+                 events: Optional[EventWriter] = None, interactive: Optional[bool] = None) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.events = events
+        console = terminal_console(self.stream, interactive)
+        self.interactive = is_live_terminal(console) if interactive is None else interactive
+        self._console = console if self.interactive else None
 
     def message(self, text: str) -> None:
-        self._warned(text)
-        if not self.quiet:
+        if text.startswith(WARNING):
+            self.event("warning", text=text[len(WARNING):])
+        if self.quiet:
+            return
+        if self._console is not None:
+            self._print_on_terminal(printable(text, self.stream))
+        else:
             self.stream.write(printable(text, self.stream) + "\n")
             self.stream.flush()
 
@@ -86,36 +95,26 @@ class Messages:
         if self.events is not None:
             self.events.emit(kind, **fields)
 
-    def _warned(self, text: str) -> None:
-        if text.startswith(WARNING):
-            self.event("warning", text=text[len(WARNING):])
+    def _print_on_terminal(self, text: str) -> None:
+        print_wrapped(self._console, text)
 
 
 class Progress(Messages):
     """A run's messages, and its progress: on a terminal one line redrawn in place that fits its width (rich, through
     watch/terminal.py), messages printed above it; on a pipe, a file or a dumb terminal a plain line every
-    `print_every` iterations; nothing when quiet."""
+    `print_every` iterations; nothing when quiet. A `transient` line is cleared when closed (a video frame's)."""
 
     def __init__(self, iterations: int, stream: Optional[TextIO] = None, quiet: bool = False,
                  print_every: int = 10, interactive: Optional[bool] = None,
-                 events: Optional[EventWriter] = None) -> None:
-        super().__init__(stream, quiet, events)
+                 events: Optional[EventWriter] = None, transient: bool = False) -> None:
+        super().__init__(stream, quiet, events, interactive)
         self.iterations = iterations
         self.print_every = print_every
-        console = terminal_console(self.stream, interactive)
-        self.interactive = is_live_terminal(console) if interactive is None else interactive
-        self._line = LiveLine(console) if self.interactive and not quiet else None
+        self._line = LiveLine(self._console, transient) if self._console is not None and not quiet else None
         self.scale = ""  # e.g. "scale 1/2 256x170", shown while a coarse-to-fine run is at that scale
 
-    def message(self, text: str) -> None:
-        if self.quiet:
-            self._warned(text)
-            return
-        if self._line is not None:
-            self._warned(text)
-            self._line.print(printable(text, self.stream))
-        else:
-            super().message(text)
+    def _print_on_terminal(self, text: str) -> None:
+        self._line.print(text) if self._line is not None else super()._print_on_terminal(text)
 
     def update(self, step: Step) -> None:
         self.event("iteration", iteration=step.iteration, iterations=self.iterations, evaluations=step.evaluations,
@@ -131,12 +130,13 @@ class Progress(Messages):
                                          f"ETA {eta}"))
         elif step.iteration % self.print_every == 0 or step.iteration == self.iterations or step.iteration == 1:
             scale = f"{self.scale}  " if self.scale else ""
-            super().message(f"iteration {step.iteration}/{self.iterations}  {scale}evaluations {step.evaluations}  "
-                            f"{describe_losses(step)}  {format_duration(step.seconds)} elapsed, ETA {eta}")
+            self.message(f"iteration {step.iteration}/{self.iterations}  {scale}evaluations {step.evaluations}  "
+                         f"{describe_losses(step)}  {format_duration(step.seconds)} elapsed, ETA {eta}")
 
     def close(self) -> None:
         if self._line is not None:
             self._line.close()
+
 
 class LossLog:
     """The CSV loss log, rewritten atomically after every iteration so it is never half-written."""

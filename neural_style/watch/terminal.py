@@ -75,24 +75,30 @@ def is_live_terminal(console: Console) -> bool:
     return console.is_terminal and not console.is_dumb_terminal and not console.is_jupyter
 
 
+def print_wrapped(console: Console, text: str) -> None:
+    """A line of text on a terminal, word-wrapped to its width (not cut mid-word by the terminal)."""
+    console.print(Text(text))
+
+
 class LiveLine:
     """The line while a run goes: drawn on the first update, messages printed above it, ended by `close`."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, transient: bool = False) -> None:
         self.console = console
+        self.transient = transient  # cleared when closed, rather than left as the last state
         self._live: Optional[Live] = None
 
     def show(self, line: ProgressLine) -> None:
         if self._live is None:
             # No refresh thread and no redirection of the process's output: the line is redrawn at each update.
-            self._live = Live(line, console=self.console, auto_refresh=False, transient=False,
+            self._live = Live(line, console=self.console, auto_refresh=False, transient=self.transient,
                               redirect_stdout=False, redirect_stderr=False)
             self._live.start()
         self._live.update(line, refresh=True)
 
     def print(self, text: str) -> None:
         """A message above the line (or plainly, with no line drawn)."""
-        self.console.print(Text(text))  # word-wrapped to the width, not cut mid-word by the terminal
+        print_wrapped(self.console, text)
 
     def close(self) -> None:
         if self._live is not None:
@@ -100,4 +106,4 @@ class LiveLine:
             self._live = None
 
 
-__all__ = ["LiveLine", "MAX_BAR", "MIN_BAR", "ProgressLine", "is_live_terminal", "terminal_console"]
+__all__ = ["LiveLine", "MAX_BAR", "MIN_BAR", "ProgressLine", "is_live_terminal", "print_wrapped", "terminal_console"]
