@@ -118,7 +118,7 @@ def stylize(
     """
     request = resolve_request(options, config, watch, content=content, styles=style, output=output)
     config, watch = request.config, request.watch
-    check_output(config)
+    check_output(config, watch)
     if watch.timelapse:
         check_timelapse(watch.timelapse, watch.timelapse_fps)
     if live is not None and watch.web is not None:

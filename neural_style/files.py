@@ -7,7 +7,35 @@ import csv
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, Tuple
+
+from neural_style.errors import NeuralStyleError
+
+
+def _identities(path: str) -> Tuple[Any, ...]:
+    """What makes a path one file: its device and inode where it exists, and its resolved path."""
+    try:
+        status = os.stat(path)
+        return (("inode", status.st_dev, status.st_ino), ("path", os.path.realpath(path)))
+    except OSError:
+        return (("path", os.path.realpath(path)),)
+
+
+def check_inputs_kept(outputs: Iterable[Tuple[str, str]], inputs: Iterable[Tuple[str, Any]]) -> None:
+    """Before any work: refuse, in one line, an output that is the same file as an input (no run may overwrite what it
+    reads), compared by inode (hard links, symbolic links, other spellings) and by resolved path. `outputs` and
+    `inputs` are (what, path) pairs; an input that is not a path (an array, an image) or does not exist is skipped."""
+    known = {}
+    for what, source in inputs:
+        if isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+            for identity in _identities(os.fspath(source)):
+                known.setdefault(identity, (what, os.fspath(source)))
+    for output_what, path in outputs:
+        for identity in _identities(path) if path else ():
+            if identity in known:
+                input_what, source = known[identity]
+                raise NeuralStyleError(f"the {output_what} {path} is the {input_what} {source}: it would be "
+                                       "overwritten: choose another output path")
 
 
 def current_umask() -> int:

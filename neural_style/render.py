@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Callable, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from neural_style import images
-from neural_style.config import StyleConfig
+from neural_style.config import StyleConfig, WatchOptions, is_file_start
+from neural_style.files import check_inputs_kept
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import deprocess_float
+from neural_style.watch.record import log_path, snapshot_path
 
 
 def network_pixels(network_image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -80,12 +82,35 @@ def write_output(config: StyleConfig, pixels: np.ndarray, content_pixels: np.nda
     return save_final_image(config.output, render(config, pixels, content_pixels, alpha=alpha), notify)
 
 
-def check_output(config: StyleConfig) -> None:
-    """Before any work: the output can be written, at the bits per channel it asks for."""
+def check_output(config: StyleConfig, watch: Optional[WatchOptions] = None) -> None:
+    """Before any work: the output can be written, at the bits per channel it asks for, and none of the run's files
+    (the picture; with `watch`, its snapshots, log and timelapse) is one of its inputs."""
     if config.output:
         images.check_writable_image_path(config.output)
         if images.output_bits(config.output, config.output_bits) == 16:
             images.check_sixteen_bit_output(config.output)
+    check_inputs_kept(run_outputs(config, watch), run_inputs(config))
 
 
-__all__ = ["check_output", "network_pixels", "render", "save_final_image", "write_output"]
+def run_inputs(config: StyleConfig) -> List[Tuple[str, Any]]:
+    """Every file a run reads, as (what, path): the content, the styles, the masks, a file it starts from."""
+    return [("content image", config.content), *(("style image", style) for style in config.styles),
+            *(("mask", mask) for mask in config.masks), *(("style mask", mask) for mask in config.style_masks),
+            *([("--init picture", config.init)] if is_file_start(config.init) else [])]
+
+
+def run_outputs(config: StyleConfig, watch: Optional[WatchOptions] = None) -> List[Tuple[str, str]]:
+    """Every file a run may write, as (what, path): the picture, and with `watch` its snapshots, log and timelapse."""
+    outputs = [("output", config.output)] if config.output else []
+    if watch is not None:
+        if config.output and watch.snapshot_every:
+            outputs += [("snapshot", snapshot_path(config.output, iteration))
+                        for iteration in range(watch.snapshot_every, config.iterations + 1, watch.snapshot_every)]
+        if config.output and watch.log:
+            outputs.append(("loss log", log_path(config.output)))
+        if watch.timelapse:
+            outputs.append(("timelapse", watch.timelapse))
+    return outputs
+
+
+__all__ = ["check_output", "network_pixels", "render", "run_inputs", "run_outputs", "save_final_image", "write_output"]

@@ -21,7 +21,7 @@ from neural_style.batch.ray_cluster import RayConnection, ray_outcomes
 from neural_style.batch.worker import JobOutcome, JobSpec
 from neural_style.config import StyleConfig, WatchOptions, validate
 from neural_style.errors import NeuralStyleError
-from neural_style.files import write_csv
+from neural_style.files import check_inputs_kept, write_csv
 from neural_style.hardware import Hardware, gpu_count
 from neural_style.plan.memory import available_for
 from neural_style.plan.run_plan import plan_run
@@ -188,6 +188,11 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise NeuralStyleError(f"the output folder {outdir} is a file: pass a folder with -o")
     planned = plan_batch(outdir, contents, styles, jobs, shared)
+    check_inputs_kept([(f"output of job {index + 1}", job.output) for index, job in enumerate(planned)]
+                      + [("summary", os.path.join(outdir, SUMMARY_NAME))],
+                      [*(("content image", job.content) for job in planned),
+                       *(("style image", style) for job in planned for style in job.styles),
+                       *([("manifest", jobs)] if jobs else [])])
     if batch.ray is None:
         _check_workers_per_gpu(batch.workers, gpu_count())
     if batch.ray is None:  # a cluster's machines have memory of their own; here, every job must fit in this one's

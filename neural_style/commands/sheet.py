@@ -13,6 +13,8 @@ from neural_style import images
 from neural_style.commands.common import OneLineParser, StopOnSignal, run_command
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 from neural_style.config import validate
+from neural_style.files import check_inputs_kept
+from neural_style.render import run_inputs
 from neural_style.watch.events import EventWriter
 from neural_style.watch.record import Messages
 from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, check_cells_fit, paint_sheet, plan_cells
@@ -103,6 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def body(stop: StopOnSignal) -> int:
         config, sweeps, output, cells = sheet_request(args)
         images.check_writable_image_path(output)
+        check_inputs_kept([("sheet", output), ("cells folder", cells)], run_inputs(config))
         notify = messages.message
         _, rows, planned = plan_cells(config, sweeps)
         for source in [config.content, *config.styles]:  # every image checked before anything else

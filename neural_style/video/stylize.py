@@ -28,7 +28,8 @@ from neural_style.hardware import Hardware, seeded
 from neural_style.plan.memory import available_for
 from neural_style.plan.run_plan import plan_run
 from neural_style.plan.sizes import scaled_size
-from neural_style.render import render
+from neural_style.files import check_inputs_kept
+from neural_style.render import render, run_inputs
 from neural_style.request import resolve_request
 from neural_style.sources import SourceImages, load_sources, load_styles
 from neural_style.step import Step
@@ -288,6 +289,8 @@ def stylize_video(input: str, style: Any, output: str, *, config: Optional[Style
                               content=input, styles=style)  # every frame is the content, in turn
     config = request.config
     check_output(output, fps)
+    check_inputs_kept([("output", output), ("frames folder", frames_folder(output))],
+                      [("video", input), *run_inputs(config)[1:]])
     styles = load_styles(config)
     hardware = request.hardware
     available = available_for(hardware, budget=config.memory_budget_bytes())
