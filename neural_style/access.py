@@ -1,14 +1,19 @@
-"""Who may use a page this tool serves (the live page, the studio): only the person who started it.
+"""Who may use a page this tool serves (the live page, the studio): only the person who started it, in their browser.
 
-- **A token per page**, random (as Jupyter's), in the address the start line prints (`?token=...`). A request that
-  brings it is answered and given a cookie holding it (HttpOnly, SameSite=Strict, named after the port), so the
-  page's own later requests carry it; any other request is refused (403). Another page in the same browser cannot
-  read the token, and with SameSite=Strict its requests do not carry the cookie.
-- **The Host header** must name the address the page listens on (for a page on the loopback, any of localhost,
-  127.0.0.1 and [::1]; for one on every address, this machine's name or an IP address): a name that only points here
-  through DNS rebinding is refused.
-- **A request that changes something** (POST: the Stop button, the studio's Paint) must also come from the page's
-  own origin: an Origin (or Sec-Fetch-Site) header naming another site is refused.
+- **A token per page**, random (as Jupyter's), in the address the start line prints (`?token=...`). The live page's
+  own script reads it from its address and sends it with every request in a header (TOKEN_HEADER) that no other
+  page can make a browser send: a header other than the simple ones needs a CORS preflight, which is never answered.
+  No cookie carries it: a browser sends a host's cookies to every port of that host, so any local server the user
+  visits would receive it. The address is the only place it is accepted from in the query (for the page itself).
+  The studio is Gradio's page, whose requests cannot carry a header of ours: it gets a cookie (HttpOnly,
+  SameSite=Strict), with the weakness docs/security.md states.
+- **Only the page's own origin**: any request, GET included, whose `Sec-Fetch-Site` is not same-origin (or none: the
+  user typing the address) or whose `Origin` is another origin, is refused; a request that changes something (POST)
+  must say its origin, so one that says nothing is refused too. No answer carries CORS headers.
+- **The Host header** must name the address the page listens on, exactly: its IP literal (parsed, not a prefix), or
+  `localhost` for a loopback address; for one on every address, an IP literal or this machine's name. A name that
+  only points here through DNS rebinding (`127.evil.example`) is refused.
+- **Anything malformed** (a token that is not ASCII, a Host that is not a host) is a refusal, never an error.
 """
 
 from __future__ import annotations
@@ -19,12 +24,24 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import FrozenSet, Mapping, Optional, Tuple
+from typing import Dict, FrozenSet, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+LOCALHOST = "localhost"
+LOOPBACK_NAMES = (LOCALHOST, "127.0.0.1", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 TOKEN_PARAMETER = "token"
+TOKEN_HEADER = "x-neural-style-token"  # lower case, as headers are compared
+# Sec-Fetch-Site values of a request from the page itself, or typed by the user (a bookmark, the address bar).
+OWN_SITES = ("same-origin", "none")
+# What every answer says besides its content: never framed, never cached, no referrer, no sniffing.
+SECURITY_HEADERS: Dict[str, str] = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def new_token() -> str:
@@ -32,8 +49,18 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _ip(name: str) -> Optional[ipaddress._BaseAddress]:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    """Whether `host` (an address to listen on) is this machine's own loopback: `localhost` or a loopback IP literal,
+    parsed (so `127.example.com` is not)."""
+    address = _ip(host.strip("[]"))
+    return host == LOCALHOST or (address is not None and address.is_loopback)
 
 
 def _this_machine() -> FrozenSet[str]:
@@ -46,7 +73,7 @@ def _this_machine() -> FrozenSet[str]:
 
 
 def _split_host(header: str) -> Tuple[str, Optional[int]]:
-    """'name:port' or '[v6]:port' as (name, port)."""
+    """'name:port' or '[v6]:port' as (name, port); a port that is not a number is -1."""
     header = header.strip().lower()
     if header.startswith("["):
         name, _, rest = header[1:].partition("]")
@@ -59,21 +86,20 @@ def _split_host(header: str) -> Tuple[str, Optional[int]]:
         return name, -1
 
 
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
+def _same_secret(given: str, token: str) -> bool:
+    """Constant-time comparison of any text (a non-ASCII token is simply wrong, not an error)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("ascii"))
 
 
 @dataclass(frozen=True)
 class Access:
-    """The rules of one page, listening on `host`:`port`, with its `token`."""
+    """The rules of one page, listening on `host`:`port`, with its `token`; `cookie`: whether the token may also come
+    in a cookie (the studio, in front of Gradio's page)."""
 
     host: str
     port: int
     token: str = field(default_factory=new_token)
+    cookie: bool = False
 
     @property
     def cookie_name(self) -> str:
@@ -81,9 +107,13 @@ class Access:
 
     def url(self, path: str = "/") -> str:
         """The address to print: the page with its token."""
+        return f"{self.origin()}{path}?{TOKEN_PARAMETER}={self.token}"
+
+    def origin(self) -> str:
+        """The page's origin as the browser names it (scheme, the printed host, port)."""
         shown = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
         shown = f"[{shown}]" if ":" in shown else shown
-        return f"http://{shown}:{self.port}{path}?{TOKEN_PARAMETER}={self.token}"
+        return f"http://{shown}:{self.port}"
 
     def host_allowed(self, header: Optional[str]) -> bool:
         """Whether a request's Host header names this page's address (see the module's docstring)."""
@@ -92,53 +122,71 @@ class Access:
         name, port = _split_host(header)
         if port not in (None, self.port):
             return False
-        if is_loopback(self.host):
-            return name in LOOPBACK_NAMES or name.startswith("127.")
+        address = _ip(name)
         if self.host in WILDCARD_HOSTS:
-            return _is_ip(name) or name in LOOPBACK_NAMES or name in _this_machine()
-        return name == self.host.lower()
+            return address is not None or name == LOCALHOST or name in _this_machine()
+        if is_loopback(self.host):
+            return name == LOCALHOST or (address is not None and address.is_loopback)
+        listened = _ip(self.host)
+        return (address == listened) if listened is not None else name == self.host.lower()
 
-    def token_in(self, target: str, cookie_header: Optional[str]) -> Tuple[bool, bool]:
-        """(the request carries the token, it came in the address: the response should set the cookie)."""
-        given = parse_qs(urlsplit(target).query).get(TOKEN_PARAMETER, [""])[0]
-        if given and hmac.compare_digest(given, self.token):
-            return True, True
-        if cookie_header:
+    def token_in(self, target: str, headers: Mapping[str, str]) -> Tuple[bool, bool]:
+        """(the request carries the token, it came in the address: a cookie page's answer should set the cookie).
+        The address's token is taken for the page itself ('/') only."""
+        given = headers.get(TOKEN_HEADER)
+        if given is not None:
+            return _same_secret(given, self.token), False
+        parts = urlsplit(target)
+        if parts.path == "/" or self.cookie:
+            query = parse_qs(parts.query).get(TOKEN_PARAMETER, [""])[0]
+            if query and _same_secret(query, self.token):
+                return True, True
+        if self.cookie and headers.get("cookie"):
             cookies = SimpleCookie()
             try:
-                cookies.load(cookie_header)
+                cookies.load(headers["cookie"])
             except Exception:  # a malformed cookie header is no token
                 return False, False
             morsel = cookies.get(self.cookie_name)
-            if morsel is not None and hmac.compare_digest(morsel.value, self.token):
+            if morsel is not None and _same_secret(morsel.value, self.token):
                 return True, False
         return False, False
 
-    def same_origin(self, headers: Mapping[str, str]) -> bool:
-        """Whether a request that changes something comes from the page itself (no other site's Origin)."""
-        site = headers.get("sec-fetch-site")
-        if site is not None and site not in ("same-origin", "none"):
-            return False
-        origin = headers.get("origin")
-        if origin is None or origin == "null":
-            return origin is None
+    def own_origin(self, origin: str) -> bool:
+        """Whether an Origin header names this page (the scheme, an allowed host, the port)."""
         parts = urlsplit(origin)
-        return self.host_allowed(parts.netloc) and parts.scheme in ("http", "https")
+        return parts.scheme == "http" and self.host_allowed(parts.netloc)
 
-    def refusal(self, method: str, target: str, headers: Mapping[str, str]) -> Optional[str]:
-        """Why a request is refused (None: let in). `headers` with lower-case names."""
+    def foreign(self, method: str, headers: Mapping[str, str]) -> bool:
+        """Whether a request comes from another origin (or, changing something, does not say where from)."""
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in OWN_SITES:
+            return True
+        origin = headers.get("origin")
+        if origin is not None and not self.own_origin(origin):  # "null" included: a sandboxed or file page
+            return True
+        if method not in ("GET", "HEAD"):
+            return not (site == "same-origin" or (origin is not None and self.own_origin(origin)))
+        return False
+
+    def refusal(self, method: str, target: str, headers: Mapping[str, str], public: bool = False) -> Optional[str]:
+        """Why a request is refused (None: let in). `headers` with lower-case names; a `public` file (the page's
+        script and style, as the package ships them) needs no token, only the page's address and origin."""
         if not self.host_allowed(headers.get("host")):
             return "this page answers only at the address it printed"
-        allowed, _ = self.token_in(target, headers.get("cookie"))
+        if self.foreign(method, headers):
+            return "only the page itself may ask that"
+        if public:
+            return None
+        allowed, _ = self.token_in(target, headers)
         if not allowed:
             return "open the address the run printed, with its token"
-        if method not in ("GET", "HEAD", "OPTIONS") and not self.same_origin(headers):
-            return "only the page itself may do that"
         return None
 
     def set_cookie(self) -> str:
-        """The Set-Cookie header's value that lets the page's own requests in."""
+        """The Set-Cookie header's value that lets a cookie page's own requests in (the studio)."""
         return f"{self.cookie_name}={self.token}; Path=/; HttpOnly; SameSite=Strict"
 
 
-__all__ = ["Access", "LOOPBACK_NAMES", "TOKEN_PARAMETER", "is_loopback", "new_token"]
+__all__ = ["Access", "LOOPBACK_NAMES", "SECURITY_HEADERS", "TOKEN_HEADER", "TOKEN_PARAMETER", "is_loopback",
+           "new_token"]

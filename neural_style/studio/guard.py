@@ -1,18 +1,23 @@
-"""The studio's door (an ASGI middleware in front of Gradio's app): every request must bring the studio's token and
-name its address, and one that changes something must come from the page itself (access.py). Anyone else gets a 403
-(a WebSocket, a policy-violation close)."""
+"""The studio's door (an ASGI middleware in front of Gradio's app): every request must come from the page's own
+origin, name its address and bring the studio's token (access.py). Anyone else gets a 403 (a WebSocket, a
+policy-violation close). Every answer leaves without Gradio's CORS headers (no other origin may read it) and with the
+security headers (never framed, never cached)."""
 
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Dict
 
-from neural_style.access import Access
+from neural_style.access import SECURITY_HEADERS, Access
 
 Scope = Dict[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
 # Gradio's launch asks its own server this, without the token, to run its start-up events (once): it serves nothing.
 GRADIO_OWN_PATHS = ("/gradio_api/startup-events",)
+# Added to every answer; Gradio's Access-Control-* headers are taken out (its CORS answers loopback origins).
+ADDED_HEADERS = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()
+                 if name != "Content-Security-Policy"]  # Gradio's page has inline scripts and styles of its own
+ADDED_HEADERS.append((b"content-security-policy", b"frame-ancestors 'none'"))
 
 
 class StudioGuard:
@@ -41,21 +46,24 @@ class StudioGuard:
             body = f"forbidden: {reason}\n".encode()
             await send({"type": "http.response.start", "status": 403,
                         "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                    (b"content-length", str(len(body)).encode())]})
+                                    (b"content-length", str(len(body)).encode()), *ADDED_HEADERS]})
             await send({"type": "http.response.body", "body": body})
             return
-        _, in_address = self.access.token_in(target, None)
-        if not in_address or scope["type"] != "http":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cookie = self.access.set_cookie().encode("latin-1")
+        _, in_address = self.access.token_in(target, {})
+        added = [*ADDED_HEADERS, *([(b"set-cookie", self.access.set_cookie().encode("latin-1"))] if in_address else [])]
 
-        async def with_cookie(message: Dict[str, Any]) -> None:
+        async def guarded(message: Dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                message = dict(message, headers=[*message.get("headers", []), (b"set-cookie", cookie)])
+                kept = [(name, value) for name, value in message.get("headers", [])
+                        if not name.lower().startswith(b"access-control-") and name.lower() not in
+                        {header for header, _ in ADDED_HEADERS}]
+                message = dict(message, headers=[*kept, *added])
             await send(message)
 
-        await self.app(scope, receive, with_cookie)
+        await self.app(scope, receive, guarded)
 
 
 __all__ = ["StudioGuard"]

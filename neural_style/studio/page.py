@@ -188,7 +188,7 @@ def launch(studio: Studio, host: str, port: int, password: Optional[str] = None)
 
     port = port or _free_port(host)
     _check_port(host, port)
-    access = Access(host, port)
+    access = Access(host, port, cookie=True)  # Gradio's page cannot send our header: a cookie (access.py)
     if not is_loopback(host) and password is None:
         password = new_token()[:16]
     page = build_page(studio)

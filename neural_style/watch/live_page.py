@@ -5,7 +5,10 @@ stream of small JSON messages (one per iteration) and a few images, which is wha
 HTTP, with the browser reconnecting by itself. Pictures are rendered and PNG-encoded only when a page
 asks for them, so an iteration costs the server one small JSON message. Every asset ships in the
 package (`web/`); nothing is fetched from the internet. Anything but the routes below is a 404, and every request
-must bring the page's token and name its address (access.py): anyone else gets a 403.
+must come from the page's own origin, name its address and (but for the page's script and style) bring the page's
+token in a header its script sends (access.py): anyone else gets a 403. The server is bounded: at most
+MAX_CONNECTIONS at once, each waiting at most REQUEST_TIMEOUT seconds for a request, so a crowd of slow clients
+cannot hold the page; a client that goes away is forgotten silently.
 
     GET  /                    the page            GET /state               the run's state, JSON
     GET  /events              the state, as SSE   GET /image/current.png   the current picture
@@ -23,11 +26,12 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socket import timeout as SocketTimeout
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
-from neural_style.access import Access
+from neural_style.access import SECURITY_HEADERS, Access
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
 from neural_style.watch.live_run import LiveRun, RunState, png_bytes
@@ -37,6 +41,8 @@ STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js",
           "/style.css": ("style.css", "text/css; charset=utf-8")}
 KEEPALIVE_SECONDS = 10.0  # an SSE comment this often keeps proxies and the browser from closing the stream
 FINAL_GRACE_SECONDS = 3.0  # how long the end waits for open pages to receive the final message
+MAX_CONNECTIONS = 128  # connections served at once; more are closed at once
+REQUEST_TIMEOUT = 5.0  # seconds a connection may take to send its request (and to take each write)
 
 
 class LiveView(LiveRun):
@@ -88,7 +94,27 @@ class _Server(ThreadingHTTPServer):
         self.view = view
         self.open_streams = 0
         self.streams_lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):  # full: this one is closed, the ones served go on
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away or was too slow is no error of the run's: nothing is printed."""
 
 
 def _bind(host: str, port: int, view: LiveView) -> _Server:
@@ -104,15 +130,21 @@ def _bind(host: str, port: int, view: LiveView) -> _Server:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionError, SocketTimeout, OSError):
+            pass  # the client went away or stalled: forgotten
 
     def log_message(self, format: str, *args: Any) -> None:  # the run's own lines are the log
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str, cache: bool = False) -> None:
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -124,17 +156,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer 403 to a request from anyone but the page's user (access.py); True if it was refused."""
         access = self.server.view.access
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reason = access.refusal(self.command, self.path, headers)
+        public = self.path.split("?", 1)[0] in STATIC and self.path.split("?", 1)[0] != "/"
+        reason = access.refusal(self.command, self.path, headers, public=public)
         if reason is not None:
             self._send(HTTPStatus.FORBIDDEN, f"forbidden: {reason}\n".encode(), "text/plain; charset=utf-8")
             return True
         return False
 
     def end_headers(self) -> None:
-        # A request that brought the token in its address gets the cookie that lets the page's own requests in.
-        _, in_address = self.server.view.access.token_in(self.path, None)
-        if in_address:
-            self.send_header("Set-Cookie", self.server.view.access.set_cookie())
+        for name, value in SECURITY_HEADERS.items():  # every answer, refusals included
+            self.send_header(name, value)
         super().end_headers()
 
     def do_GET(self) -> None:
@@ -157,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             if picture is None:
                 self._not_found()
             else:
-                self._send(HTTPStatus.OK, picture, "image/png", cache=path != "/image/current.png")
+                self._send(HTTPStatus.OK, picture, "image/png")
         else:
             self._not_found()
 
@@ -176,7 +207,6 @@ class _Handler(BaseHTTPRequestHandler):
         view = self.server.view
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
@@ -201,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._event(summary)
                     seen = version
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except (ConnectionError, SocketTimeout, OSError):
             pass  # the page was closed
         finally:
             with self.server.streams_lock:

@@ -5,6 +5,7 @@ import json
 import os
 import shlex
 import threading
+import urllib.request
 
 import numpy as np
 import pytest
@@ -259,6 +260,22 @@ def test_the_studio_lets_in_only_its_user(studio):
         assert _status(join, "POST", {"Origin": "http://attacker.example", "Content-Type": "application/json"}) == 403
         assert studio.current is None and not studio.gallery.entries()
         assert served.password is None  # on the loopback, the token alone
+        # A page on another port of 127.0.0.1 holding the cookie (which the browser sends to every port): its reads
+        # are refused whatever they carry, and no answer has a CORS header for it.
+        cookie = {"Cookie": f"{served.access.cookie_name}={served.access.token}"}
+        foreign = {"Origin": "http://127.0.0.1:9999", "Sec-Fetch-Site": "same-site", **cookie}
+        for path in ("config", "gradio_api/info", "?" + token):
+            assert _status(base + path, headers=foreign) == 403, path
+            assert _status(base + path, headers={"Sec-Fetch-Site": "same-site", **cookie}) == 403, path
+        assert _status(base + "config", headers=dict(cookie, Origin="null")) == 403
+        for host in (f"127.evil.example:{served.access.port}", f"127.0.0.1.nip.io:{served.access.port}"):
+            assert _status(served.url, headers={"Host": host}) == 403, host
+        answered = urllib.request.urlopen(urllib.request.Request(
+            base + "config", headers={"Origin": f"http://127.0.0.1:{served.access.port}", **cookie}), timeout=10)
+        own = f"http://127.0.0.1:{served.access.port}"
+        assert answered.status == 200 and answered.headers.get("Access-Control-Allow-Origin") in (None, own)
+        assert answered.headers.get("X-Frame-Options") == "DENY" and answered.headers.get("Cache-Control") == "no-store"
+        assert _status(served.url.replace("token=", "token=%C3%A9")) == 403  # a non-ASCII token: refused, no error
     finally:
         served.close()
 

@@ -1,5 +1,21 @@
 // The live view: one server-sent event per iteration; the picture is fetched when it changes.
+// Every request carries the page's token in a header (no cookie, which the browser would send to every local port):
+// the token comes from this page's own address, and is kept in this tab's session storage for a reload.
 "use strict";
+const TOKEN = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("neural-style-token") || "";
+sessionStorage.setItem("neural-style-token", TOKEN);
+const HEADERS = { "X-Neural-Style-Token": TOKEN };
+function ask(path, options) { return fetch(path, Object.assign({ headers: HEADERS, cache: "no-store" }, options || {})); }
+function showImage(id, path) {
+  // A picture fetched with the token, shown as a blob (an <img src> could not send the header).
+  return ask(path).then(response => response.ok ? response.blob() : null).then(blob => {
+    if (!blob) return false;
+    const img = document.getElementById(id), old = img.src;
+    img.src = URL.createObjectURL(blob);
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    return true;
+  }).catch(() => false);
+}
 // The total's colour, then one per term, in the order the points name them (the run's objective decides).
 const TOTAL_COLOUR = "#f0f0f0", TERM_COLOURS = ["#4fa3e0", "#e0a34f", "#7fd07f", "#c08fe0", "#e07f7f", "#b0a070"];
 function curveColours(point) {
@@ -25,7 +41,7 @@ function refreshPicture(version) {
   if (loading || wanted === shown) return;
   loading = true;
   const asked = wanted;
-  fetch("/image/current.png?v=" + asked)
+  ask("/image/current.png?v=" + asked)
     .then(response => response.ok ? response.blob() : null)
     .then(blob => {
       if (blob && !finished) {  // a fetch still under way when the final picture came is dropped
@@ -109,15 +125,38 @@ function show(state) {
   }
 }
 
-const events = new EventSource("/events");
-events.onmessage = message => {
-  const state = JSON.parse(message.data);
-  show(state);
-  if (state.final_image) events.close();  // the run is over and the server is going away
-};
+// The server-sent events, read from a fetch (EventSource cannot send a header); reconnected after a drop.
+async function follow() {
+  while (!finished) {
+    try {
+      const response = await ask("/events");
+      if (!response.ok) return;
+      const reader = response.body.getReader(), decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+          const data = block.split("\n").filter(line => line.startsWith("data: ")).map(line => line.slice(6)).join("\n");
+          if (data) show(JSON.parse(data));
+        }
+      }
+    } catch (error) { /* dropped: try again */ }
+    if (!finished) await new Promise(resolve => setTimeout(resolve, 1000));
+  }
+}
+
+// The pictures the page opens with: the current one (none before the first step) and the inputs.
+showImage("current", "/image/current.png");
+showImage("content", "/image/content.png");
+showImage("style", "/image/style/0.png");
+follow();
 
 document.getElementById("stop").addEventListener("click", () => {
   const button = document.getElementById("stop");
   button.disabled = true; button.textContent = "Stopping\u2026";
-  fetch("/stop", { method: "POST" });
+  ask("/stop", { method: "POST" });
 });
