@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import importlib.util
+import math
 import os
 import pickle
 import struct
@@ -109,6 +110,8 @@ def read_legacy_torch_state_dict(stream: IO[bytes]) -> "collections.OrderedDict[
         if len(header) != 8:
             raise pickle.UnpicklingError("file ends inside the tensor data (truncated)")
         (count,) = struct.unpack("<q", header)
+        if count < 0 or 4 * count > _bytes_left(stream):  # never ask for more than the file holds
+            raise pickle.UnpicklingError("a storage is larger than the file (truncated or crafted)")
         data = stream.read(4 * count)
         if len(data) != 4 * count:
             raise pickle.UnpicklingError("file ends inside the tensor data (truncated)")
@@ -122,11 +125,24 @@ def read_legacy_torch_state_dict(stream: IO[bytes]) -> "collections.OrderedDict[
         last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride)) if ref.shape else ref.offset
         if ref.offset < 0 or last >= storage.size or any(s < 0 for s in ref.stride):
             raise pickle.UnpicklingError(f"entry {name!r} points outside its storage")
+        if math.prod(ref.shape) > storage.size - ref.offset:  # a weight never repeats its storage (stride 0)
+            raise pickle.UnpicklingError(f"entry {name!r} has more values than its storage holds")
         view = np.lib.stride_tricks.as_strided(
             storage[ref.offset :], shape=ref.shape, strides=tuple(4 * s for s in ref.stride), writeable=False
         )
         arrays[name] = np.array(view, dtype=np.float32)
     return arrays
+
+
+def _bytes_left(stream: IO[bytes]) -> float:
+    """Bytes from the stream's position to its end (infinite where it cannot be told)."""
+    try:
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+        return end - here
+    except (OSError, AttributeError, ValueError):
+        return math.inf
 
 
 def gatys_state_dict_to_keras(state: Dict[str, np.ndarray]) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:

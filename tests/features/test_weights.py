@@ -59,14 +59,16 @@ class _Evil:
         return os.system, (f"touch {self.marker}",)
 
 
-def legacy_torch_bytes(monkeypatch, state, extra=None):
+def legacy_torch_bytes(monkeypatch, state, extra=None, views=None):
+    """A legacy torch file of `state`; `views` ({name: (shape, stride)}) makes an entry a view of its own choosing."""
     rebuild, float_storage = _install_fake_torch(monkeypatch)
     storages, entries = [], collections.OrderedDict()
     for index, (name, array) in enumerate(state.items()):
         storage = _Storage(str(1000 + index), np.ascontiguousarray(array, np.float32))
         storages.append(storage)
         stride = tuple(s // 4 for s in storage.array.strides)
-        entries[name] = _Tensor(rebuild, storage, tuple(array.shape), stride)
+        shape, stride = (views or {}).get(name, (tuple(array.shape), stride))
+        entries[name] = _Tensor(rebuild, storage, shape, stride)
     if extra is not None:
         entries["evil"] = extra
 
@@ -109,6 +111,18 @@ def test_reader_refuses_a_truncated_file(monkeypatch):
     data = legacy_torch_bytes(monkeypatch, {"0.weight": np.ones((8, 8))})
     with pytest.raises(pickle.UnpicklingError, match="truncated"):
         weights.read_legacy_torch_state_dict(io.BytesIO(data[:-10]))
+
+
+def test_reader_refuses_a_crafted_view_before_allocating_it(monkeypatch):
+    """A 1e7 x 1e7 tensor of stride 0 over one value would ask for 364 TiB: refused in one line, as is a storage that
+    claims more values than the file holds."""
+    data = legacy_torch_bytes(monkeypatch, {"0.weight": np.ones(1)}, views={"0.weight": ((10**7, 10**7), (0, 0))})
+    with pytest.raises(pickle.UnpicklingError, match="more values than its storage"):
+        weights.read_legacy_torch_state_dict(io.BytesIO(data))
+    data = legacy_torch_bytes(monkeypatch, {"0.weight": np.ones(4)})
+    crafted = data[:-24] + struct.pack("<q", 10**15) + data[-16:]
+    with pytest.raises(pickle.UnpicklingError, match="larger than the file"):
+        weights.read_legacy_torch_state_dict(io.BytesIO(crafted))
 
 
 def test_reader_refuses_a_file_that_is_not_legacy_torch():

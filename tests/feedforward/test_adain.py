@@ -198,3 +198,19 @@ def test_a_default_run_starts_from_the_adain_picture_and_the_reference_preset_fr
     assert main([content, style, "--preset", "reference", "--size", "48", "--iterations", "1", "--optimizer", "lbfgs",
                  "-o", str(tmp_path / "b.png")]) == 0
     assert "AdaIN" not in capsys.readouterr().err
+
+
+def test_both_adain_weight_files_are_checked_by_sha256_before_unpickling(monkeypatch, tmp_path):
+    """The decoder and the VGG file it is converted with: a file that is not the pinned one is refused in one line,
+    before anything in it is read."""
+    from neural_style.errors import NeuralStyleError
+    from neural_style.feedforward import adain
+
+    tampered = tmp_path / "vgg_normalised.pth"
+    tampered.write_bytes(b"not the pinned file")
+    decoder = adain.decoder_source_path()  # the real decoder, found beside the real VGG file
+    monkeypatch.setattr(adain, "decoder_source_path", lambda: decoder)
+    monkeypatch.setattr(adain, "gatys_source_path", lambda: str(tampered))
+    with pytest.raises(NeuralStyleError, match="has sha256 .* not the expected"):
+        adain.convert_adain_weights(None, None, str(tmp_path / "out.weights.h5"))
+    assert not (tmp_path / "out.weights.h5").exists()
