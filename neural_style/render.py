@@ -44,14 +44,15 @@ def render(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray, 
 def save_final_image(path: str, pixels: np.ndarray, notify: Callable[[str], None],
                      save: Optional[Callable[[str, np.ndarray], None]] = None) -> str:
     """Write the final picture with `save` (default images.save_image); if that fails (a full disk, a folder gone),
-    save it in the system's temporary folder instead and say where, so a long run never loses its picture."""
+    save it in a new folder of the user's own (0700) in the system's temporary folder instead, with the umask's mode,
+    and say where, so a long run never loses its picture (and no other user reads it or plants a file at its name)."""
     save = save or images.save_image
     try:
         save(path, pixels)
         return path
     except OSError as error:
-        fallback = os.path.join(tempfile.gettempdir(), "neural_style_" + os.path.basename(path))
         try:
+            fallback = os.path.join(tempfile.mkdtemp(prefix="neural_style_"), os.path.basename(path))
             save(fallback, pixels)
         except OSError:
             raise NeuralStyleError(

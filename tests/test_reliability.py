@@ -170,7 +170,10 @@ def test_a_final_image_that_cannot_be_written_is_saved_in_the_temp_folder(small_
     os.mkdir(tmp_path / "temp")
     stream = io.StringIO()
     result = stylize(content, style, output, stream=stream, **dict(FAST, quiet=False))
-    fallback = str(tmp_path / "temp" / "neural_style_out.png")
+    # A folder of the user's own, not a name others can guess or plant (other programs use the temp folder too).
+    (folder,) = [name for name in os.listdir(tmp_path / "temp") if name.startswith("neural_style_")]
+    fallback = str(tmp_path / "temp" / folder / "out.png")
+    assert folder.startswith("neural_style_") and os.stat(tmp_path / "temp" / folder).st_mode & 0o077 == 0
     assert result.output == fallback and Image.open(fallback).size == (48, 32)
     assert "No space left on device" in stream.getvalue() and fallback in stream.getvalue()
 

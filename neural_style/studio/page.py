@@ -4,6 +4,8 @@ for has an elem_id."""
 
 import inspect
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
@@ -20,6 +22,10 @@ MAX_QUEUE = 16  # requests waiting behind the run under way
 
 def _import_gradio() -> Any:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
+    if "gradio" not in sys.modules and not os.environ.get("GRADIO_TEMP_DIR"):
+        # Gradio keeps uploads and pictures in /tmp/gradio, shared and readable by every user of the machine: a
+        # folder of this user's own (0700) instead, read by Gradio when it is imported.
+        os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="neural_style_studio_")
     try:
         import gradio
     except ImportError:

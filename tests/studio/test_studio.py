@@ -328,3 +328,17 @@ def test_the_studios_contact_sheet_shows_cells_as_they_finish_and_keeps_the_shee
         strengths = json.load(stream)["sheet"]["style_strengths"]
     assert strengths == pytest.approx([1 / 3, 1.0, 3.0], rel=1e-2)
     assert picture.shape[1] > 3 * 48
+
+
+def test_gradios_files_go_to_a_folder_of_the_users_own():
+    """Uploads and pictures in a fresh 0700 folder, not the shared /tmp/gradio (Gradio reads the folder at import)."""
+    import subprocess
+    import sys
+
+    code = ("import os, stat; os.environ.pop('GRADIO_TEMP_DIR', None)\n"
+            "from neural_style.studio.page import _import_gradio\n_import_gradio()\n"
+            "from gradio import route_utils\nfolder = os.environ['GRADIO_TEMP_DIR']\n"
+            "print(folder == route_utils.DEFAULT_TEMP_DIR, oct(stat.S_IMODE(os.stat(folder).st_mode)))\n"
+            "os.rmdir(folder)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "0o700"], done.stderr[-2000:]
