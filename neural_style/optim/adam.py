@@ -46,8 +46,7 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
     averaged = np.zeros_like(last_good)
     try:
         for iteration in range(1, iterations + 1):
-            total, terms, gradient = evaluator.evaluate_tensor(image_of(variable))
-            evaluator.last_total, evaluator.last_terms = total, terms
+            total, terms, gradient = evaluator.evaluate_tensor(image_of(variable))  # it records them itself
             optimizer.apply_gradients([(gradient * scale_t, variable)])  # chain rule: d/dz = d/dx * scale
             variable.assign(tf.clip_by_value(variable, low, high))
             done = iteration

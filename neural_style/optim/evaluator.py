@@ -62,6 +62,7 @@ class Evaluator:
         total = float(total)
         terms = dict(zip(self.objective.names, (float(t) for t in terms.numpy())))
         self.evaluations += 1
+        self.last_total, self.last_terms = total, terms  # the last point evaluated, whoever asked
         if not math.isfinite(total):
             bad = [name for name, value in terms.items() if not math.isfinite(value)]
             raise NonFiniteLoss(
@@ -85,10 +86,13 @@ class Evaluator:
         self.last_total, self.last_terms = total, terms
         return total, self.last_gradient
 
-    def step(self, iteration: int, started: float, image: np.ndarray) -> Step:
-        """The record of iteration `iteration` at `image`, with the last evaluation's loss."""
+    def step(self, iteration: int, started: float, image: np.ndarray, total: Optional[float] = None,
+             terms: Optional[Dict[str, float]] = None) -> Step:
+        """The record of iteration `iteration` at `image`, with its loss and terms (default: the last evaluation's,
+        where the caller knows that point is the iterate)."""
         _, height, width, _ = self.shape
-        return Step(iteration, self.evaluations, time.perf_counter() - started, self.last_total, dict(self.last_terms),
+        return Step(iteration, self.evaluations, time.perf_counter() - started,
+                    self.last_total if total is None else total, dict(self.last_terms if terms is None else terms),
                     width, height, image)
 
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, Deque, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -48,23 +49,39 @@ EXTEND = 4.0
 MAX_EXTENSIONS = 8
 # The loss's relative rounding in each precision of the evaluation (a step smaller than this cannot be judged).
 LOSS_ROUNDING = {"float32": 0.0, "bfloat16": 2e-3, "float16": 5e-4}
+# Convergence, as scipy's L-BFGS-B tests it with its defaults: the projected gradient's largest component (pgtol), and
+# the loss's relative reduction over an iteration (factr times the machine epsilon), the latter only with a tolerance.
+PGTOL = 1e-5
+RELATIVE_REDUCTION = 1e7 * np.finfo(np.float64).eps
 
 
 def _dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(a * b)
 
 
+@dataclass(frozen=True)
+class _Point:
+    """An evaluated point: where, its loss, its terms and its gradient (flat)."""
+
+    x: tf.Tensor
+    total: float
+    terms: Dict[str, float]
+    gradient: tf.Tensor
+
+
 class DeviceLbfgs:
     """Minimise from `x0` within `bounds` for `iterations`, reporting each through `on_iteration(Step)`; the
-    evaluation's device holds everything (see the module's docstring)."""
+    evaluation's device holds everything (see the module's docstring). `tolerance` > 0 (--tolerance) also ends the run
+    where an iteration no longer reduces the loss (RELATIVE_REDUCTION)."""
 
     def __init__(self, evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
-                 history: int, on_iteration: Callable[[Step], None], precision: str = "float32") -> None:
+                 history: int, on_iteration: Callable[[Step], None], precision: str = "float32",
+                 tolerance: float = 0.0) -> None:
         self.evaluator = evaluator
         self.iterations = iterations
-        self.memory = history
         self.on_iteration = on_iteration
         self.rounding = LOSS_ROUNDING.get(precision, 0.0)
+        self.tolerance = tolerance
         with tf.device(evaluator.device):
             self.low = tf.constant(bounds[0], tf.float32)
             self.high = tf.constant(bounds[1], tf.float32)
@@ -74,73 +91,94 @@ class DeviceLbfgs:
         self.iteration = 0
         self.started = time.perf_counter()
 
-    def _evaluate(self, x: tf.Tensor) -> Tuple[float, tf.Tensor]:
+    def _evaluate(self, x: tf.Tensor) -> Tuple[float, Dict[str, float], tf.Tensor]:
         total, terms, gradient = self.evaluator.evaluate_tensor(tf.reshape(x, self.evaluator.shape))
-        self.evaluator.last_total, self.evaluator.last_terms = total, terms
-        return total, tf.reshape(gradient, [-1])
+        return total, terms, tf.reshape(gradient, [-1])
 
     def _free(self, x: tf.Tensor, gradient: tf.Tensor) -> tf.Tensor:
         """The variables that may move: not at a bound with the gradient pointing out of the box."""
         held = ((x <= self.low) & (gradient > 0)) | ((x >= self.high) & (gradient < 0))
         return tf.logical_not(held)
 
+    def _projected_gradient_norm(self, gradient: tf.Tensor) -> float:
+        """The largest component of the projected gradient, clip(x - g) - x: scipy's pgtol measure."""
+        return float(tf.reduce_max(tf.abs(tf.clip_by_value(self.x - gradient, self.low, self.high) - self.x)))
+
     def _direction(self, gradient: tf.Tensor, free: tf.Tensor) -> tf.Tensor:
-        """-H g over the free variables: the two-loop recursion (or the scaled projected gradient without history)."""
+        """-H g over the free variables: the two-loop recursion on the whole pairs with the free mask applied to the
+        gradient and to the result (the standard reduced direction: no masked copies of the history), or the scaled
+        projected gradient without history."""
         zero = tf.zeros_like(gradient)
         q = tf.where(free, gradient, zero)
         if not self.pairs:
             rms = tf.sqrt(tf.reduce_mean(tf.square(q)))
             return -q / tf.maximum(rms, 1e-30)  # one grey level, root mean square
-        masked = [(tf.where(free, s, zero), tf.where(free, y, zero)) for s, y, _ in self.pairs]
         alphas: List[tf.Tensor] = []
-        for (s, y), (_, _, rho) in zip(reversed(masked), reversed(self.pairs)):
+        for s, y, rho in reversed(self.pairs):
             alpha = rho * _dot(s, q)
             q = q - alpha * y
             alphas.append(alpha)
         s_last, y_last, _ = self.pairs[-1]
         r = q * (_dot(s_last, y_last) / tf.maximum(_dot(y_last, y_last), 1e-30))
-        for (s, y), (_, _, rho), alpha in zip(masked, self.pairs, reversed(alphas)):
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
             beta = rho * _dot(y, r)
             r = r + (alpha - beta) * s
         return -tf.where(free, r, zero)
 
-    def _search(self, total: float, gradient: tf.Tensor, direction: tf.Tensor
-                ) -> Optional[Tuple[tf.Tensor, float, tf.Tensor]]:
-        """A step along the projected path that passes the non-monotone Armijo test, or None."""
+    def _search(self, total: float, gradient: tf.Tensor, direction: tf.Tensor) -> Optional[_Point]:
+        """A step along the projected path that passes the non-monotone Armijo test, or None. A step whose projected
+        path does not go down, or whose loss is not finite, is shortened like one that failed the test; the run's
+        error is raised only where no trial point at all was finite."""
+        if float(_dot(gradient, direction)) >= 0:
+            return None  # not a descent direction: no step along it can help
         reference = max(self.recent) + self.rounding * abs(total)
-        step = 1.0
+        step, failure = 1.0, None
+        all_bad = True
         for _ in range(MAX_BACKTRACKS):
             x_new = tf.clip_by_value(self.x + step * direction, self.low, self.high)
             predicted = float(_dot(gradient, x_new - self.x))  # the projected path's first-order decrease
-            if predicted >= 0:
-                return None  # the direction does not go down along the box
-            new_total, new_gradient = self._evaluate(x_new)
+            if predicted >= 0:  # the box bends the path upwards this far out: a shorter step
+                step *= BACKTRACK
+                continue
+            try:
+                new_total, new_terms, new_gradient = self._evaluate(x_new)
+            except NonFiniteLoss as bad:  # a failed trial, backtracked from
+                failure, step = bad, step * BACKTRACK
+                continue
+            all_bad = False
             if new_total <= reference + ARMIJO * predicted:
-                return self._extend(total, gradient, direction, step, predicted, x_new, new_total, new_gradient)
+                point = _Point(x_new, new_total, new_terms, new_gradient)
+                return self._extend(total, gradient, direction, step, predicted, point) if step == 1.0 else point
             # The minimum of the parabola through the loss here, its slope and the trial's loss, kept within
             # [SHORTEST, BACKTRACK] of the step (a safeguarded quadratic backtrack).
             curvature = new_total - total - predicted
             shrink = -predicted / (2.0 * curvature) if curvature > 0 else BACKTRACK
             step *= min(BACKTRACK, max(SHORTEST, shrink))
+        if failure is not None and all_bad:
+            raise failure
         return None
 
     def _extend(self, total: float, gradient: tf.Tensor, direction: tf.Tensor, step: float, predicted: float,
-                x_new: tf.Tensor, new_total: float, new_gradient: tf.Tensor) -> Tuple[tf.Tensor, float, tf.Tensor]:
-        """A first step that was accepted while the loss still falls steeply past it (the slope there still more than
-        CURVATURE of the start's: Wolfe's curvature condition fails) is made EXTEND times longer while that lasts and
-        the loss keeps falling: what scipy's line search does by extrapolating, and what carries the first iterations from a photo,
-        whose curvature the history does not know yet."""
+                point: _Point) -> _Point:
+        """A whole first step that was accepted while the loss still falls steeply past it (the slope there still more
+        than CURVATURE of the start's: Wolfe's curvature condition fails) is made EXTEND times longer while that
+        lasts and the loss keeps falling: what scipy's line search does by extrapolating, and what carries the first
+        iterations from a photo, whose curvature the history does not know yet. Only an unshortened step is
+        extended: a shortened one would be stretched back to where a step was already refused."""
         for _ in range(MAX_EXTENSIONS):
-            if float(_dot(new_gradient, x_new - self.x)) >= CURVATURE * predicted:
+            if float(_dot(point.gradient, point.x - self.x)) >= CURVATURE * predicted:
                 break  # no longer steep: the step is long enough
             longer = step * EXTEND
             x_try = tf.clip_by_value(self.x + longer * direction, self.low, self.high)
             decrease = float(_dot(gradient, x_try - self.x))
-            try_total, try_gradient = self._evaluate(x_try)
-            if try_total > min(new_total, total + ARMIJO * decrease):
+            try:
+                tried = _Point(x_try, *self._evaluate(x_try))
+            except NonFiniteLoss:
+                break  # too far: the step found stands
+            if tried.total > min(point.total, total + ARMIJO * decrease):
                 break
-            step, predicted, x_new, new_total, new_gradient = longer, decrease, x_try, try_total, try_gradient
-        return x_new, new_total, new_gradient
+            step, predicted, point = longer, decrease, tried
+        return point
 
     def _remember(self, x_new: tf.Tensor, gradient: tf.Tensor, new_gradient: tf.Tensor) -> None:
         s, y = x_new - self.x, new_gradient - gradient
@@ -149,17 +187,28 @@ class DeviceLbfgs:
             self.pairs.append((s, y, 1.0 / curvature))
 
     def run(self) -> Outcome:
-        """Iterate until the budget is spent, a watcher stops it, or no step decreases the loss."""
+        """Iterate until the budget is spent, a watcher stops it, it converges, or no step decreases the loss."""
         with tf.device(self.evaluator.device):
             return self._run()
+
+    def _converged(self, gradient: tf.Tensor, before: Optional[float], after: float) -> Optional[str]:
+        """Why the run has converged, as scipy's L-BFGS-B would say it, or None."""
+        if self._projected_gradient_norm(gradient) <= PGTOL:
+            return "converged: the projected gradient is below " + f"{PGTOL:g}"
+        # A step the non-monotone test let rise is no sign of convergence: only a fall this small is.
+        if self.tolerance > 0 and before is not None and 0 <= (before - after) <= RELATIVE_REDUCTION * max(
+                abs(before), abs(after), 1.0):
+            return "converged: an iteration no longer reduces the loss"
+        return None
 
     def _run(self) -> Outcome:
         reason, error = "done", None
         last_good = self.x
         try:
-            total, gradient = self._evaluate(self.x)
+            total, _, gradient = self._evaluate(self.x)
             self.recent.append(total)
-            while self.iteration < self.iterations:
+            reason = self._converged(gradient, None, total) or "done"
+            while reason == "done" and self.iteration < self.iterations:
                 free = self._free(self.x, gradient)
                 found = self._search(total, gradient, self._direction(gradient, free))
                 if found is None and self.pairs:  # a poor curvature estimate: start the history afresh
@@ -169,13 +218,15 @@ class DeviceLbfgs:
                     reason = (f"L-BFGS (device) ended after {self.iteration} iterations: no step along the projected "
                               "gradient decreases the loss")
                     break
-                x_new, new_total, new_gradient = found
-                self._remember(x_new, gradient, new_gradient)
-                self.x, total, gradient = x_new, new_total, new_gradient
+                self._remember(found.x, gradient, found.gradient)
+                before = total
+                self.x, total, gradient = found.x, found.total, found.gradient
                 last_good = self.x
                 self.recent.append(total)
                 self.iteration += 1
-                self.on_iteration(self.evaluator.step(self.iteration, self.started, self.x))
+                # The accepted iterate's own loss and terms, not the last point evaluated (a refused extension's).
+                self.on_iteration(self.evaluator.step(self.iteration, self.started, self.x, found.total, found.terms))
+                reason = self._converged(gradient, before, total) or "done"
         except Converged as converged:
             reason = str(converged)
         except StopIteration:
@@ -186,9 +237,11 @@ class DeviceLbfgs:
 
 
 def run_device_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,
-                     history: int, on_iteration: Callable[[Step], None], precision: str = "float32") -> Outcome:
+                     history: int, on_iteration: Callable[[Step], None], precision: str = "float32",
+                     tolerance: float = 0.0) -> Outcome:
     """`DeviceLbfgs(...).run()`: minimise with the bounded L-BFGS kept on the evaluation's device."""
-    return DeviceLbfgs(evaluator, x0, bounds, iterations, history, on_iteration, precision).run()
+    return DeviceLbfgs(evaluator, x0, bounds, iterations, history, on_iteration, precision, tolerance).run()
 
 
-__all__ = ["ARMIJO", "LOSS_ROUNDING", "MAX_BACKTRACKS", "NONMONOTONE_WINDOW", "DeviceLbfgs", "run_device_lbfgs"]
+__all__ = ["ARMIJO", "LOSS_ROUNDING", "MAX_BACKTRACKS", "NONMONOTONE_WINDOW", "PGTOL", "RELATIVE_REDUCTION", "DeviceLbfgs",
+           "run_device_lbfgs"]

@@ -28,7 +28,10 @@ def run_optimiser(config: StyleConfig, optimizer: str, evaluator: Evaluator, x0:
     if optimizer == "lbfgs-device":
         from neural_style.optim.lbfgs_device import run_device_lbfgs  # TensorFlow's, as the evaluation is
 
-        return run_device_lbfgs(evaluator, x0, bounds, iterations, config.lbfgs_history, on_iteration, precision)
+        return run_device_lbfgs(evaluator, x0, bounds, iterations, config.lbfgs_history, on_iteration, precision,
+                                config.tolerance)
+    if optimizer != "adam":  # the plan resolves the name; nothing unknown may fall through to Adam
+        raise ValueError(f"no optimiser {optimizer!r}")
     return run_adam(evaluator, x0, bounds, iterations, config.learning_rate, on_iteration,
                     space=adam_space(config.adam_space, height, width), average=config.adam_average)
 
