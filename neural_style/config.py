@@ -27,10 +27,35 @@ DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
 )  # fmt: skip
 
 WEIGHT_SOURCES = ("gatys", "imagenet")
-# "lbfgs": scipy's L-BFGS-B on the host (float64, the reference); "lbfgs-device": the bounded L-BFGS kept where the
-# evaluation runs (optim/lbfgs_device.py); "adam": Keras's Adam; "auto": lbfgs-device on a GPU, lbfgs elsewhere
-# (plan/run_plan.resolve_optimizer).
-OPTIMIZERS = ("auto", "lbfgs", "lbfgs-device", "adam")
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """What the plan and the checks know of an optimiser (optim/optimizers.RUNNERS runs it): its name, the settings
+    only it reads, where its state lives, and the bytes that state takes per pixel (3 values a pixel: `vectors` plus
+    `per_pair` per history pair, of `value_bytes` each)."""
+
+    name: str
+    label: str  # as messages name it
+    settings: Tuple[str, ...]  # StyleConfig fields only this kind of optimiser reads
+    state_on_device: bool  # in the evaluation's device memory (a GPU's), else the host's
+    value_bytes: int
+    vectors: int
+    per_pair: int = 0
+
+    def state_bytes_per_pixel(self, history: int) -> float:
+        return 3 * self.value_bytes * (self.vectors + self.per_pair * history)
+
+
+# "lbfgs": scipy's L-BFGS-B on the host (float64, the reference: its history pairs and eight working vectors);
+# "lbfgs-device": the bounded L-BFGS kept where the evaluation runs (optim/lbfgs_device.py: float32 pairs, the iterate,
+# gradient, direction, trial point and gradient, and the recursion's vector); "adam": Keras's Adam (the variable and
+# its two moments in float32, the average, the last good picture and the start in float64). "auto": lbfgs-device on a
+# GPU, lbfgs elsewhere (plan/run_plan.resolve_optimizer).
+OPTIMIZER_SPECS: Dict[str, OptimizerSpec] = {
+    "lbfgs": OptimizerSpec("lbfgs", "L-BFGS", ("lbfgs_history",), False, 8, 8, 2),
+    "lbfgs-device": OptimizerSpec("lbfgs-device", "L-BFGS", ("lbfgs_history",), True, 4, 6, 2),
+    "adam": OptimizerSpec("adam", "Adam", ("learning_rate", "adam_average", "adam_space"), True, 4, 9),
+}
+OPTIMIZERS = ("auto", *OPTIMIZER_SPECS)
 # How a picture is made: by optimising the objective (Gatys et al.), or in one pass of AdaIN's trained decoder
 # (feedforward/adain.py).
 METHODS = ("optimize", "adain")
@@ -59,10 +84,6 @@ ADAM_SPACES = ("pixels", "imagenet")
 # Arithmetic of the convolutions ("auto": what the hardware runs natively; see hardware.py). float16 is for NVIDIA
 # GPUs before Ampere (compute capability 7.x), with the image gradient's loss scaled (objective/loss_scale.py).
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-# Settings that only some optimisers read: given for a run whose optimiser does not read them, they are refused
-# (check_settings_read) rather than silently ignored.
-ADAM_SETTINGS = ("learning_rate", "adam_average", "adam_space")
-LBFGS_SETTINGS = ("lbfgs_history",)
 # Units a --memory-budget may be given in, by their (upper-case) suffix.
 MEMORY_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -479,18 +500,16 @@ def _check_numbers(config: StyleConfig) -> None:
 
 def check_settings_read(config: StyleConfig, given: Sequence[str]) -> None:
     """Refuse, naming the fix, settings `given` by the user (not by a preset) that this run would silently ignore:
-    Adam's with an L-BFGS optimiser, L-BFGS's with Adam. (XLA with a seed is refused by `validate`.)"""
+    one optimiser's settings (OptimizerSpec.settings) with another. (XLA with a seed is refused by `validate`.)"""
     if config.method != "optimize" or config.optimizer not in OPTIMIZERS:  # an unknown name is validate's to refuse
         return
-    adam = config.optimizer == "adam"
+    running = OPTIMIZER_SPECS["lbfgs" if config.optimizer == "auto" else config.optimizer]  # auto: an L-BFGS
     for name in given:
-        flag = "--" + name.replace("_", "-")
-        if name in ADAM_SETTINGS and not adam:
-            raise NeuralStyleError(f"{flag} is Adam's setting and this run optimises with L-BFGS: pass --optimizer "
-                                   f"adam, or drop {flag}")
-        if name in LBFGS_SETTINGS and adam:
-            raise NeuralStyleError(f"{flag} is L-BFGS's setting and this run optimises with Adam: drop {flag}, or "
-                                   "pass --optimizer lbfgs")
+        owner = next((spec for spec in OPTIMIZER_SPECS.values() if name in spec.settings), running)
+        if name not in running.settings and owner is not running:
+            flag = "--" + name.replace("_", "-")
+            raise NeuralStyleError(f"{flag} is {owner.label}'s setting and this run optimises with {running.label}: "
+                                   f"pass --optimizer {owner.name}, or drop {flag}")
 
 
 def _check_tiles(config: StyleConfig) -> None:

@@ -8,8 +8,7 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 
 from neural_style.features.network_input import CAFFE_MEAN_BGR, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
-from neural_style.optim.convergence import Converged
-from neural_style.optim.evaluator import Evaluator, NonFiniteLoss, Outcome
+from neural_style.optim.evaluator import ENDINGS, Evaluator, Outcome, ending
 from neural_style.step import Step
 
 
@@ -55,12 +54,8 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
                 averaged = average * averaged + (1.0 - average) * last_good
                 last_good = averaged / (1.0 - average ** iteration)
             on_iteration(evaluator.step(iteration, started, last_good))
-    except Converged as converged:
-        reason = str(converged)
-    except StopIteration:
-        reason = "stopped"
-    except NonFiniteLoss as bad:
-        reason, error = "failed", str(bad)
+    except ENDINGS as ended:
+        reason, error = ending(ended)
     return Outcome(last_good, done, evaluator.evaluations, reason, error)
 
 

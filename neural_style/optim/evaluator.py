@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from neural_style.errors import NeuralStyleError
+from neural_style.optim.convergence import Converged
 from neural_style.step import Step
 
 if TYPE_CHECKING:
@@ -30,6 +31,21 @@ class Outcome:
     evaluations: int
     reason: str  # "done", "stopped", or why the optimiser ended early
     error: Optional[str] = None  # set when the loss went bad; `image` is the last good one
+
+
+# How a run may end from inside an evaluation or a watcher: converged (convergence.Converged), stopped (a watcher or a
+# signal raised StopIteration), or failed (the loss went bad). Every optimiser catches these and asks `ending`.
+def ending(ended: BaseException) -> Tuple[str, Optional[str]]:
+    """(reason, error) of a run ended by `ended`: the convergence's message, 'stopped', or 'failed' with the error."""
+    if isinstance(ended, NonFiniteLoss):
+        return "failed", str(ended)
+    if isinstance(ended, StopIteration):
+        return "stopped", None
+    return str(ended), None
+
+
+# The exceptions `ending` names.
+ENDINGS = (Converged, StopIteration, NonFiniteLoss)
 
 
 class Evaluator:
@@ -96,4 +112,4 @@ class Evaluator:
                     width, height, image)
 
 
-__all__ = ["Evaluator", "NonFiniteLoss", "Outcome"]
+__all__ = ["ENDINGS", "Evaluator", "NonFiniteLoss", "Outcome", "ending"]

@@ -24,7 +24,7 @@ import numpy as np
 
 from neural_style.optim import lbfgsb
 from neural_style.optim.convergence import Converged
-from neural_style.optim.evaluator import Evaluator, NonFiniteLoss, Outcome
+from neural_style.optim.evaluator import ENDINGS, Evaluator, Outcome, ending
 from neural_style.step import Step
 
 # L-BFGS-B ending before its budget can be a passing thing: in bfloat16, scales that started from an
@@ -96,26 +96,23 @@ class LbfgsRun:
         reason = "done"
         try:
             for _ in range(LBFGS_RESTARTS + 1):
-                ending, ended_because = self._attempt()
-                if ending is not Ending.STALLED:
+                attempt, ended_because = self._attempt()
+                if attempt is not Ending.STALLED:
                     reason = ended_because
-                if ending is Ending.FINISHED:
+                if attempt is Ending.FINISHED:
                     break
-                if ending is Ending.STALLED:
+                if attempt is Ending.STALLED:
                     self.watching_stall = False
                     self._scale_first_step()
-                elif ending is Ending.NO_PROGRESS:
+                elif attempt is Ending.NO_PROGRESS:
                     if self.scaled_start_tried:
                         break
                     self._scale_first_step()
                 else:
                     self.scale = 1.0  # a plain restart with a fresh memory
-        except Converged as converged:
-            reason = str(converged)
-        except StopIteration:
-            reason = "stopped"
-        except NonFiniteLoss as bad:
-            return Outcome(self.image, self.iteration, self.evaluator.evaluations, "failed", str(bad))
+        except ENDINGS as ended:
+            reason, error = ending(ended)
+            return Outcome(self.image, self.iteration, self.evaluator.evaluations, reason, error)
         return Outcome(self.image, self.iteration, self.evaluator.evaluations, reason)
 
     def _attempt(self) -> Tuple[Ending, str]:

@@ -34,8 +34,7 @@ from typing import Callable, Deque, Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from neural_style.optim.convergence import Converged
-from neural_style.optim.evaluator import Evaluator, NonFiniteLoss, Outcome
+from neural_style.optim.evaluator import ENDINGS, Evaluator, NonFiniteLoss, Outcome, ending
 from neural_style.step import Step
 
 ARMIJO = 1e-4
@@ -227,12 +226,8 @@ class DeviceLbfgs:
                 # The accepted iterate's own loss and terms, not the last point evaluated (a refused extension's).
                 self.on_iteration(self.evaluator.step(self.iteration, self.started, self.x, found.total, found.terms))
                 reason = self._converged(gradient, before, total) or "done"
-        except Converged as converged:
-            reason = str(converged)
-        except StopIteration:
-            reason = "stopped"
-        except NonFiniteLoss as bad:
-            reason, error = "failed", str(bad)
+        except ENDINGS as ended:
+            reason, error = ending(ended)
         return Outcome(last_good.numpy().astype(np.float64), self.iteration, self.evaluator.evaluations, reason, error)
 
 

@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence, Tuple, Union
 
+from neural_style.config import OPTIMIZER_SPECS
 from neural_style.errors import NeuralStyleError
 from neural_style.gpus import gpu_for_device
 from neural_style.hardware import Hardware
@@ -46,12 +47,8 @@ AUTO_TILE_SIZES = (2048, 1536, 1024, 768, 512, 384, 256)
 
 
 def lbfgs_bytes_per_pixel(lbfgs_history: int, optimizer: str = "lbfgs") -> float:
-    """The optimiser's state per pixel (3 values each): scipy's float64 L-BFGS history pairs and working vectors, or
-    the device L-BFGS's float32 pairs and its six working vectors (iterate, gradient, direction, trial point and
-    gradient, recursion). Adam is planned as scipy's L-BFGS (more than its float32 moments)."""
-    if optimizer == "lbfgs-device":
-        return 3 * 4 * (2 * lbfgs_history + 6)
-    return 3 * 8 * (2 * lbfgs_history + 8)
+    """The optimiser's state per pixel, as the optimiser states it (config.OPTIMIZER_SPECS)."""
+    return OPTIMIZER_SPECS[optimizer].state_bytes_per_pixel(lbfgs_history)
 
 
 def bytes_per_pixel(lbfgs_history: int) -> float:
@@ -116,7 +113,8 @@ def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
     if not hardware.on_gpu:
         return replace(CPU_MODEL, optimizer=optimizer)
     return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
-                       GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, optimizer != "lbfgs", GPU_HOST_BASE_BYTES, optimizer)
+                       GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, OPTIMIZER_SPECS[optimizer].state_on_device,
+                       GPU_HOST_BASE_BYTES, optimizer)
 
 
 def _proc_field(path: str, field: str) -> Optional[float]:

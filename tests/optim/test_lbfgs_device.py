@@ -184,3 +184,16 @@ def test_a_run_where_no_point_is_finite_fails_with_the_error():
     problem = Problem(lambda x: tf.reduce_sum(tf.where(x > 0.0, tf.constant(np.nan, tf.float64), -x)), 3)
     outcome, _ = solve_on_device(problem, np.zeros(3), (np.full(3, -1.0), np.ones(3)))
     assert outcome.reason == "failed" and "became nan" in outcome.error
+
+
+def test_every_optimiser_is_stated_once_and_run_by_its_name():
+    """The specs the plan and the checks read (config.OPTIMIZER_SPECS) and the runners (optim.optimizers.RUNNERS) name
+    the same optimisers, which are --optimizer's choices besides auto; the plan asks each for its state's bytes."""
+    from neural_style.config import OPTIMIZER_SPECS, OPTIMIZERS
+    from neural_style.optim.optimizers import RUNNERS
+    from neural_style.plan.memory import lbfgs_bytes_per_pixel
+
+    assert set(RUNNERS) == set(OPTIMIZER_SPECS) == set(OPTIMIZERS) - {"auto"}
+    assert lbfgs_bytes_per_pixel(10, "lbfgs") == 3 * 8 * (2 * 10 + 8)  # scipy's float64 pairs and vectors
+    assert lbfgs_bytes_per_pixel(10, "lbfgs-device") == 3 * 4 * (2 * 10 + 6)
+    assert lbfgs_bytes_per_pixel(10, "adam") == lbfgs_bytes_per_pixel(1, "adam")  # no history
