@@ -25,10 +25,13 @@ from neural_style.errors import NeuralStyleError
 from neural_style.gpus import gpu_for_device
 from neural_style.hardware import Hardware
 
-# Measured here (docs/high-resolution.md): about 1 GB for TensorFlow and the weights, and about 3.5 KB per pixel for the
-# activations kept for the backward pass, plus L-BFGS's float64 history. A margin covers the rest.
-BASE_MEMORY_BYTES = 1.2e9
-ACTIVATION_BYTES_PER_PIXEL = 4.5e3
+# Fitted to the peak resident memory of whole-picture runs on an Intel Xeon with AMX (2 cores, TensorFlow 2.21, both
+# L-BFGS optimisers, 256-2048 px; docs/performance.md, "Memory: planned against peak"): about 1.1 GB for Python,
+# TensorFlow and the weights, and per pixel the activations kept for the backward pass, which depend on the precision,
+# besides the optimiser's state (config.OPTIMIZER_SPECS). The plan is 0-16% above every peak measured, never below.
+BASE_MEMORY_BYTES = 1.1e9
+CPU_ACTIVATION_BYTES_PER_PIXEL = {"float32": 2.25e3, "bfloat16": 2.0e3, "float16": 2.25e3}
+ACTIVATION_BYTES_PER_PIXEL = CPU_ACTIVATION_BYTES_PER_PIXEL["float32"]  # the most a CPU run keeps
 # A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
 # size besides L-BFGS: the image and its gradient in float32 and float64, the content targets, copies.
 WHOLE_IMAGE_BYTES_PER_PIXEL = 200.0
@@ -111,7 +114,8 @@ def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
     """The memory model of `hardware`'s device kind, in its precision, with `optimizer`'s state where it lives: on a
     GPU, scipy's L-BFGS history in the host's memory, the device L-BFGS's (and Adam's) on the card."""
     if not hardware.on_gpu:
-        return replace(CPU_MODEL, optimizer=optimizer)
+        return replace(CPU_MODEL, optimizer=optimizer,
+                       activations=CPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, ACTIVATION_BYTES_PER_PIXEL))
     return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
                        GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, OPTIMIZER_SPECS[optimizer].state_on_device,
                        GPU_HOST_BASE_BYTES, optimizer)

@@ -1,6 +1,7 @@
 """The memory plan on this CPU: a run under --memory-budget tiles to fit it, and its measured peak stays under it."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from tests.helpers import IMAGES
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a process's own peak resident memory is read from Linux's /proc")
-@pytest.mark.parametrize("size, budget", [(512, 2.1e9), (768, 2.4e9), (1024, 2.8e9)])
+@pytest.mark.parametrize("size, budget", [(768, 1.85e9), (1024, 2.5e9)])
 def test_a_run_under_a_memory_budget_tiles_to_fit_it_and_stays_under_it(tmp_path, size, budget):
     """Each size does not fit whole in its budget (the plan tiles it: the start line says so), and the process's
     measured peak, TensorFlow, the network and L-BFGS's history included, stays within the budget."""
@@ -28,6 +29,23 @@ def test_a_run_under_a_memory_budget_tiles_to_fit_it_and_stays_under_it(tmp_path
     peak = reported_peak(done.stderr.splitlines())
     assert peak <= budget, f"peak {peak / 1e9:.2f} GB over the {budget / 1e9:.1f} GB budget"
     assert (tmp_path / "out.png").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a process's own peak resident memory is read from Linux's /proc")
+@pytest.mark.parametrize("size", [256, 512])
+def test_the_plan_of_a_whole_picture_is_its_peak_or_a_little_above(tmp_path, size):
+    """A float32 run with scipy's L-BFGS, whole: its plan is never below the process's measured peak and at most a
+    fifth above it (measured here: 7-8% above at both sizes)."""
+    code = ("import json, os, sys\nfrom neural_style import stylize\nfrom neural_style.plan.memory import "
+            "peak_resident_bytes\nr = stylize(sys.argv[1], sys.argv[2], size=int(sys.argv[3]), precision='float32', "
+            "optimizer='lbfgs', iterations=3, scales=1, init='content', tile_size=0, quiet=True, snapshot_every=0, "
+            "log=False, xla=False)\nprint(json.dumps([r.plan.scales[-1].memory.needed, peak_resident_bytes()]))")
+    done = subprocess.run([sys.executable, "-c", code, os.path.join(IMAGES, "chelsea.jpg"),
+                           os.path.join(IMAGES, "swirls.jpg"), str(size)], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    planned, peak = json.loads(done.stdout.strip().splitlines()[-1])
+    assert peak <= planned <= 1.2 * peak, f"planned {planned / 1e9:.2f} GB, peak {peak / 1e9:.2f} GB"
 
 
 def test_the_memory_a_process_already_holds_counts_as_available(monkeypatch):
