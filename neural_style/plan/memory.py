@@ -16,6 +16,8 @@ the machine or the card plans as if only that much were free.
 from __future__ import annotations
 
 import math
+import os
+import platform
 import sys
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence, Tuple, Union
@@ -29,9 +31,13 @@ from neural_style.hardware import Hardware
 # L-BFGS optimisers, 256-2048 px; docs/performance.md, "Memory: planned against peak"): about 1.1 GB for Python,
 # TensorFlow and the weights, and per pixel the activations kept for the backward pass, which depend on the precision,
 # besides the optimiser's state (config.OPTIMIZER_SPECS). The plan is 0-16% above every peak measured, never below.
+# Those are oneDNN's kernels (TensorFlow's default on x86-64). TensorFlow's own kernels (TF_ENABLE_ONEDNN_OPTS=0, and
+# CPUs oneDNN does not serve) keep more than twice as much: a 512 px float32 run peaked at 2.11 GB against 1.50, so
+# they are planned at PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL (2-4% above the peaks measured at 256 and 512 px).
 BASE_MEMORY_BYTES = 1.1e9
 CPU_ACTIVATION_BYTES_PER_PIXEL = {"float32": 2.25e3, "bfloat16": 2.0e3, "float16": 2.25e3}
-ACTIVATION_BYTES_PER_PIXEL = CPU_ACTIVATION_BYTES_PER_PIXEL["float32"]  # the most a CPU run keeps
+PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL = 5.4e3
+ACTIVATION_BYTES_PER_PIXEL = PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL  # the most a CPU run keeps
 # A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
 # size besides L-BFGS: the image and its gradient in float32 and float64, the content targets, copies.
 WHOLE_IMAGE_BYTES_PER_PIXEL = 200.0
@@ -55,7 +61,8 @@ def lbfgs_bytes_per_pixel(lbfgs_history: int, optimizer: str = "lbfgs") -> float
 
 
 def bytes_per_pixel(lbfgs_history: int) -> float:
-    """Memory that grows with the pixel count of an untiled CPU run: activations and L-BFGS."""
+    """Memory that grows with the pixel count of an untiled CPU run (CPU_MODEL's: the most a CPU keeps): activations
+    and L-BFGS."""
     return ACTIVATION_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)
 
 
@@ -114,11 +121,25 @@ def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
     """The memory model of `hardware`'s device kind, in its precision, with `optimizer`'s state where it lives: on a
     GPU, scipy's L-BFGS history in the host's memory, the device L-BFGS's (and Adam's) on the card."""
     if not hardware.on_gpu:
-        return replace(CPU_MODEL, optimizer=optimizer,
-                       activations=CPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, ACTIVATION_BYTES_PER_PIXEL))
+        return replace(CPU_MODEL, optimizer=optimizer, activations=cpu_activation_bytes(hardware.precision))
     return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
                        GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, OPTIMIZER_SPECS[optimizer].state_on_device,
                        GPU_HOST_BASE_BYTES, optimizer)
+
+
+def cpu_activation_bytes(precision: str = "float32") -> float:
+    """A CPU run's activations per pixel in `precision`, with the kernels TensorFlow uses here."""
+    if not onednn_kernels():
+        return PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL
+    return CPU_ACTIVATION_BYTES_PER_PIXEL.get(precision, ACTIVATION_BYTES_PER_PIXEL)
+
+
+def onednn_kernels() -> bool:
+    """Whether TensorFlow computes on this CPU with oneDNN's kernels: its default on x86-64, unless
+    TF_ENABLE_ONEDNN_OPTS turns them off."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "x64"):
+        return False
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
 
 
 def _proc_field(path: str, field: str) -> Optional[float]:

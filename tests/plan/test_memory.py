@@ -15,6 +15,7 @@ from tests.helpers import IMAGES
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a process's own peak resident memory is read from Linux's /proc")
+@pytest.mark.skipif(not memory.onednn_kernels(), reason="budgets set for oneDNN's kernels (TensorFlow's own keep more)")
 @pytest.mark.parametrize("size, budget", [(768, 1.85e9), (1024, 2.5e9)])
 def test_a_run_under_a_memory_budget_tiles_to_fit_it_and_stays_under_it(tmp_path, size, budget):
     """Each size does not fit whole in its budget (the plan tiles it: the start line says so), and the process's
