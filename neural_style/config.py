@@ -46,13 +46,13 @@ class OptimizerSpec:
 
 
 # "lbfgs": scipy's L-BFGS-B on the host (float64, the reference: its history pairs and eight working vectors);
-# "lbfgs-device": the bounded L-BFGS kept where the evaluation runs (optim/lbfgs_device.py: float32 pairs, the iterate,
-# gradient, direction, trial point and gradient, and the recursion's vector); "adam": Keras's Adam (the variable and
+# "lbfgs-device": the bounded L-BFGS kept where the evaluation runs (optim/lbfgs_device.py: float32 pairs and their
+# masked copies, the iterate, gradient, direction, trial point and gradient, and the recursion's vector); "adam": Keras's Adam (the variable and
 # its two moments in float32, the average, the last good picture and the start in float64). "auto": lbfgs-device on a
 # GPU, lbfgs elsewhere (plan/run_plan.resolve_optimizer).
 OPTIMIZER_SPECS: Dict[str, OptimizerSpec] = {
     "lbfgs": OptimizerSpec("lbfgs", "L-BFGS", ("lbfgs_history",), False, 8, 8, 2),
-    "lbfgs-device": OptimizerSpec("lbfgs-device", "L-BFGS", ("lbfgs_history",), True, 4, 6, 2),
+    "lbfgs-device": OptimizerSpec("lbfgs-device", "L-BFGS", ("lbfgs_history",), True, 4, 6, 4),
     "adam": OptimizerSpec("adam", "Adam", ("learning_rate", "adam_average", "adam_space"), True, 4, 9),
 }
 OPTIMIZERS = ("auto", *OPTIMIZER_SPECS)

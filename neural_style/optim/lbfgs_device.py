@@ -104,22 +104,24 @@ class DeviceLbfgs:
         return float(tf.reduce_max(tf.abs(tf.clip_by_value(self.x - gradient, self.low, self.high) - self.x)))
 
     def _direction(self, gradient: tf.Tensor, free: tf.Tensor) -> tf.Tensor:
-        """-H g over the free variables: the two-loop recursion on the whole pairs with the free mask applied to the
-        gradient and to the result (the standard reduced direction: no masked copies of the history), or the scaled
-        projected gradient without history."""
+        """-H g over the free variables: the two-loop recursion on the pairs restricted to the free variables, or the
+        scaled projected gradient without history. The pairs are masked (2m transient copies, which the memory plan
+        counts): the recursion on the whole pairs with only the gradient and the result masked was tried and took
+        2.05 evaluations an iteration at 512 px in float32 against 1.25 (benchmark --optimizers)."""
         zero = tf.zeros_like(gradient)
         q = tf.where(free, gradient, zero)
         if not self.pairs:
             rms = tf.sqrt(tf.reduce_mean(tf.square(q)))
             return -q / tf.maximum(rms, 1e-30)  # one grey level, root mean square
+        masked = [(tf.where(free, s, zero), tf.where(free, y, zero), rho) for s, y, rho in self.pairs]
         alphas: List[tf.Tensor] = []
-        for s, y, rho in reversed(self.pairs):
+        for s, y, rho in reversed(masked):
             alpha = rho * _dot(s, q)
             q = q - alpha * y
             alphas.append(alpha)
         s_last, y_last, _ = self.pairs[-1]
         r = q * (_dot(s_last, y_last) / tf.maximum(_dot(y_last, y_last), 1e-30))
-        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+        for (s, y, rho), alpha in zip(masked, reversed(alphas)):
             beta = rho * _dot(y, r)
             r = r + (alpha - beta) * s
         return -tf.where(free, r, zero)
