@@ -30,12 +30,12 @@ EVENTS: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def _plain(value: Any) -> Any:
+def json_values(value: Any) -> Any:
     """JSON's own values: a NaN or an infinity (a loss gone bad) is null, tuples are lists, numpy scalars numbers."""
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): json_values(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [json_values(item) for item in value]
     if hasattr(value, "item") and callable(value.item):  # a numpy scalar
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -52,9 +52,9 @@ class EventWriter:
     def emit(self, event: str, **fields: Any) -> None:
         expected = EVENTS[event]
         assert set(fields) == set(expected), f"{event}: {sorted(set(fields) ^ set(expected))}"  # caught by tests
-        record = {"event": event, **{name: _plain(fields[name]) for name in expected}}
+        record = {"event": event, **{name: json_values(fields[name]) for name in expected}}
         self.stream.write(json.dumps(record, ensure_ascii=True, allow_nan=False) + "\n")
         self.stream.flush()
 
 
-__all__ = ["EVENTS", "EventWriter"]
+__all__ = ["EVENTS", "EventWriter", "json_values"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import threading
 import time
@@ -34,6 +33,7 @@ import numpy as np
 from neural_style.access import SECURITY_HEADERS, Access
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
+from neural_style.watch.events import json_values
 from neural_style.watch.live_run import LiveRun, RunState, png_bytes
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
@@ -242,21 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _finite(value: Any) -> Any:
-    """`value` with NaN and infinities as None (JSON has neither; a loss that went bad shows as a gap)."""
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def to_json(message: Dict[str, Any]) -> bytes:
-    return json.dumps(_finite(message)).encode()
+    return json.dumps(json_values(message)).encode()
 
 
 def open_live_view(watch: Any, content: np.ndarray, styles: Sequence[np.ndarray], iterations: int,
