@@ -84,6 +84,8 @@ ADAM_SPACES = ("pixels", "imagenet")
 # Arithmetic of the convolutions ("auto": what the hardware runs natively; see hardware.py). float16 is for NVIDIA
 # GPUs before Ampere (compute capability 7.x), with the image gradient's loss scaled (objective/loss_scale.py).
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# The frameworks Keras computes on (backends/__init__.py chooses for "auto").
+BACKENDS = ("auto", "tensorflow", "torch", "jax")
 # Units a --memory-budget may be given in, by their (upper-case) suffix.
 MEMORY_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -244,6 +246,8 @@ class StyleConfig:
     adam_space: str = "pixels"
 
     original_colors: bool = False
+    # The framework Keras computes on: "auto" (backends.choose_backend), "tensorflow", "torch" or "jax". One per process.
+    backend: str = "auto"
     device: Optional[str] = None
 
     # Plan as if only this much memory were free (on the device the network runs on): bytes, or text such as "6GB"
@@ -531,7 +535,7 @@ def _check_choices(config: StyleConfig) -> None:
     for name, allowed in (("method", METHODS), ("optimizer", OPTIMIZERS), ("pooling", POOLINGS), ("sizing", SIZINGS),
                           ("precision", PRECISIONS), ("style_calibration", STYLE_CALIBRATIONS),
                           ("style_normalization", STYLE_NORMALIZATIONS), ("adam_space", ADAM_SPACES),
-                          ("style_loss", STYLE_LOSSES)):
+                          ("style_loss", STYLE_LOSSES), ("backend", BACKENDS)):
         if getattr(config, name) not in allowed:
             raise NeuralStyleError(f"unknown {name} {getattr(config, name)!r}: use one of {', '.join(allowed)}")
 

@@ -1,6 +1,6 @@
-"""What a run runs on, resolved once before anything is planned: the device, the arithmetic (bfloat16 or float16
-convolutions where the hardware runs them natively) and the plain TensorFlow graph or XLA; op determinism
-for a seeded run; TensorFlow started quietly, its GPUs set to share their memory; and a GPU left unused said.
+"""What a run runs on, resolved once before anything is planned: the backend (backends/), the device, the arithmetic
+(bfloat16 or float16 convolutions where the hardware runs them natively) and the plain graph or the compiler (XLA,
+torch.compile, jax.jit); determinism for a seeded run; and a GPU left unused said. On TensorFlow:
 
 Measured on this project's 2-core CPU with AVX512-BF16 (interleaved, min of 6-8 rounds, seconds per
 loss-and-gradient evaluation, chelsea + swirls): 256 px float32 0.327 graph / 0.389 XLA, bfloat16 0.190
@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
+from neural_style import backends
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.gpus import system_gpus
@@ -32,8 +32,6 @@ NATIVE_BFLOAT16_NUMPY_FEATURES = ("AVX512BF16", "AVX512_SPR")
 # Colab's usual card) have float16 ones. Pascal (6.x) runs float16 slowly on most cards: float32 there.
 NATIVE_BFLOAT16_GPU_CAPABILITY = (8, 0)
 NATIVE_FLOAT16_GPU_CAPABILITY = (7, 0)
-# Memory growth on a GPU (TensorFlow takes nearly the whole card at start otherwise): on unless this is "0".
-MEMORY_GROWTH_VARIABLE = "NEURAL_STYLE_GPU_MEMORY_GROWTH"
 # "0" treats this CPU as one without native bfloat16, whatever it reports: `--precision auto` then keeps float32 (for a
 # CPU whose bfloat16 is no faster, and to run the tests with another CPU's arithmetic).
 CPU_BFLOAT16_VARIABLE = "NEURAL_STYLE_CPU_BFLOAT16"
@@ -101,21 +99,17 @@ def native_bfloat16_cpu(flags: Optional[frozenset] = None, features: Optional[fr
 
 
 def gpu_compute_capability(device: str) -> Optional[Tuple[int, int]]:
-    """(major, minor) of a TensorFlow GPU device, None if unknown."""
-    import tensorflow as tf
-
-    index = int(device.rsplit(":", 1)[1] or 0)
-    gpus = tf.config.list_physical_devices("GPU")
-    if index >= len(gpus):
-        return None
-    capability = tf.config.experimental.get_device_details(gpus[index]).get("compute_capability")
-    return tuple(capability) if capability else None
+    """(major, minor) of an NVIDIA GPU device as the backend sees it, None if unknown."""
+    return backends.active().compute_capability(device)
 
 
 def native_precision(device: str, flags: Optional[frozenset] = None,
                      capability: Optional[Tuple[int, int]] = None) -> Tuple[str, str]:
     """The fastest precision `device` runs natively, and the evidence, in words: bfloat16 on a CPU with native
-    bfloat16 and on an NVIDIA GPU from Ampere; float16 on Volta and Turing; float32 elsewhere."""
+    bfloat16 and on an NVIDIA GPU from Ampere; float16 on Volta and Turing; float32 elsewhere (an Apple GPU, an AMD
+    card, a TPU: not measured here)."""
+    if device.upper().startswith(("/MPS", "/TPU")):
+        return "float32", f"{device.strip('/').split(':')[0]}: reduced precision not measured there"
     if "GPU" in device.upper():
         capability = gpu_compute_capability(device) if capability is None else capability
         if capability is None:
@@ -144,91 +138,41 @@ def resolve_precision(requested: str, device: str, flags: Optional[frozenset] = 
     return precision, f"auto: {evidence}"
 
 
-def resolve_xla(requested: Optional[bool], device: str, seeded: bool) -> bool:
-    """XLA as asked, else on a GPU only; never for a seeded run, because TensorFlow has no
-    deterministic XLA max-pool gradient."""
+def resolve_xla(requested: Optional[bool], device: str, seeded: bool, backend: str = "tensorflow") -> bool:
+    """The compiler (XLA on TensorFlow, torch.compile on PyTorch) as asked, else TensorFlow's XLA on a GPU only (JAX
+    compiles with XLA whatever this says; torch.compile is not measured to pay, so asked for only); never for a
+    seeded run, because TensorFlow has no deterministic XLA max-pool gradient."""
     if seeded:
         return False
-    return ("GPU" in device.upper()) if requested is None else requested
+    if requested is None:
+        return backend == "tensorflow" and "GPU" in device.upper()
+    return requested
 
 
-@contextlib.contextmanager
-def native_stderr_captured() -> Iterator[None]:
-    """Hold back what C++ libraries write to file descriptor 2 (TensorFlow's start-up lines about
-    CUDA and absl, which TF_CPP_MIN_LOG_LEVEL does not silence); replay it if the block fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def share_gpus() -> List[str]:
-    """Let TensorFlow take a GPU's memory as it needs it (memory growth), not nearly all of it at start, so a
-    notebook, a second run or another program can share the card; $NEURAL_STYLE_GPU_MEMORY_GROWTH=0 keeps
-    TensorFlow's own way. Must run before TensorFlow uses a GPU: where it already has, the card keeps what it was
-    given. Returns the GPUs set to grow."""
-    import tensorflow as tf
-
-    if os.environ.get(MEMORY_GROWTH_VARIABLE, "1").strip() == "0":
-        return []
-    grown = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-            grown.append(gpu.name)
-        except (RuntimeError, ValueError):  # already initialised: it keeps what it has
-            pass
-    return grown
-
-
-def start_tensorflow() -> None:
-    """Import TensorFlow and let it find its devices, quietly, GPUs set to share (share_gpus); nothing where it is
-    imported already (by this tool, or by a notebook before it)."""
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with native_stderr_captured():
-        import keras  # noqa: F401
-        import tensorflow as tf
-
-        share_gpus()
-        tf.config.list_logical_devices()
+def start_backend(requested: str = "auto") -> "backends.BackendChoice":
+    """The backend chosen and started (quietly, GPUs set to share their memory): backends.activate."""
+    return backends.activate(requested)
 
 
 def gpu_count() -> int:
-    """How many GPUs TensorFlow sees (started quietly)."""
-    start_tensorflow()
-    import tensorflow as tf
-
-    return len(tf.config.list_physical_devices("GPU"))
+    """How many GPUs (CUDA, ROCm) the backend sees."""
+    return sum(1 for device in backends.active().devices() if device.startswith("/GPU:"))
 
 
 def resolve_device(requested: Optional[str]) -> str:
-    """A TensorFlow device name: the one asked for (checked), else the first GPU, else the CPU."""
-    start_tensorflow()  # quietly, at the first need (a no-op once started)
-    import tensorflow as tf
-
-    share_gpus()  # where TensorFlow was imported before (a notebook's), before its GPUs start; else a no-op
-    devices = [d.name.replace("/device:", "/") for d in tf.config.list_logical_devices()]
+    """A device name ('/CPU:0', '/GPU:0', '/MPS:0', '/TPU:0'): the one asked for (checked), else the first GPU (or
+    Apple GPU, or TPU), else the CPU."""
+    devices = backends.active().devices()
     if requested is None:
-        gpus = [d for d in devices if "/GPU:" in d]
-        return gpus[0] if gpus else "/CPU:0"
+        accelerators = [d for d in devices if not d.startswith("/CPU:")]
+        return accelerators[0] if accelerators else "/CPU:0"
     name = requested.strip()
     name = name[len("/device:"):] if name.lower().startswith("/device:") else name.lstrip("/")
     kind, _, index = name.partition(":")
-    normalised = f"/{kind.upper()}:{index or '0'}"
+    kind = {"CUDA": "GPU"}.get(kind.upper(), kind.upper())
+    normalised = f"/{kind}:{index or '0'}"
     if normalised not in devices:
-        raise NeuralStyleError(f"unknown device {requested!r}: TensorFlow sees {', '.join(devices)}")
+        raise NeuralStyleError(f"unknown device {requested!r}: {backends.chosen().name} sees {', '.join(devices)}")
     return normalised
 
 
@@ -240,19 +184,27 @@ class Hardware:
     precision: str  # "float32", "bfloat16" or "float16"
     precision_why: str
     xla: bool
-    warning: Optional[str] = None  # said in the start line: an NVIDIA GPU present that TensorFlow does not use
+    warning: Optional[str] = None  # said in the start line: an NVIDIA GPU present that the backend does not use
+    backend: str = "tensorflow"
+    backend_why: str = ""
 
     @property
     def on_gpu(self) -> bool:
-        """A GPU's memory is TensorFlow's to report: nothing is refused or tiled by host memory."""
-        return "GPU" in self.device.upper()
+        """A card's memory is the backend's to report: nothing is refused or tiled by host memory."""
+        return not self.device.upper().startswith("/CPU")
+
+    @property
+    def compiler(self) -> str:
+        """'graph' or 'XLA' (TensorFlow), 'eager' or 'torch.compile' (PyTorch), 'jax.jit' (JAX)."""
+        return backends.module(self.backend).COMPILERS["xla" if self.xla else "graph"]
 
     def arithmetic(self) -> str:
-        """'bfloat16 (auto: CPU with AVX512_BF16), graph': the precision, why, and graph or XLA."""
-        return f"{self.precision} ({self.precision_why}), {'XLA' if self.xla else 'graph'}"
+        """'bfloat16 (auto: CPU with AVX512_BF16), graph': the precision, why, and how the objective is compiled."""
+        return f"{self.precision} ({self.precision_why}), {self.compiler}"
 
     def describe(self) -> str:
-        return f"device {self.device}; {self.arithmetic()}"
+        why = f" ({self.backend_why})" if self.backend_why else ""
+        return f"{self.backend}{why} on device {self.device}; {self.arithmetic()}"
 
 
 def unused_gpu_warning(device: str, requested: Optional[str]) -> Optional[str]:
@@ -264,39 +216,28 @@ def unused_gpu_warning(device: str, requested: Optional[str]) -> Optional[str]:
     if not gpus:
         return None
     return (f"warning: this machine has {gpus[0].name}{f' and {len(gpus) - 1} more' if len(gpus) > 1 else ''} but "
-            "TensorFlow computes on the CPU: run `neural-style doctor` to see why")
+            f"{backends.chosen().name} computes on the CPU: run `neural-style doctor` to see why")
 
 
 def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -> Hardware:
-    """The device (`--device`, else the first GPU, else the CPU), then the precision and XLA for it."""
+    """The backend (`--backend`), the device (`--device`, else the first GPU, else the CPU), then the precision and
+    the compiler for it."""
+    choice = start_backend(config.backend)
     device = resolve_device(config.device)
     precision, why = resolve_precision(config.precision, device, flags)
-    return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None),
-                    unused_gpu_warning(device, config.device))
+    return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None, choice.name),
+                    unused_gpu_warning(device, config.device), choice.name, choice.why)
 
 
-@contextlib.contextmanager
-def op_determinism(enabled: bool) -> Iterator[None]:
-    """TensorFlow's op determinism for one run, restored afterwards (it is process-wide, and a
-    notebook's later runs should not inherit it)."""
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config  # is_/disable_ are not in tf.config
-
-    was_enabled = tf_config.is_op_determinism_enabled()
-    if enabled and not was_enabled:
-        tf.config.experimental.enable_op_determinism()
-    try:
-        yield
-    finally:
-        if enabled and not was_enabled:
-            tf_config.disable_op_determinism()
+def op_determinism(enabled: bool) -> "contextlib.AbstractContextManager":
+    """The backend's deterministic kernels for one run, restored afterwards (process-wide: a notebook's later runs
+    should not inherit them)."""
+    return backends.active().determinism(enabled)
 
 
 def is_op_determinism_enabled() -> bool:
-    """Whether TensorFlow's op determinism is on now (for checks and tests)."""
-    from tensorflow.python.framework import config as tf_config
-
-    return bool(tf_config.is_op_determinism_enabled())
+    """Whether the backend's deterministic kernels are on now (for checks and tests)."""
+    return bool(backends.active().is_deterministic())
 
 
 @contextlib.contextmanager

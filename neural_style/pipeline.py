@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from neural_style import images
+from neural_style import backends, images
 from neural_style.config import TILE_ALIGNMENT, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
@@ -41,7 +41,7 @@ class Session:
 
     def __init__(self, config: StyleConfig, hardware: Hardware, notify: Optional[Callable[[str], None]] = None,
                  extractor: Optional[FeatureExtractor] = None) -> None:
-        from neural_style.objective.build import ObjectiveCache  # TensorFlow's, imported once a run starts
+        from neural_style.objective.build import ObjectiveCache  # Keras on the backend, imported once a run starts
 
         if extractor is not None and not extractor.matches(config, hardware.precision):
             raise NeuralStyleError("the extractor given was built for other weights, pooling, layers or precision than "
@@ -55,9 +55,7 @@ class Session:
     def extractor(self) -> FeatureExtractor:
         """The network the objective reads its features from, built once, on the run's device and precision."""
         if self._extractor is None:
-            import tensorflow as tf
-
-            with tf.device(self.hardware.device):
+            with backends.device_scope(self.hardware.device):
                 self._extractor = build_feature_extractor(self.config, self.notify, precision=self.hardware.precision)
         return self._extractor
 
@@ -65,10 +63,8 @@ class Session:
                      ) -> Callable[[np.ndarray], np.ndarray]:
         """content -> its AdaIN picture for `config`'s styles (feedforward/painting.py), painted on the run's device
         by the painter this session builds once, in its precision."""
-        import tensorflow as tf
-
         def paint(content: np.ndarray) -> np.ndarray:
-            with tf.device(self.hardware.device):
+            with backends.device_scope(self.hardware.device):
                 if self._adain is None:
                     self._adain = build_adain(self.config.cache_dir, self.notify, self.hardware.precision)
                 return feed_forward_picture(config, self._adain, content, style_pixels, masks)
@@ -214,18 +210,18 @@ def smaller_tile(scale_plan: ScalePlan) -> Optional[int]:
 def _optimise_scale_in_memory(config: StyleConfig, plan: RunPlan, session: Session, scale_plan: ScalePlan,
                               sources: SourceImages, x0: np.ndarray, budget: int, listeners: Listeners,
                               run_wide: RunWideSteps, beside_terms: Sequence[Any], cold: bool) -> Outcome:
-    """One scale, surviving running out of memory (TensorFlow's ResourceExhaustedError, on a GPU or a CPU): the scale
+    """One scale, surviving running out of memory (on a GPU or a CPU, as the backend says: backends.is_out_of_memory): the scale
     goes on in tiles of half the size from the last picture it reached, said in one line; where no smaller tile is
     left, it ends as failed, with that picture. The outcome counts every attempt's iterations."""
-    import tensorflow as tf
-
     done = evaluations = 0
     while True:
         try:
             outcome = _optimise_scale(config, plan, session, scale_plan, sources, x0, budget - done, run_wide,
                                       listeners.should_stop, beside_terms, cold)
             return replace(outcome, iterations=outcome.iterations + done, evaluations=outcome.evaluations + evaluations)
-        except tf.errors.ResourceExhaustedError:
+        except Exception as error:
+            if not backends.active().is_out_of_memory(error):
+                raise
             last = run_wide.last
             if last is not None:
                 x0, done, evaluations = np.asarray(last.image), done + last.iteration, evaluations + last.evaluations
@@ -247,13 +243,11 @@ def _optimise_scale(config: StyleConfig, plan: RunPlan, session: Session, scale_
                     sources: SourceImages, x0: np.ndarray, budget: int, on_step: Callable[[Step], None],
                     should_stop: Optional[Callable[[], bool]], beside_terms: Sequence[Any], cold: bool) -> Outcome:
     """One scale: its objective (whole or tiled, traced once per process), then the optimiser from x0."""
-    import tensorflow as tf
-
     hardware = plan.hardware
     content_pixels, style_pixels = sources.at(scale_plan.sizes)
     masks: Optional[images.Masks] = sources.masks_at(scale_plan.sizes)
     width, height = scale_plan.sizes.content
-    with tf.device(hardware.device):
+    with backends.device_scope(hardware.device):
         objective = session.objectives.objective(config, session.extractor, content_pixels, style_pixels,
                                                  scale_plan.memory.tile, hardware.xla, beside_terms, masks)
     evaluator = Evaluator(objective, (1, height, width, 3), hardware.device, should_stop)

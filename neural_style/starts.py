@@ -59,10 +59,11 @@ def cold_start(init: str, given: Optional[np.ndarray] = None) -> bool:
 def upsample(network_image: np.ndarray, height: int, width: int) -> np.ndarray:
     """A 1 x h x w x 3 network image resized (bicubic) to height x width and clipped to valid pixels: the start of
     the next coarse-to-fine scale."""
-    import tensorflow as tf
+    from keras import ops
 
-    resized = tf.image.resize(tf.constant(network_image, tf.float32), (height, width), method="bicubic")
-    return np.clip(resized.numpy(), PIXEL_LOW, PIXEL_HIGH)
+    resized = ops.image.resize(ops.convert_to_tensor(np.asarray(network_image, np.float32)), (height, width),
+                               interpolation="bicubic", data_format="channels_last")
+    return np.clip(ops.convert_to_numpy(resized), PIXEL_LOW, PIXEL_HIGH)
 
 
 __all__ = ["STARTS", "cold_start", "start_picture", "upsample"]

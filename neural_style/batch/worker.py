@@ -22,7 +22,6 @@ from neural_style.api import stylize
 from neural_style.config import SILENT_WATCH, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
-from neural_style.hardware import native_stderr_captured
 from neural_style.step import Step
 
 ImageInput = Union[str, bytes]  # a path the worker can read, or the file's bytes
@@ -66,20 +65,15 @@ def worker_name() -> str:
 
 
 def size_thread_pools(threads: Optional[int]) -> None:
-    """Give this process's TensorFlow `threads` cores (several workers on one machine must not each take all
-    of them). Must run before TensorFlow runs anything; the environment variables cover oneDNN's OpenMP."""
+    """Give this process's backend `threads` cores (several workers on one machine must not each take all of them).
+    Must run before the backend runs anything; the environment variables cover oneDNN's OpenMP. The backend is the
+    parent's ($KERAS_BACKEND, which it set)."""
     if not threads:
         return
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with native_stderr_captured():  # TensorFlow's start-up lines, once per worker, say nothing useful
-        import tensorflow as tf
+    from neural_style import backends
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already started in this process: it keeps its pools
-        pass
+    backends.active().set_threads(threads)
 
 
 def open_image(source: ImageInput, role: str, name: str) -> Any:

@@ -112,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return measurement.run(args, stop, command_line)
         return measurement.run(args, stop)
 
-    return run_command(PROG, body, tensorflow_first=True)
+    return run_command(PROG, body, backend_first=getattr(args, "backend", None) or "auto")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What every command shares: one-line argument errors, a quiet TensorFlow start, signals that stop a
+"""What every command shares: one-line argument errors, a quiet start of the backend, signals that stop a
 run cleanly, and the wrapper that turns errors and signals into exit statuses.
 """
 
@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Optional
 
 from neural_style.errors import NeuralStyleError
-from neural_style.hardware import start_tensorflow
+from neural_style.hardware import start_backend
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -65,15 +65,15 @@ class StopOnSignal:
 
 
 def run_command(prog: str, body: Callable[[StopOnSignal], int], stopping: str = StopOnSignal.SAVING,
-                tensorflow_first: bool = False) -> int:
+                backend_first: Optional[str] = None) -> int:
     """Run a command's body with signals caught; return its exit status: the body's own, 2 for a NeuralStyleError
-    (printed as one line), 128 + n after signal n. TensorFlow starts (quietly) when the run first resolves its device,
-    after every input is checked, so bad input is refused in a fraction of a second; `tensorflow_first` starts it
-    before the body, for a command that imports it at once (benchmark, doctor)."""
+    (printed as one line), 128 + n after signal n. The backend starts (quietly) when the run first resolves its device,
+    after every input is checked, so bad input is refused in a fraction of a second; `backend_first` (a --backend
+    choice) starts it before the body, for a command that uses it at once (benchmark, doctor)."""
     try:
         with StopOnSignal(prog, stopping) as stop:
-            if tensorflow_first:
-                start_tensorflow()
+            if backend_first is not None:
+                start_backend(backend_first)
             status = body(stop)
     except NeuralStyleError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)

@@ -46,4 +46,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return device_check.run(config, stop, quiet=watch.quiet)
         return 0
 
-    return run_command(PROG, body, tensorflow_first=True)
+    return run_command(PROG, body, backend_first=getattr(args, "backend", None) or "auto")

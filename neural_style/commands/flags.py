@@ -12,6 +12,7 @@ import argparse
 from typing import Any, List, Tuple
 
 from neural_style.config import (
+    BACKENDS,
     DEFAULT_LOSS_WEIGHTS,
     METHODS,
     OPTIMIZERS,
@@ -206,8 +207,13 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, metavar="N",
                        help="random seed: the same inputs, options and seed give byte-identical output on the same "
                        "machine (default: none)")
+    group.add_argument("--backend", choices=BACKENDS,
+                       help="the framework Keras computes on: tensorflow, torch (PyTorch: NVIDIA cards on native "
+                       "Windows, Apple-silicon GPUs, AMD cards) or jax; auto: TensorFlow, or PyTorch where only it "
+                       "can use this machine's GPU ($KERAS_BACKEND is honoured) (default: auto)")
     group.add_argument("--device", metavar="DEVICE",
-                       help="TensorFlow device such as /CPU:0 or /GPU:0 (default: the first GPU, else the CPU)")
+                       help="device such as /CPU:0, /GPU:0 or /MPS:0 (Apple GPU, with --backend torch) (default: the "
+                       "first GPU, else the CPU)")
     group.add_argument("--memory-budget", metavar="SIZE",
                        help="plan as if only SIZE of memory were free on the device the network runs on (the GPU's, "
                        "or the machine's), e.g. 6GB or 512MiB: a run that does not fit whole is tiled to fit, or "

@@ -58,17 +58,26 @@ def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max"
             x = layer(x)
         if layer.name in wanted:
             outputs[layer.name] = keras.ops.cast(x, "float32") if policy is not None else x
-    return keras.Model(inputs, outputs, name="vgg19_features")
+    model = keras.Model(inputs, outputs, name="vgg19_features")
+    model.trainable = False  # gradients are taken of the picture alone (PyTorch would otherwise keep the weights')
+    return model
 
 
 def _with_policy(layer: Any, policy: str) -> Any:
-    """A copy of `layer` under another dtype policy, sharing nothing but the weights' values."""
-    config = dict(layer.get_config(), dtype=policy)
-    copy = type(layer).from_config(config)
-    if layer.weights:
+    """A copy of one of VGG19's layers (a 3x3 convolution or a pooling) under another dtype policy, sharing nothing but
+    the weights' values. Built from the layer's attributes, not its serialised config: Keras's serialisation imports
+    TensorFlow where it is installed, whatever the backend."""
+    import keras
+
+    if isinstance(layer, keras.layers.Conv2D):
+        copy = keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
+                                   activation=layer.activation, use_bias=layer.use_bias, name=layer.name, dtype=policy)
         copy.build(layer.input.shape)
         copy.set_weights(layer.get_weights())
-    return copy
+        return copy
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, layer.padding, name=layer.name, dtype=policy)
+    raise ValueError(f"VGG19 has no layer like {layer.name} ({type(layer).__name__})")
 
 
 def block_number(layer_name: str) -> int:
@@ -119,7 +128,7 @@ class SharedExtractors:
 
     def for_config(self, config: "StyleConfig") -> Optional["FeatureExtractor"]:
         """The network a run of `config` can use (None for --method adain, which needs none)."""
-        import tensorflow as tf
+        from neural_style import backends
 
         if config.method == "adain":
             return None
@@ -127,7 +136,7 @@ class SharedExtractors:
         for extractor in self._built:
             if extractor.matches(config, hardware.precision):
                 return extractor
-        with tf.device(hardware.device):
+        with backends.device_scope(hardware.device):
             extractor = build_feature_extractor(config, precision=hardware.precision)
         self._built.append(extractor)
         return extractor

@@ -149,14 +149,14 @@ def load_adain(cache_override: Optional[str] = None, log: Any = None, precision:
 def mean_and_std(features: Any, weights: Optional[Any] = None) -> Tuple[Any, Any]:
     """Each channel's mean and standard deviation over positions (1 x 1 x 1 x C each), the variance unbiased plus
     VARIANCE_EPSILON as AdaIN computes it; over a region where `weights` (1 x H x W x 1) are given."""
-    import tensorflow as tf
+    from keras import ops
 
     if weights is None:
-        weights = tf.ones_like(features[..., :1])
-    mass = tf.reduce_sum(weights)
-    mean = tf.reduce_sum(features * weights, axis=(1, 2), keepdims=True) / mass
-    variance = tf.reduce_sum(tf.square(features - mean) * weights, axis=(1, 2), keepdims=True) / tf.maximum(mass - 1, 1)
-    return mean, tf.sqrt(variance + VARIANCE_EPSILON)
+        weights = ops.ones_like(features[..., :1])
+    mass = ops.sum(weights)
+    mean = ops.sum(features * weights, axis=(1, 2), keepdims=True) / mass
+    variance = ops.sum(ops.square(features - mean) * weights, axis=(1, 2), keepdims=True) / ops.maximum(mass - 1, 1)
+    return mean, ops.sqrt(variance + VARIANCE_EPSILON)
 
 
 def adaptive_instance_normalization(content: Any, style_mean: Any, style_std: Any,
@@ -170,20 +170,18 @@ class AdaIN:
     """The feed-forward painter: `paint` gives the picture for a content and its styles in one pass."""
 
     def __init__(self, cache_override: Optional[str] = None, log: Any = None, precision: str = "float32") -> None:
-        import tensorflow as tf
+        from neural_style import backends
 
         self.precision = precision
         self.encoder, self.decoder = load_adain(cache_override, log, precision)
-        self._encode = tf.function(self.encoder, input_signature=(tf.TensorSpec((1, None, None, 3), tf.float32),),
-                                   reduce_retracing=True)
-        self._decode = tf.function(self.decoder, input_signature=(tf.TensorSpec((1, None, None, 512), tf.float32),),
-                                   reduce_retracing=True)
+        self._encode = backends.forward_function(self.encoder, "graph", variables=tuple(self.encoder.variables))
+        self._decode = backends.forward_function(self.decoder, "graph", variables=tuple(self.decoder.variables))
 
     def encode(self, pixels: np.ndarray) -> Any:
         """relu4_1 features of an H x W x 3 uint8 (or float 0-255) RGB picture."""
-        import tensorflow as tf
+        from keras import ops
 
-        return self._encode(tf.constant(preprocess(pixels)))
+        return self._encode(ops.convert_to_tensor(preprocess(pixels)))
 
     def paint(self, content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float] = (1.0,),
               alpha: float = 1.0, masks: Optional[np.ndarray] = None) -> np.ndarray:
@@ -193,7 +191,9 @@ class AdaIN:
         paints style k where mask k is white instead, each region normalised on its own statistics (the AdaIN
         paper's spatial control), leaving uncovered regions' features as they are; `alpha` in [0, 1] mixes the
         content's own features back in (0: the content, as the decoder reconstructs it)."""
-        import tensorflow as tf
+        from keras import ops
+
+        from neural_style.objective.terms import add_in_order
 
         height, width = content.shape[:2]
         padded = _pad_to_step(content)
@@ -201,17 +201,17 @@ class AdaIN:
         statistics = [mean_and_std(self.encode(style)) for style in styles]
         if masks is None:
             weights = np.asarray(blend, np.float32) / np.sum(blend)
-            mixed = tf.add_n([weight * adaptive_instance_normalization(features, *stats)
-                              for weight, stats in zip(weights, statistics)])
+            mixed = add_in_order([float(weight) * adaptive_instance_normalization(features, *stats)
+                                  for weight, stats in zip(weights, statistics)])
         else:
             regions = _feature_regions(_pad_to_step(masks), features.shape[1:3])
-            uncovered = tf.maximum(0.0, 1.0 - tf.reduce_sum(regions, -1, keepdims=True))
-            mixed = uncovered * features + tf.add_n([
+            uncovered = ops.maximum(0.0, 1.0 - ops.sum(regions, -1, keepdims=True))
+            mixed = uncovered * features + add_in_order([
                 regions[..., k:k + 1] * adaptive_instance_normalization(features, *stats, regions[..., k:k + 1])
                 for k, stats in enumerate(statistics)])
         mixed = alpha * mixed + (1.0 - alpha) * features
         picture = self._decode(mixed)[0, :height, :width, :]
-        return np.clip(picture.numpy() * 255.0, 0.0, 255.0)
+        return np.clip(ops.convert_to_numpy(picture) * 255.0, 0.0, 255.0)
 
 
 def _pad_to_step(array: np.ndarray) -> np.ndarray:
@@ -226,9 +226,9 @@ def _pad_to_step(array: np.ndarray) -> np.ndarray:
 
 def _feature_regions(masks: np.ndarray, size: Tuple[int, int]) -> Any:
     """H x W x K masks at the features' resolution (area average over each 8 x 8 block), 1 x h x w x K."""
-    import tensorflow as tf
+    from keras import ops
 
-    pooled = tf.nn.avg_pool2d(tf.constant(masks[np.newaxis], tf.float32), STEP, STEP, "VALID")
+    pooled = ops.average_pool(ops.convert_to_tensor(np.asarray(masks[np.newaxis], np.float32)), STEP, STEP, "valid")
     return pooled[:, :size[0], :size[1], :]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
@@ -65,7 +65,7 @@ def guides_for(terms: Sequence[Term], masks: Optional[Masks], content_size: Tupl
         regions = len(term.region_weights)
         width, height = content_size
         content = masks.content if masks is not None and masks.content is not None else np.ones((height, width, 1))
-        picture[term.name] = tf.constant(content[np.newaxis], tf.float32)
+        picture[term.name] = ops.convert_to_tensor(np.asarray(content[np.newaxis], np.float32))
         for index, (width, height) in enumerate(style_sizes):
             guide = np.zeros((height, width, regions), np.float32)
             style_mask = masks.styles[index] if masks is not None and index < len(masks.styles) else None
@@ -87,7 +87,7 @@ def build_targets(config: "StyleConfig", extractor: "FeatureExtractor", terms: S
     the style images' guides made from them, `guides_for`), whole or in `tile` px tiles."""
     if len(style_pixels) != len(config.styles):
         raise ValueError(f"{len(style_pixels)} style images for a configuration of {len(config.styles)}")
-    content = tf.constant(preprocess(content_pixels))
+    content = ops.convert_to_tensor(preprocess(content_pixels))
     # With --masks each style paints its own region (its strength in the term), so none is blended with another.
     blend = (1.0,) * len(style_pixels) if config.masks else config.resolved_blend_weights()
     if style_guides is None:
@@ -96,12 +96,11 @@ def build_targets(config: "StyleConfig", extractor: "FeatureExtractor", terms: S
         style_pixels = [copy for pixels in style_pixels for copy in dihedral_copies(pixels)]
         style_guides = [oriented for guides in style_guides for oriented in _oriented(guides)]
         blend = tuple(weight / 8 for weight in blend for _ in range(8))
-    styles = [tf.constant(preprocess(pixels)) for pixels in style_pixels]
-    guides = [{name: tf.constant(guide[np.newaxis], tf.float32) for name, guide in g.items()} for g in style_guides]
+    styles = [ops.convert_to_tensor(preprocess(pixels)) for pixels in style_pixels]
+    guides = [{name: ops.convert_to_tensor(np.asarray(guide[np.newaxis], np.float32)) for name, guide in g.items()}
+              for g in style_guides]
     if tile:
-        channels = {name: guide.shape[-1] for name, guide in (guides[0] if guides else {}).items()}
-        source = TiledFeatures(extractor.model, [t for t in terms if t.split == STATISTICS], tile, config.tile_halo,
-                               channels)
+        source = TiledFeatures(extractor.model, [t for t in terms if t.split == STATISTICS], tile, config.tile_halo)
     else:
         source = WholeFeatures(extractor.model)
     return compute_targets(source, terms, content, styles, blend, guides)

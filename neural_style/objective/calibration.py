@@ -24,9 +24,9 @@ so the tiled evaluation stays exact too.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
-import tensorflow as tf
+from keras import ops
 
 # The sample painting's scales, per VGG19 layer (swirls.jpg at 512 px, Gatys' normalised weights, float32; measured
 # by `benchmark --strength --reference`): the mean square of its 'mean'-normalised Gram matrix, and the mean second
@@ -55,23 +55,23 @@ REFERENCE_WASSERSTEIN_LOSS: Mapping[str, float] = {
     "block5_conv1": 7.48315, "block5_conv2": 11.101, "block5_conv3": 9.3394, "block5_conv4": 44.3819}
 
 
-def gram_scale(target: tf.Tensor) -> tf.Tensor:
+def gram_scale(target: Any) -> Any:
     """A Gram target's own scale: the mean of its squared entries."""
-    return tf.reduce_mean(tf.square(target))
+    return ops.mean(ops.square(target))
 
 
-def moment_scale(target: tf.Tensor) -> tf.Tensor:
+def moment_scale(target: Any) -> Any:
     """A Wasserstein target's own scale (rows 0..C-1 the covariance's square root, row C the mean): the mean second
     moment of the features, (|mean|^2 + tr(covariance)) / C."""
-    channels = tf.shape(target)[1]
+    channels = ops.shape(target)[1]
     root, mean = target[:channels], target[channels:]
-    return (tf.reduce_sum(tf.square(mean)) + tf.reduce_sum(tf.square(root))) / tf.cast(channels, target.dtype)
+    return (ops.sum(ops.square(mean)) + ops.sum(ops.square(root))) / ops.cast(channels, target.dtype)
 
 
-def calibrated(loss: tf.Tensor, own_scale: tf.Tensor, reference: float) -> tf.Tensor:
+def calibrated(loss: Any, own_scale: Any, reference: float) -> Any:
     """A layer's loss measured against a scale of its own (its target's for `target`; its current difference from
     the target for `gradient`), in the sample's units (`reference`, the same scale on the sample)."""
-    return loss * (reference / tf.maximum(own_scale, 1e-30))
+    return loss * (reference / ops.maximum(own_scale, 1e-30))
 
 
 __all__ = ["REFERENCE_GRAM_DIFFERENCE", "REFERENCE_GRAM_SCALE", "REFERENCE_MOMENT_SCALE",

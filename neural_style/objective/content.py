@@ -4,16 +4,16 @@ image's, at each content layer (jcjohnson/neural-style's normalisation, so its w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
-import tensorflow as tf
+from keras import ops
 
-from neural_style.objective.terms import LayerTensors, PositionTerm
+from neural_style.objective.terms import LayerTensors, PositionTerm, add_in_order
 
 
-def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+def content_loss(features: Any, target: Any) -> Any:
     """Mean squared difference of activations."""
-    return tf.reduce_mean(tf.square(features - target))
+    return ops.mean(ops.square(features - target))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,14 +22,14 @@ class ContentTerm(PositionTerm):
 
     name: str = "content"
 
-    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors) -> tf.Tensor:
-        return tf.add_n([content_loss(features[name], target) for name, target in targets.items()])
+    def loss(self, image: Any, features: Mapping[str, Any], targets: LayerTensors) -> Any:
+        return add_in_order(content_loss(features[name], target) for name, target in targets.items())
 
-    def interior_sum(self, features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_sum(tf.square(features - target))
+    def interior_sum(self, features: Any, target: Any) -> Any:
+        return ops.sum(ops.square(features - target))
 
-    def from_sums(self, sums: Mapping[str, tf.Tensor], counts: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        return tf.add_n([sums[name] / counts[name] for name in sums])
+    def from_sums(self, sums: Mapping[str, Any], counts: Mapping[str, Any]) -> Any:
+        return add_in_order(sums[name] / counts[name] for name in sums)
 
 
 def content_term(config) -> ContentTerm:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-import tensorflow as tf
+from keras import ops
 
 from neural_style.objective.terms import POSITIONS, STATISTICS, LayerTensors, Term
 
 # What the objective is pulled towards: {term name: {layer name: tensor}} for the terms that read features.
 Targets = Dict[str, LayerTensors]
 # Where on an image guided terms apply: {term name: 1 x H x W x K weights at the image's resolution}.
-Guides = Dict[str, tf.Tensor]
+Guides = Dict[str, Any]
 # A statistics term's sums over one image, and the number of activations they ran over: {term: {layer: value}}.
 Statistics = Dict[str, Dict[str, Any]]
 
@@ -25,26 +25,26 @@ class Evaluation(NamedTuple):
     """One evaluation: the total loss, the weighted terms stacked in the objective's order, the gradient
     with respect to the image."""
 
-    total: tf.Tensor
-    terms: tf.Tensor
-    gradient: tf.Tensor
+    total: Any
+    terms: Any
+    gradient: Any
 
 
 class FeatureSource(Protocol):
     """Where targets read an image's features from: the network on the whole image (whole.WholeFeatures), or tile by
     tile (tiled.TiledFeatures), with the same results up to rounding."""
 
-    def activations(self, image: tf.Tensor, layers: Sequence[str]) -> Dict[str, tf.Tensor]:
+    def activations(self, image: Any, layers: Sequence[str]) -> Dict[str, Any]:
         """The image's activations at `layers`."""
 
-    def statistics(self, image: tf.Tensor, terms: Sequence[Term], guides: Mapping[str, tf.Tensor]
+    def statistics(self, image: Any, terms: Sequence[Term], guides: Mapping[str, Any]
                    ) -> Tuple[Statistics, Statistics]:
         """Each of the statistics `terms`' statistics of the image at each of its layers (through its guide, where
         it has one), and each layer's number of activations (C*H*W)."""
 
 
-def compute_targets(source: FeatureSource, terms: Sequence[Term], content_image: tf.Tensor,
-                    style_images: Sequence[tf.Tensor], blend_weights: Sequence[float],
+def compute_targets(source: FeatureSource, terms: Sequence[Term], content_image: Any,
+                    style_images: Sequence[Any], blend_weights: Sequence[float],
                     style_guides: Optional[Sequence[Guides]] = None) -> Targets:
     """The targets of `terms`: position terms read the content image's activations; statistics terms the style
     images' statistics (through each style image's guides, where a term has one), each style's contribution weighted
@@ -56,7 +56,7 @@ def compute_targets(source: FeatureSource, terms: Sequence[Term], content_image:
         for term in position_terms:
             targets[term.name] = {name: activations[name] for name in term.layers}
     statistics_terms = [term for term in terms if term.split == STATISTICS]
-    blended: Dict[str, Dict[str, tf.Tensor]] = {term.name: {} for term in statistics_terms}
+    blended: Dict[str, Dict[str, Any]] = {term.name: {} for term in statistics_terms}
     if statistics_terms:
         for index, (image, weight) in enumerate(zip(style_images, blend_weights)):
             statistics, counts = source.statistics(image, statistics_terms, style_guides[index] if style_guides else {})
@@ -77,7 +77,7 @@ class TermObjective:
 
     uses_xla = False
 
-    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets,
+    def __init__(self, extractor: Any, terms: Sequence[Term], targets: Targets,
                  guides: Optional[Guides] = None) -> None:
         self.extractor = extractor
         self.traced_terms: Tuple[Term, ...] = tuple(term for term in terms if term.in_graph)
@@ -105,33 +105,28 @@ class TermObjective:
         other.guides = dict(guides or {})
         return other
 
-    def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
+    def loss_and_gradient(self, image: Any) -> Evaluation:
         """The total loss, the weighted terms and the gradient with respect to a 1 x H x W x 3 network image."""
         raise NotImplementedError
 
-    def term_values(self, image: tf.Tensor) -> Dict[str, tf.Tensor]:
+    def term_values(self, image: Any) -> Dict[str, Any]:
         """The weighted terms of a 1 x H x W x 3 network image, by name."""
-        return dict(zip(self.names, tf.unstack(self.loss_and_gradient(image).terms)))
+        return dict(zip(self.names, ops.unstack(self.loss_and_gradient(image).terms)))
 
 
-def guide_signature(guides: Guides) -> Dict[str, tf.TensorSpec]:
-    """The traced functions' spec of guides: sizes left open, like the image's."""
-    return {name: tf.TensorSpec((1, None, None, guide.shape[-1]), tf.float32) for name, guide in guides.items()}
-
-
-def add_beside_terms(evaluation: Evaluation, terms: Sequence[Term], image: tf.Tensor) -> Evaluation:
+def add_beside_terms(evaluation: Evaluation, terms: Sequence[Term], image: Any) -> Evaluation:
     """`evaluation` with the terms evaluated beside the traced function added: to the total, after the
     other terms, and to the gradient. A term of weight 0 adds nothing (and costs nothing)."""
     total, values, gradient = evaluation
     for term in terms:
         if term.weight == 0:
-            value = tf.constant(0.0, tf.float32)
+            value = ops.convert_to_tensor(0.0, "float32")
         else:
             value, term_gradient = term.loss_and_gradient(image)
             total, gradient = total + value, gradient + term_gradient
-        values = tf.concat([values, tf.reshape(value, (1,))], 0)
+        values = ops.concatenate([values, ops.reshape(ops.cast(value, values.dtype), (1,))], 0)
     return Evaluation(total, values, gradient)
 
 
 __all__ = ["Evaluation", "FeatureSource", "Guides", "Statistics", "Targets", "TermObjective", "add_beside_terms",
-           "compute_targets", "guide_signature"]
+           "compute_targets"]

@@ -11,33 +11,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 
-import tensorflow as tf
+from keras import ops
 
 from neural_style.objective.calibration import (REFERENCE_GRAM_DIFFERENCE, REFERENCE_GRAM_SCALE, calibrated,
                                                 gram_scale)
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, weighted_positions
 
 
-def raw_gram(features: tf.Tensor, weights: Optional[tf.Tensor] = None) -> tf.Tensor:
+def raw_gram(features: Any, weights: Optional[Any] = None) -> Any:
     """The unnormalised C x C Gram matrix of 1 x H x W x C activations: a sum over positions, which is
     what lets the tiled evaluation add it up tile by tile; each position weighted by `weights` (1 x H x W x 1)
     where given (the guided Gram matrix of Gatys et al. 2017)."""
     flat, weighted = weighted_positions(features, weights)  # (H*W) x C
-    return tf.matmul(weighted, flat, transpose_a=True)
+    return ops.matmul(ops.transpose(weighted), flat)
 
 
-def gram_matrix(features: tf.Tensor, normalize: bool = True) -> tf.Tensor:
+def gram_matrix(features: Any, normalize: bool = True) -> Any:
     """C x C Gram matrix of 1 x H x W x C activations, divided by C*H*W unless `normalize` is False."""
     gram = raw_gram(features)
-    return gram / tf.cast(tf.size(features), features.dtype) if normalize else gram
+    return gram / ops.cast(ops.size(features), features.dtype) if normalize else gram
 
 
-def style_loss(gram: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
+def style_loss(gram: Any, target_gram: Any) -> Any:
     """Mean squared difference of Gram matrices."""
-    return tf.reduce_mean(tf.square(gram - target_gram))
+    return ops.mean(ops.square(gram - target_gram))
 
 
-def style_layer_loss(raw: tf.Tensor, count: Any, target_gram: tf.Tensor, normalization: str = "mean") -> tf.Tensor:
+def style_layer_loss(raw: Any, count: Any, target_gram: Any, normalization: str = "mean") -> Any:
     """One layer's style loss from its unnormalised Gram matrix and the number of activations it sums."""
     if normalization == "mean":
         return style_loss(raw / count, target_gram)
@@ -53,27 +53,27 @@ class GramStyleTerm(StatisticsTerm):
     normalization: str = "mean"
     calibration: str = "off"  # "target" or "gradient" (calibration.py)
 
-    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         return raw_gram(features, guide)
 
-    def target_from_statistics(self, statistics: tf.Tensor, count: Any) -> tf.Tensor:
+    def target_from_statistics(self, statistics: Any, count: Any) -> Any:
         return statistics / count if self.normalization == "mean" else statistics
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
-                        ) -> tf.Tensor:
+                        ) -> Any:
         weights = dict(zip(self.layers, self.layer_weights))
         losses = []
         for name, target in targets.items():
             if self.calibration == "gradient":  # the 'mean' normalisation (config.validate): the difference once
                 difference = statistics[name] / counts[name] - target
-                loss = calibrated(tf.reduce_mean(tf.square(difference)), tf.reduce_mean(tf.abs(difference)),
+                loss = calibrated(ops.mean(ops.square(difference)), ops.mean(ops.abs(difference)),
                                   REFERENCE_GRAM_DIFFERENCE[name])
             else:
                 loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
             if self.calibration == "target":
                 loss = calibrated(loss, gram_scale(target), REFERENCE_GRAM_SCALE[name])
             losses.append(weights[name] * loss)
-        return tf.add_n(losses)
+        return add_in_order(losses)
 
 
 def gram_style_term(config) -> GramStyleTerm:

@@ -7,7 +7,9 @@ unscaled. In float32 and bfloat16 (bfloat16 has float32's range) nothing is scal
 
 from __future__ import annotations
 
-import tensorflow as tf
+from typing import Any
+
+from keras import ops
 
 INITIAL_SCALE = 2.0 ** 15
 GROWTH_INTERVAL = 200
@@ -23,15 +25,15 @@ class LossScale:
         self.finite_in_a_row = 0
         self.overflows = 0
 
-    def tensor(self) -> tf.Tensor:
-        return tf.constant(self.value, tf.float32)
+    def tensor(self) -> Any:
+        return ops.convert_to_tensor(self.value, "float32")
 
-    def accepts(self, gradient: tf.Tensor) -> bool:
+    def accepts(self, gradient: Any) -> bool:
         """Whether an evaluation's gradient (already divided by the scale) can stand: finite, or no smaller scale
         left to try (then the evaluator reports the gradient as gone bad). A refused one halves the scale."""
         if not self.enabled:
             return True
-        if bool(tf.reduce_all(tf.math.is_finite(gradient))):
+        if bool(ops.all(ops.isfinite(gradient))):
             self.finite_in_a_row += 1
             if self.finite_in_a_row >= GROWTH_INTERVAL:
                 self.value, self.finite_in_a_row = self.value * 2.0, 0
@@ -44,13 +46,13 @@ class LossScale:
         return False
 
 
-def scaled(total: tf.Tensor, scale: tf.Tensor, enabled: bool) -> tf.Tensor:
+def scaled(total: Any, scale: Any, enabled: bool) -> Any:
     """What the gradient is taken of: the total times the scale where scaling is on, else the total itself (so
     float32 and bfloat16 evaluations are exactly what they were)."""
     return total * scale if enabled else total
 
 
-def unscaled(gradient: tf.Tensor, scale: tf.Tensor, enabled: bool) -> tf.Tensor:
+def unscaled(gradient: Any, scale: Any, enabled: bool) -> Any:
     return gradient / scale if enabled else gradient
 
 

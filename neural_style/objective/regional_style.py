@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 
-import tensorflow as tf
+from keras import ops
 
-from neural_style.objective.terms import LayerTensors, StatisticsTerm
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order
 
 # A region whose mask is (nearly) empty at some layer: its statistics are divided by at least this mass, so
 # they stay finite (zero), and its share of the picture makes its loss zero.
@@ -38,40 +38,37 @@ class RegionalStyleTerm(StatisticsTerm):
     inner: StatisticsTerm
     region_weights: Tuple[float, ...]  # one per region: its strength (1 each unless blend weights say otherwise)
 
-    def statistics_spec(self, target: tf.Tensor) -> Any:
-        return (tf.TensorSpec(target.shape, target.dtype), tf.TensorSpec(target.shape[:1], target.dtype))
-
-    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> Any:
+    def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         if guide is None:
             raise ValueError("a regional style term reads statistics through a guide: pass the masks")
-        guide = tf.cast(guide, features.dtype)
-        sums = tf.stack([self.inner.statistics(features, guide[..., k:k + 1]) for k in range(len(self.region_weights))])
-        return sums, tf.reduce_sum(guide, axis=(0, 1, 2))
+        guide = ops.cast(guide, features.dtype)
+        sums = ops.stack([self.inner.statistics(features, guide[..., k:k + 1]) for k in range(len(self.region_weights))])
+        return sums, ops.sum(guide, axis=(0, 1, 2))
 
-    def _region_counts(self, statistics: Any) -> Tuple[tf.Tensor, tf.Tensor]:
+    def _region_counts(self, statistics: Any) -> Tuple[Any, Any]:
         """Each region's sums and its number of weighted activations (C times its mass)."""
         sums, mass = statistics
-        channels = tf.cast(tf.shape(sums)[-1], sums.dtype)
-        return sums, channels * tf.maximum(mass, SMALLEST_MASS)
+        channels = ops.cast(ops.shape(sums)[-1], sums.dtype)
+        return sums, channels * ops.maximum(mass, SMALLEST_MASS)
 
-    def target_from_statistics(self, statistics: Any, count: Any) -> tf.Tensor:
+    def target_from_statistics(self, statistics: Any, count: Any) -> Any:
         sums, counts = self._region_counts(statistics)
-        return tf.stack([self.inner.target_from_statistics(sums[k], counts[k]) for k in range(len(self.region_weights))])
+        return ops.stack([self.inner.target_from_statistics(sums[k], counts[k]) for k in range(len(self.region_weights))])
 
-    def finish_target(self, blended: tf.Tensor) -> tf.Tensor:
-        return tf.stack([self.inner.finish_target(blended[k]) for k in range(len(self.region_weights))])
+    def finish_target(self, blended: Any) -> Any:
+        return ops.stack([self.inner.finish_target(blended[k]) for k in range(len(self.region_weights))])
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
-                        ) -> tf.Tensor:
+                        ) -> Any:
         losses = []
         for name, target in targets.items():
             sums, region_counts = self._region_counts(statistics[name])
-            whole = tf.cast(counts[name], sums.dtype)  # C*H*W: the picture's activations at this layer
+            whole = ops.cast(counts[name], sums.dtype)  # C*H*W: the picture's activations at this layer
             for k, strength in enumerate(self.region_weights):
                 share = region_counts[k] / whole
                 inner = self.inner.from_statistics({name: sums[k]}, {name: region_counts[k]}, {name: target[k]})
                 losses.append(strength * share * inner)
-        return tf.add_n(losses)
+        return add_in_order(losses)
 
 
 def regional_style_term(config, inner: StatisticsTerm) -> StatisticsTerm:

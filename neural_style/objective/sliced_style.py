@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE, calibrated
-from neural_style.objective.terms import LayerTensors, StatisticsTerm
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order
 
 # Values kept of each style quantile function. Each layer is projected on as many directions as it has channels
 # (Heitz et al.): 64 directions on every layer left the deep layers' distributions unmatched in most directions
@@ -46,30 +46,30 @@ def directions(channels: int, seed: int, count: Optional[int] = None) -> np.ndar
     return (drawn / np.linalg.norm(drawn, axis=0, keepdims=True)).astype(np.float32)
 
 
-def _sorted_projections(features: tf.Tensor, seed: int) -> tf.Tensor:
-    flat = tf.reshape(features, (-1, features.shape[-1]))
-    projected = tf.matmul(flat, tf.constant(directions(int(features.shape[-1]), seed), flat.dtype))
-    return tf.sort(projected, axis=0)  # N x C
+def _sorted_projections(features: Any, seed: int) -> Any:
+    flat = ops.reshape(features, (-1, features.shape[-1]))
+    projected = ops.matmul(flat, ops.cast(directions(int(features.shape[-1]), seed), flat.dtype))
+    return ops.sort(projected, axis=0)  # N x C
 
 
-def resample(sorted_values: tf.Tensor, count: Any) -> tf.Tensor:
+def resample(sorted_values: Any, count: Any) -> Any:
     """A quantile function given by M sorted values (M x D), read at `count` evenly spaced levels
     ((i + 1/2) / count), by linear interpolation between the values' own levels ((j + 1/2) / M)."""
-    size = tf.shape(sorted_values)[0]
-    levels = (tf.range(count, dtype=tf.float32) + 0.5) / tf.cast(count, tf.float32)
-    position = tf.clip_by_value(levels * tf.cast(size, tf.float32) - 0.5, 0.0, tf.cast(size - 1, tf.float32))
-    below = tf.cast(tf.floor(position), tf.int32)
-    above = tf.minimum(below + 1, size - 1)
-    fraction = tf.cast(position - tf.floor(position), sorted_values.dtype)[:, tf.newaxis]
-    return tf.gather(sorted_values, below) * (1 - fraction) + tf.gather(sorted_values, above) * fraction
+    size = ops.shape(sorted_values)[0]
+    levels = (ops.arange(count, dtype="float32") + 0.5) / ops.cast(count, "float32")
+    position = ops.clip(levels * ops.cast(size, "float32") - 0.5, 0.0, ops.cast(size - 1, "float32"))
+    below = ops.cast(ops.floor(position), "int32")
+    above = ops.minimum(below + 1, size - 1)
+    fraction = ops.cast(position - ops.floor(position), sorted_values.dtype)[:, None]
+    return ops.take(sorted_values, below, axis=0) * (1 - fraction) + ops.take(sorted_values, above, axis=0) * fraction
 
 
-def sliced_layer_loss(features: tf.Tensor, target: tf.Tensor, seed: int) -> tf.Tensor:
+def sliced_layer_loss(features: Any, target: Any, seed: int) -> Any:
     """One layer's loss: the mean squared difference between the picture's sorted projections and the style's
     quantile functions (QUANTILES x C) read at the picture's number of positions."""
     values = _sorted_projections(features, seed)
-    wanted = resample(tf.cast(target, values.dtype), tf.shape(values)[0])
-    return tf.reduce_mean(tf.square(values - wanted))
+    wanted = resample(ops.cast(target, values.dtype), ops.shape(values)[0])
+    return ops.mean(ops.square(values - wanted))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,23 +81,23 @@ class SlicedStyleTerm(StatisticsTerm):
     seed: int = 0  # of the directions
     calibration: str = "off"  # or "target" (see the module)
 
-    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         # A style image's statistics: each projection's quantile function, QUANTILES values.
         return resample(_sorted_projections(features, self.seed), QUANTILES)
 
-    def target_from_statistics(self, statistics: tf.Tensor, count: Any) -> tf.Tensor:
+    def target_from_statistics(self, statistics: Any, count: Any) -> Any:
         return statistics  # quantile functions blend linearly: the 1-D Wasserstein barycentre
 
-    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors,
-             guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def loss(self, image: Any, features: Mapping[str, Any], targets: LayerTensors,
+             guide: Optional[Any] = None) -> Any:
         weights = dict(zip(self.layers, self.layer_weights))
         losses = []
         for name, target in targets.items():
             loss = sliced_layer_loss(features[name], target, self.seed)
             if self.calibration == "target":
-                loss = calibrated(loss, tf.reduce_mean(tf.square(target)), REFERENCE_MOMENT_SCALE[name])
+                loss = calibrated(loss, ops.mean(ops.square(target)), REFERENCE_MOMENT_SCALE[name])
             losses.append(weights[name] * loss)
-        return tf.add_n(losses)
+        return add_in_order(losses)
 
 
 def sliced_style_term(config) -> SlicedStyleTerm:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Tuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from neural_style.objective.terms import ImageTerm
 
@@ -27,14 +27,14 @@ class TemporalTerm(ImageTerm):
     in_graph = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "warped", tf.constant(self.warped, tf.float32))
-        object.__setattr__(self, "mask", tf.constant(np.asarray(self.mask)[None, :, :, None], tf.float32))
+        object.__setattr__(self, "warped", ops.convert_to_tensor(np.asarray(self.warped, np.float32)))
+        object.__setattr__(self, "mask", ops.convert_to_tensor(np.asarray(self.mask, np.float32)[None, :, :, None]))
 
-    def loss_and_gradient(self, image: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    def loss_and_gradient(self, image: Any) -> Tuple[Any, Any]:
         """The weighted term and its gradient with respect to the image."""
         difference = image - self.warped
-        count = tf.cast(tf.size(image), tf.float32)
-        value = self.weight * tf.reduce_sum(self.mask * tf.square(difference)) / count
+        count = ops.cast(ops.size(image), "float32")
+        value = self.weight * ops.sum(self.mask * ops.square(difference)) / count
         return value, (2.0 * self.weight / count) * self.mask * difference
 
 

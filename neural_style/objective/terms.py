@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-import tensorflow as tf
+from keras import ops
 
 from neural_style.features.vgg19 import layer_stride
 
@@ -33,7 +33,7 @@ STATISTICS = "statistics"
 IMAGE = "image"
 
 # A term's targets: {layer name: tensor} (an empty dict for a term without targets).
-LayerTensors = Dict[str, tf.Tensor]
+LayerTensors = Dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,13 +48,13 @@ class Term:
     in_graph = True
     layers: Tuple[str, ...] = ()
 
-    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors) -> tf.Tensor:
+    def loss(self, image: Any, features: Mapping[str, Any], targets: LayerTensors) -> Any:
         """The unweighted loss of a 1 x H x W x 3 network image, whole. (A guided term takes a fourth argument,
         its guide over the image: 1 x H x W x K weights.)"""
         raise NotImplementedError
 
-    def weighted(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors,
-                 guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def weighted(self, image: Any, features: Mapping[str, Any], targets: LayerTensors,
+                 guide: Optional[Any] = None) -> Any:
         loss = self.loss(image, features, targets) if guide is None else self.loss(image, features, targets, guide)
         return self.weight * loss
 
@@ -65,15 +65,11 @@ class PositionTerm(Term):
 
     split = POSITIONS
 
-    def target_spec(self, target: tf.Tensor) -> tf.TensorSpec:
-        # Image sizes are left open, so one trace serves every scale and frame.
-        return tf.TensorSpec((1, None, None, target.shape[-1]), target.dtype)
-
-    def interior_sum(self, features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    def interior_sum(self, features: Any, target: Any) -> Any:
         """The unnormalised sum this term adds up over one tile's interior at one layer."""
         raise NotImplementedError
 
-    def from_sums(self, sums: Mapping[str, tf.Tensor], counts: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    def from_sums(self, sums: Mapping[str, Any], counts: Mapping[str, Any]) -> Any:
         """The unweighted loss from each layer's sum over the whole image and the number of values it ran over."""
         raise NotImplementedError
 
@@ -86,34 +82,27 @@ class StatisticsTerm(Term):
 
     split = STATISTICS
 
-    def target_spec(self, target: tf.Tensor) -> tf.TensorSpec:
-        return tf.TensorSpec(target.shape, target.dtype)
-
-    def statistics_spec(self, target: tf.Tensor) -> Any:
-        """The spec of a layer's statistics (and of the loss's gradient with respect to them), from its target's."""
-        return tf.TensorSpec(target.shape, target.dtype)
-
-    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> Any:
+    def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         """Sums over the positions of 1 x H x W x C activations (a tensor or a nest of them), each position
         weighted by `guide` (1 x H x W x K at the layer's resolution) where one is given."""
         raise NotImplementedError
 
-    def target_from_statistics(self, statistics: Any, count: Any) -> tf.Tensor:
+    def target_from_statistics(self, statistics: Any, count: Any) -> Any:
         """A style image's contribution at one layer, from its statistics and its number of activations (C*H*W):
         what blends linearly over several style images (weighted by --style-blend-weights)."""
         raise NotImplementedError
 
-    def finish_target(self, blended: tf.Tensor) -> tf.Tensor:
+    def finish_target(self, blended: Any) -> Any:
         """The target at one layer from the blend of the style images' contributions (as it is, by default)."""
         return blended
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
-                        ) -> tf.Tensor:
+                        ) -> Any:
         """The unweighted loss from each layer's statistics of the whole image and its number of activations."""
         raise NotImplementedError
 
-    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors,
-             guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def loss(self, image: Any, features: Mapping[str, Any], targets: LayerTensors,
+             guide: Optional[Any] = None) -> Any:
         statistics = {name: self.statistics(features[name], layer_guide(guide, name)) for name in targets}
         counts = {name: activation_count(features[name]) for name in targets}
         return self.from_statistics(statistics, counts, targets)
@@ -126,27 +115,27 @@ class ImageTerm(Term):
     split = IMAGE
 
 
-def activation_count(features: tf.Tensor) -> tf.Tensor:
+def activation_count(features: Any) -> Any:
     """How many values 1 x H x W x C activations hold (C*H*W), in their dtype."""
-    return tf.cast(tf.size(features), features.dtype)
+    return ops.cast(ops.size(features), features.dtype)
 
 
-def weighted_positions(features: tf.Tensor, weights: Optional[tf.Tensor]) -> Tuple[tf.Tensor, tf.Tensor]:
+def weighted_positions(features: Any, weights: Optional[Any]) -> Tuple[Any, Any]:
     """1 x H x W x C activations as (H*W) x C rows, and those rows each times its position's weight (1 x H x W x 1;
     None: the rows as they are): the two sides of a weighted sum over positions."""
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
+    flat = ops.reshape(features, (-1, ops.shape(features)[-1]))
     if weights is None:
         return flat, flat
-    return flat, flat * tf.reshape(tf.cast(weights, flat.dtype), (-1, 1))
+    return flat, flat * ops.reshape(ops.cast(weights, flat.dtype), (-1, 1))
 
 
-def layer_guide(guide: Optional[tf.Tensor], layer: str) -> Optional[tf.Tensor]:
+def layer_guide(guide: Optional[Any], layer: str) -> Optional[Any]:
     """A 1 x H x W x K guide at a layer's resolution: the mean over the pixels each position pools (VGG19's
     poolings floor odd sizes, as a VALID average pool of the layer's stride does)."""
     if guide is None:
         return None
     stride = layer_stride(layer)
-    return guide if stride == 1 else tf.nn.avg_pool2d(guide, stride, stride, "VALID")
+    return guide if stride == 1 else ops.average_pool(guide, stride, stride, "valid")
 
 
 def add_in_order(values: Any) -> Any:

@@ -27,13 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from neural_style import backends
 from neural_style.config import TILE_ALIGNMENT
 from neural_style.features.vgg19 import layer_stride
-from neural_style.objective.evaluation import (Evaluation, Guides, Statistics, Targets, TermObjective,
-                                               add_beside_terms, guide_signature)
+from neural_style.objective.evaluation import Evaluation, Guides, Statistics, Targets, TermObjective, add_beside_terms
 from neural_style.objective.loss_scale import LossScale, scaled, unscaled
 from neural_style.objective.terms import IMAGE, POSITIONS, STATISTICS, Term, add_in_order, layer_guide
 
@@ -67,12 +68,14 @@ def tile_grid(height: int, width: int, tile: int, halo: int) -> List[Tuple[Span,
     return [(rows, columns) for rows in axis_spans(height, tile, halo) for columns in axis_spans(width, tile, halo)]
 
 
-def _bounds(rows: Span, columns: Span) -> tf.Tensor:
-    return tf.constant([rows.start, rows.inner_start, rows.inner_end,
-                        columns.start, columns.inner_start, columns.inner_end], tf.int32)
+def _bounds(rows: Span, columns: Span) -> Any:
+    # As the backend's traced functions take them: a tensor (one TensorFlow trace for every tile), or Python numbers
+    # (static for JAX, whose slices must have known sizes).
+    return backends.active().tile_bounds((rows.start, rows.inner_start, rows.inner_end,
+                                          columns.start, columns.inner_start, columns.inner_end))
 
 
-def _interior(features: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Tensor:
+def _interior(features: Any, bounds: Any, stride: int) -> Any:
     """The activations of a tile's interior, from the tile's activations of a layer of that stride.
     Interior borders are multiples of 16 px or the image's edge; floor division matches the
     poolings' own rounding at an edge that is not a multiple of the stride."""
@@ -83,7 +86,7 @@ def _interior(features: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Tensor:
     return features[:, top:bottom, left:right, :]
 
 
-def _interior_target(target: tf.Tensor, bounds: tf.Tensor, stride: int) -> tf.Tensor:
+def _interior_target(target: Any, bounds: Any, stride: int) -> Any:
     """Where a tile's interior lies in a whole-image activation map of a layer of that stride."""
     return target[:, bounds[1] // stride:bounds[2] // stride, bounds[4] // stride:bounds[5] // stride, :]
 
@@ -93,7 +96,7 @@ def _tile_guides(guides: Guides, rows: Span, columns: Span) -> Guides:
     return {name: guide[:, rows.start:rows.end, columns.start:columns.end, :] for name, guide in guides.items()}
 
 
-def _interior_statistics(term: Term, interiors: Mapping[str, tf.Tensor], tile_guides: Guides, bounds: tf.Tensor
+def _interior_statistics(term: Term, interiors: Mapping[str, Any], tile_guides: Guides, bounds: Any
                          ) -> Dict[str, Any]:
     """A statistics term's statistics of a tile's interior, at each of its layers, through its guide if it has one."""
     guide = tile_guides.get(term.name)
@@ -108,44 +111,41 @@ def _global_rows(span: Span, stride: int) -> slice:
 
 
 def _add(total: Any, part: Any) -> Any:
-    return part if total is None else tf.nest.map_structure(lambda a, b: a + b, total, part)
+    return part if total is None else keras.tree.map_structure(lambda a, b: a + b, total, part)
 
 
 class TiledFeatures:
     """Forward-only passes over tiles (evaluation.FeatureSource): the statistics terms' statistics summed over the
     image, and interior activations stitched into whole-image maps (the position terms' targets)."""
 
-    def __init__(self, extractor: tf.keras.Model, statistics_terms: Sequence[Term], tile: int, halo: int,
-                 guide_channels: Optional[Mapping[str, int]] = None) -> None:
+    def __init__(self, extractor: Any, statistics_terms: Sequence[Term], tile: int, halo: int) -> None:
         self.extractor = extractor
         self.statistics_terms = tuple(statistics_terms)
         self.tile = tile
         self.halo = halo
-        signature = (tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32))
-        self._interiors = tf.function(self._interiors_body, input_signature=signature)
-        # Statistics computed in the graph: the large early activations never leave it. A guided term's guide
-        # has as many channels (regions) on the picture as on the style images.
-        guides = {name: tf.TensorSpec((1, None, None, channels), tf.float32)
-                  for name, channels in (guide_channels or {}).items()}
-        self._interior_statistics = tf.function(self._interior_statistics_body, input_signature=signature + (guides,))
+        variables = tuple(extractor.variables)
+        self._interiors = backends.forward_function(self._interiors_body, "graph", (1,), variables)
+        # Statistics computed in the graph: the large early activations never leave it.
+        self._interior_statistics = backends.forward_function(self._interior_statistics_body, "graph", (1,),
+                                                              variables)
 
-    def _interiors_body(self, tile_image: tf.Tensor, bounds: tf.Tensor) -> Dict[str, tf.Tensor]:
+    def _interiors_body(self, tile_image: Any, bounds: Any) -> Dict[str, Any]:
         features = self.extractor(tile_image)
         return {name: _interior(value, bounds, layer_stride(name)) for name, value in features.items()}
 
-    def _interior_statistics_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, tile_guides: Guides
+    def _interior_statistics_body(self, tile_image: Any, bounds: Any, tile_guides: Guides
                                   ) -> Dict[str, Dict[str, Any]]:
         interiors = self._interiors_body(tile_image, bounds)
         return {term.name: _interior_statistics(term, interiors, tile_guides, bounds) for term in self.statistics_terms}
 
-    def _tiles(self, image: tf.Tensor, function: Callable, guides: Optional[Guides] = None):
+    def _tiles(self, image: Any, function: Callable, guides: Optional[Guides] = None):
         _, height, width, _ = image.shape
         for rows, columns in tile_grid(height, width, self.tile, self.halo):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
             extra = () if guides is None else (_tile_guides(guides, rows, columns),)
             yield rows, columns, function(tile_image, _bounds(rows, columns), *extra)
 
-    def sums(self, image: tf.Tensor, guides: Optional[Guides] = None) -> Dict[str, Dict[str, Any]]:
+    def sums(self, image: Any, guides: Optional[Guides] = None) -> Dict[str, Dict[str, Any]]:
         """Each statistics term's statistics of the whole image (through its guide, if it has one), by term and
         layer."""
         total = None
@@ -153,7 +153,7 @@ class TiledFeatures:
             total = _add(total, tile_statistics)
         return total
 
-    def statistics(self, image: tf.Tensor, terms: Sequence[Term], guides: Mapping[str, tf.Tensor]
+    def statistics(self, image: Any, terms: Sequence[Term], guides: Mapping[str, Any]
                    ) -> Tuple[Statistics, Statistics]:
         """This source's statistics terms' statistics of the image, and each layer's number of activations."""
         assert tuple(terms) == self.statistics_terms, "tiled features are traced for their own statistics terms"
@@ -163,7 +163,7 @@ class TiledFeatures:
                   for term in terms}
         return sums, counts
 
-    def activations(self, image: tf.Tensor, layers: Sequence[str]) -> Dict[str, tf.Tensor]:
+    def activations(self, image: Any, layers: Sequence[str]) -> Dict[str, Any]:
         """The whole image's activations at `layers`, stitched from the tiles' interiors."""
         _, height, width, _ = image.shape
         maps: Dict[str, np.ndarray] = {}
@@ -173,8 +173,9 @@ class TiledFeatures:
                 if name not in maps:
                     channels = interiors[name].shape[-1]
                     maps[name] = np.zeros((1, height // stride, width // stride, channels), np.float32)
-                maps[name][:, _global_rows(rows, stride), _global_rows(columns, stride), :] = interiors[name].numpy()
-        return {name: tf.constant(value) for name, value in maps.items()}
+                maps[name][:, _global_rows(rows, stride), _global_rows(columns, stride), :] = ops.convert_to_numpy(
+                    interiors[name])
+        return {name: ops.convert_to_tensor(value) for name, value in maps.items()}
 
 
 def activation_counts(height: int, width: int, layers: Sequence[str], channels: Mapping[str, int]) -> Dict[str, float]:
@@ -185,14 +186,15 @@ def activation_counts(height: int, width: int, layers: Sequence[str], channels: 
 
 def _channels(statistics: Mapping[str, Any], term: Term) -> Dict[str, int]:
     # A statistics tensor's last axis is the layer's channel count (a Gram matrix is C x C).
-    return {name: int(tf.nest.flatten(statistics[name])[0].shape[-1]) for name in term.layers}
+    return {name: int(keras.tree.flatten(statistics[name])[0].shape[-1]) for name in term.layers}
 
 
 class TiledObjective(TermObjective):
     """The whole image's loss and gradient (whole.Objective's), evaluated tile by tile (see the module's docstring), in memory that
-    follows the tile size. No XLA: tiles differ in shape (edges), and XLA would compile each shape anew."""
+    follows the tile size. No XLA on TensorFlow: tiles differ in shape (edges), and XLA would compile each shape
+    anew (JAX, whose only compiler is XLA, does: once per tile shape)."""
 
-    def __init__(self, extractor: tf.keras.Model, terms: Sequence[Term], targets: Targets, tile: int, halo: int,
+    def __init__(self, extractor: Any, terms: Sequence[Term], targets: Targets, tile: int, halo: int,
                  guides: Optional[Guides] = None, loss_scale: Optional[LossScale] = None) -> None:
         super().__init__(extractor, terms, targets, guides)
         self.loss_scale = loss_scale or LossScale(False)
@@ -201,68 +203,57 @@ class TiledObjective(TermObjective):
         self.statistics_terms = [term for term in traced if term.split == STATISTICS]
         self.image_terms = [term for term in traced if term.split == IMAGE]
         # The statistics pass reads the same tiles as the gradient pass, so in bfloat16 both round alike.
-        self.features = TiledFeatures(extractor, self.statistics_terms, tile, halo,
-                                      {name: guide.shape[-1] for name, guide in self.guides.items()})
+        self.features = TiledFeatures(extractor, self.statistics_terms, tile, halo)
         self.tile = tile
         self.halo = halo
-        position_spec = {term.name: {name: term.target_spec(t) for name, t in targets[term.name].items()}
-                         for term in self.position_terms}
-        count_spec = {term.name: {name: tf.TensorSpec((), tf.float32) for name in term.layers}
-                      for term in self.position_terms}
-        upstream_spec = {term.name: {name: term.statistics_spec(t) for name, t in targets[term.name].items()}
-                         for term in self.statistics_terms}
-        self._tile_gradient = tf.function(self._tile_gradient_body, input_signature=(
-            tf.TensorSpec((1, None, None, 3), tf.float32), tf.TensorSpec((6,), tf.int32),
-            position_spec, count_spec, upstream_spec, guide_signature(self.guides), tf.TensorSpec((), tf.float32)))
-        self._image_terms = tf.function(self._image_terms_body,
-                                        input_signature=(tf.TensorSpec((1, None, None, 3), tf.float32),))
+        variables = tuple(extractor.variables)
+        self._tile_gradient = backends.gradient_function(self._tile_gradient_body, "graph", (1,), variables)
+        self._image_terms = backends.gradient_function(self._image_terms_body, "graph")
+        self._statistics_gradient = backends.gradient_function(self._statistics_body)
 
-    def _image_terms_body(self, image: tf.Tensor) -> Tuple[List[tf.Tensor], tf.Tensor]:
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            values = [term.weighted(image, {}, {}) for term in self.image_terms]
-        return values, tape.gradient(add_in_order(values), image)
+    def _image_terms_body(self, image: Any) -> Tuple[Any, List[Any]]:
+        values = [term.weighted(image, {}, {}) for term in self.image_terms]
+        return add_in_order(values), values
+
+    def _statistics_body(self, statistics: Dict[str, Any], counts: Dict[str, float], term_index: int
+                         ) -> Tuple[Any, Tuple]:
+        term = self.statistics_terms[term_index]
+        return term.weight * term.from_statistics(statistics, counts, self.targets[term.name]), ()
 
     def _statistics_values(self, statistics: Dict[str, Dict[str, Any]], counts: Dict[str, Dict[str, float]]
-                           ) -> Tuple[Dict[str, tf.Tensor], Dict[str, Any]]:
+                           ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         """Each statistics term's weighted value from the whole image's statistics, and its gradient with
         respect to them."""
         values, upstream = {}, {}
-        for term in self.statistics_terms:
-            with tf.GradientTape() as tape:
-                tape.watch(statistics[term.name])
-                values[term.name] = term.weight * term.from_statistics(statistics[term.name], counts[term.name],
-                                                                       self.targets[term.name])
-            upstream[term.name] = tape.gradient(values[term.name], statistics[term.name])
+        for index, term in enumerate(self.statistics_terms):
+            values[term.name], _, upstream[term.name] = self._statistics_gradient(
+                statistics[term.name], counts[term.name], index)
         return values, upstream
 
-    def _tile_gradient_body(self, tile_image: tf.Tensor, bounds: tf.Tensor, position_targets: Dict[str, Dict],
+    def _tile_gradient_body(self, tile_image: Any, bounds: Any, position_targets: Dict[str, Dict],
                             position_counts: Dict[str, Dict], upstream: Dict[str, Dict], tile_guides: Guides,
-                            scale: tf.Tensor):
-        # One tile's share: each position term's weighted share, its interior's statistics, and the gradient
-        # of the position shares plus <dL/dS, S_tile> for every statistics term.
-        with tf.GradientTape() as tape:
-            tape.watch(tile_image)
-            features = self.extractor(tile_image)
-            interiors = {name: _interior(value, bounds, layer_stride(name)) for name, value in features.items()}
-            shares = {}
-            for term in self.position_terms:
-                sums = {name: term.interior_sum(interiors[name], _interior_target(target, bounds, layer_stride(name)))
-                        for name, target in position_targets[term.name].items()}
-                shares[term.name] = term.weight * term.from_sums(sums, position_counts[term.name])
-            statistics = {term.name: _interior_statistics(term, interiors, tile_guides, bounds)
-                          for term in self.statistics_terms}
-            parts = [tf.reduce_sum(up * s) for term in self.statistics_terms
-                     for up, s in zip(tf.nest.flatten(upstream[term.name]), tf.nest.flatten(statistics[term.name]))]
-            surrogate = add_in_order(list(shares.values()) + ([tf.add_n(parts)] if parts else []))
-            surrogate = scaled(surrogate, scale, self.loss_scale.enabled)  # float16: loss_scale.py
-        return shares, statistics, unscaled(tape.gradient(surrogate, tile_image), scale, self.loss_scale.enabled)
+                            scale: Any):
+        # One tile's share: each position term's weighted share, its interior's statistics, and (differentiated)
+        # the position shares plus <dL/dS, S_tile> for every statistics term.
+        features = self.extractor(tile_image)
+        interiors = {name: _interior(value, bounds, layer_stride(name)) for name, value in features.items()}
+        shares = {}
+        for term in self.position_terms:
+            sums = {name: term.interior_sum(interiors[name], _interior_target(target, bounds, layer_stride(name)))
+                    for name, target in position_targets[term.name].items()}
+            shares[term.name] = term.weight * term.from_sums(sums, position_counts[term.name])
+        statistics = {term.name: _interior_statistics(term, interiors, tile_guides, bounds)
+                      for term in self.statistics_terms}
+        parts = [ops.sum(up * s) for term in self.statistics_terms
+                 for up, s in zip(keras.tree.flatten(upstream[term.name]), keras.tree.flatten(statistics[term.name]))]
+        surrogate = add_in_order(list(shares.values()) + ([add_in_order(parts)] if parts else []))
+        return scaled(surrogate, scale, self.loss_scale.enabled), (shares, statistics)  # float16: loss_scale.py
 
-    def _position_counts(self) -> Dict[str, Dict[str, tf.Tensor]]:
-        return {term.name: {name: tf.constant(float(np.prod(t.shape)), tf.float32)
+    def _position_counts(self) -> Dict[str, Dict[str, Any]]:
+        return {term.name: {name: ops.convert_to_tensor(float(np.prod(t.shape)), "float32")
                             for name, t in self.targets[term.name].items()} for term in self.position_terms}
 
-    def loss_and_gradient(self, image: tf.Tensor) -> Evaluation:
+    def loss_and_gradient(self, image: Any) -> Evaluation:
         """As `whole.Objective.loss_and_gradient` gives it, from a forward pass over the tiles (the statistics)
         and a forward and backward pass per tile (again, where a float16 gradient overflowed its loss scale)."""
         while True:
@@ -270,7 +261,7 @@ class TiledObjective(TermObjective):
             if self.loss_scale.accepts(evaluation.gradient):
                 return add_beside_terms(evaluation, self.beside_terms, image)
 
-    def _evaluate(self, image: tf.Tensor, scale: tf.Tensor) -> Evaluation:
+    def _evaluate(self, image: Any, scale: Any) -> Evaluation:
         _, height, width, _ = image.shape
         counts: Dict[str, Dict[str, float]] = {}
         upstream: Dict[str, Any] = {}
@@ -286,26 +277,27 @@ class TiledObjective(TermObjective):
         statistics = None
         for rows, columns in tile_grid(height, width, self.tile, self.halo):
             tile_image = image[:, rows.start:rows.end, columns.start:columns.end, :]
-            tile_shares, tile_statistics, tile_gradient = self._tile_gradient(
+            _, (tile_shares, tile_statistics), tile_gradient = self._tile_gradient(
                 tile_image, _bounds(rows, columns), position_targets, position_counts, upstream,
                 _tile_guides(self.guides, rows, columns), scale)
+            tile_gradient = unscaled(tile_gradient, scale, self.loss_scale.enabled)
             for name, value in tile_shares.items():
                 shares[name] += float(value)
             statistics = _add(statistics, tile_statistics)
-            gradient[:, rows.start:rows.end, columns.start:columns.end, :] += tile_gradient.numpy()
+            gradient[:, rows.start:rows.end, columns.start:columns.end, :] += ops.convert_to_numpy(tile_gradient)
         # A statistics term reported is that of the statistics of the pass the gradient came from: in bfloat16
         # the first pass's can differ by rounding, and a line search needs the loss and the gradient of one and
         # the same function.
         statistics_values = self._statistics_values(statistics, counts)[0] if self.statistics_terms else {}
-        image_values: Dict[str, tf.Tensor] = {}
+        image_values: Dict[str, Any] = {}
         if self.image_terms:
-            values, image_gradient = self._image_terms(image)
+            _, values, image_gradient = self._image_terms(image)
             image_values = dict(zip((term.name for term in self.image_terms), values))
-            gradient += image_gradient.numpy()
-        by_name = {**{name: tf.constant(value, tf.float32) for name, value in shares.items()}, **statistics_values,
+            gradient += ops.convert_to_numpy(image_gradient)
+        by_name = {**{name: ops.convert_to_tensor(value, "float32") for name, value in shares.items()}, **statistics_values,
                    **image_values}
         values = [by_name[term.name] for term in self.traced_terms]
-        return Evaluation(add_in_order(values), tf.stack(values), tf.constant(gradient))
+        return Evaluation(add_in_order(values), ops.stack(values), ops.convert_to_tensor(gradient))
 
 
 __all__ = ["Span", "TiledFeatures", "TiledObjective", "activation_counts", "axis_spans", "tile_grid"]

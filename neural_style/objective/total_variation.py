@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
-import tensorflow as tf
+from keras import ops
 
 from neural_style.objective.terms import ImageTerm, LayerTensors
 
 
-def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+def total_variation_loss(image: Any) -> Any:
     """Mean squared difference between horizontally and vertically adjacent pixel values."""
     dx = image[:, :, 1:, :] - image[:, :, :-1, :]
     dy = image[:, 1:, :, :] - image[:, :-1, :, :]
-    return tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
+    return ops.mean(ops.square(dx)) + ops.mean(ops.square(dy))
 
 
 @dataclass(frozen=True, kw_only=True)
 class TotalVariationTerm(ImageTerm):
     name: str = "tv"
 
-    def loss(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], targets: LayerTensors) -> tf.Tensor:
+    def loss(self, image: Any, features: Mapping[str, Any], targets: LayerTensors) -> Any:
         return total_variation_loss(image)
 
 

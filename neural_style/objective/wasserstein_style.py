@@ -17,68 +17,67 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 
-import tensorflow as tf
+from keras import ops
 
 from neural_style.objective.calibration import (REFERENCE_MOMENT_SCALE, REFERENCE_WASSERSTEIN_LOSS, calibrated,
                                                 moment_scale)
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, weighted_positions
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
 # fire is singular, and the square root's derivative there is infinite.
 EIGENVALUE_FLOOR = 1e-6
 
 
-def moment_sums(features: tf.Tensor, weights: Optional[tf.Tensor] = None) -> tf.Tensor:
+def moment_sums(features: Any, weights: Optional[Any] = None) -> Any:
     """(C + 1) x C sums over the positions of 1 x H x W x C activations: rows 0..C-1 the sum of f f^T, row C the
     sum of f; each position weighted by `weights` (1 x H x W x 1) where given."""
     flat, weighted = weighted_positions(features, weights)
-    return tf.concat([tf.matmul(weighted, flat, transpose_a=True), tf.reduce_sum(weighted, 0, keepdims=True)], 0)
+    return ops.concatenate([ops.matmul(ops.transpose(weighted), flat), ops.sum(weighted, 0, keepdims=True)], 0)
 
 
-def _mean_and_covariance(moments: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+def _mean_and_covariance(moments: Any) -> Tuple[Any, Any]:
     """From (C + 1) x C means of f f^T and of f: the mean (1 x C) and the covariance (C x C)."""
-    channels = tf.shape(moments)[1]
+    channels = ops.shape(moments)[1]
     mean = moments[channels:]
-    return mean, moments[:channels] - tf.matmul(mean, mean, transpose_a=True)
+    return mean, moments[:channels] - ops.matmul(ops.transpose(mean), mean)
 
 
-def _floored_eigen(matrix: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-    symmetric = tf.cast((matrix + tf.transpose(matrix)) / 2, tf.float64)
-    values, vectors = tf.linalg.eigh(symmetric)
-    floor = EIGENVALUE_FLOOR * tf.maximum(tf.reduce_max(values), tf.constant(1e-30, tf.float64))
-    return tf.maximum(values, floor), vectors
+def _floored_eigen(matrix: Any) -> Tuple[Any, Any]:
+    symmetric = ops.cast((matrix + ops.transpose(matrix)) / 2, "float64")
+    values, vectors = ops.eigh(symmetric)
+    floor = EIGENVALUE_FLOOR * ops.maximum(ops.max(values), ops.cast(1e-30, "float64"))
+    return ops.maximum(values, floor), vectors
 
 
-def psd_sqrt(matrix: tf.Tensor) -> tf.Tensor:
+def psd_sqrt(matrix: Any) -> Any:
     """The symmetric square root of a symmetric positive semi-definite matrix (float64 inside)."""
     values, vectors = _floored_eigen(matrix)
-    root = tf.matmul(vectors * tf.sqrt(values), vectors, transpose_b=True)
-    return tf.cast(root, matrix.dtype)
+    root = ops.matmul(vectors * ops.sqrt(values), ops.transpose(vectors))
+    return ops.cast(root, matrix.dtype)
 
 
-@tf.custom_gradient
-def trace_sqrt(matrix: tf.Tensor) -> Tuple[tf.Tensor, Any]:
-    """tr(M^1/2) of a symmetric positive semi-definite matrix, with a finite gradient (see the module)."""
-    values, vectors = _floored_eigen(matrix)
-    roots = tf.sqrt(values)
+def trace_sqrt(matrix: Any) -> Any:
+    """tr(M^1/2) of a symmetric positive semi-definite matrix, with the gradient 1/2 M^-1/2 (from the floored
+    eigendecomposition, so finite where eigenvalues are near zero): the value, plus <G, M> - <G, M> with G held
+    constant, whose gradient is G. Backends differentiate eigendecompositions differently, and badly at repeated
+    eigenvalues; this takes no derivative of one."""
+    values, vectors = _floored_eigen(ops.stop_gradient(matrix))
+    roots = ops.sqrt(values)
+    spectral = ops.cast(ops.matmul(vectors * (0.5 / roots), ops.transpose(vectors)), matrix.dtype)
+    linear = ops.sum(spectral * matrix)
+    return ops.cast(ops.sum(roots), matrix.dtype) + (linear - ops.stop_gradient(linear))
 
-    def gradient(upstream: tf.Tensor) -> tf.Tensor:
-        spectral = tf.matmul(vectors * (0.5 / roots), vectors, transpose_b=True)
-        return tf.cast(tf.cast(upstream, tf.float64) * spectral, matrix.dtype)
 
-    return tf.cast(tf.reduce_sum(roots), matrix.dtype), gradient
-
-
-def wasserstein_layer_loss(sums: tf.Tensor, count: Any, target: tf.Tensor) -> tf.Tensor:
+def wasserstein_layer_loss(sums: Any, count: Any, target: Any) -> Any:
     """One layer's W2^2 per channel, from its moment sums, its number of activations (C*H*W) and its target
     ((C + 1) x C: the style's covariance square root, then its mean)."""
-    channels = tf.cast(tf.shape(sums)[1], sums.dtype)
-    mean, covariance = _mean_and_covariance(sums / (tf.cast(count, sums.dtype) / channels))
-    size = tf.shape(target)[1]
+    channels = ops.cast(ops.shape(sums)[1], sums.dtype)
+    mean, covariance = _mean_and_covariance(sums / (ops.cast(count, sums.dtype) / channels))
+    size = ops.shape(target)[1]
     root, target_mean = target[:size], target[size:]
-    mean_term = tf.reduce_sum(tf.square(mean - target_mean))
-    covariance_term = (tf.linalg.trace(covariance) + tf.reduce_sum(tf.square(root))
-                       - 2.0 * trace_sqrt(tf.matmul(tf.matmul(root, covariance), root)))
+    mean_term = ops.sum(ops.square(mean - target_mean))
+    covariance_term = (ops.trace(covariance) + ops.sum(ops.square(root))
+                       - 2.0 * trace_sqrt(ops.matmul(ops.matmul(root, covariance), root)))
     return (mean_term + covariance_term) / channels
 
 
@@ -90,19 +89,19 @@ class WassersteinStyleTerm(StatisticsTerm):
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     calibration: str = "off"  # "target" or "gradient" (calibration.py)
 
-    def statistics(self, features: tf.Tensor, guide: Optional[tf.Tensor] = None) -> tf.Tensor:
+    def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         return moment_sums(features, guide)
 
-    def target_from_statistics(self, statistics: tf.Tensor, count: Any) -> tf.Tensor:
+    def target_from_statistics(self, statistics: Any, count: Any) -> Any:
         # Means of f f^T and of f: what blends linearly over several style images (a mixture's moments).
-        return statistics / (tf.cast(count, statistics.dtype) / tf.cast(tf.shape(statistics)[1], statistics.dtype))
+        return statistics / (ops.cast(count, statistics.dtype) / ops.cast(ops.shape(statistics)[1], statistics.dtype))
 
-    def finish_target(self, blended: tf.Tensor) -> tf.Tensor:
+    def finish_target(self, blended: Any) -> Any:
         mean, covariance = _mean_and_covariance(blended)
-        return tf.concat([psd_sqrt(covariance), mean], 0)
+        return ops.concatenate([psd_sqrt(covariance), mean], 0)
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
-                        ) -> tf.Tensor:
+                        ) -> Any:
         weights = dict(zip(self.layers, self.layer_weights))
         losses = []
         for name, target in targets.items():
@@ -110,9 +109,9 @@ class WassersteinStyleTerm(StatisticsTerm):
             if self.calibration == "target":
                 loss = calibrated(loss, moment_scale(target), REFERENCE_MOMENT_SCALE[name])
             elif self.calibration == "gradient":
-                loss = calibrated(loss, tf.sqrt(tf.maximum(loss, 1e-30)), REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5)
+                loss = calibrated(loss, ops.sqrt(ops.maximum(loss, 1e-30)), REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5)
             losses.append(weights[name] * loss)
-        return tf.add_n(losses)
+        return add_in_order(losses)
 
 
 def wasserstein_style_term(config) -> WassersteinStyleTerm:

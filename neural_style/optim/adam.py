@@ -25,17 +25,20 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
     around the minimum, and their average sits closer to it.
     """
     import keras
-    import tensorflow as tf
+    from keras import ops
+
+    from neural_style import backends
 
     started = time.perf_counter()
     shape = evaluator.shape
     scale, offset = space if space is not None else (np.ones_like(x0), np.zeros_like(x0))
-    as_tensor = lambda flat: tf.constant(flat.reshape(shape), tf.float32)  # noqa: E731
-    scale_t, offset_t = as_tensor(scale), as_tensor(offset)
-    low, high = as_tensor((bounds[0] - offset) / scale), as_tensor((bounds[1] - offset) / scale)
-    with tf.device(evaluator.device):
-        variable = tf.Variable(as_tensor((x0 - offset) / scale))
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    with backends.device_scope(evaluator.device):
+        as_tensor = lambda flat: ops.convert_to_tensor(np.asarray(flat, np.float32).reshape(shape))  # noqa: E731
+        scale_t, offset_t = as_tensor(scale), as_tensor(offset)
+        low, high = as_tensor((bounds[0] - offset) / scale), as_tensor((bounds[1] - offset) / scale)
+        variable = keras.Variable(as_tensor((x0 - offset) / scale), trainable=True, name="picture")
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer.build([variable])
 
     def image_of(z: Any) -> Any:
         return z * scale_t + offset_t
@@ -45,11 +48,12 @@ def run_adam(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.
     averaged = np.zeros_like(last_good)
     try:
         for iteration in range(1, iterations + 1):
-            total, terms, gradient = evaluator.evaluate_tensor(image_of(variable))  # it records them itself
-            optimizer.apply_gradients([(gradient * scale_t, variable)])  # chain rule: d/dz = d/dx * scale
-            variable.assign(tf.clip_by_value(variable, low, high))
+            total, terms, gradient = evaluator.evaluate_tensor(image_of(variable.value))  # it records them itself
+            with backends.device_scope(evaluator.device):
+                optimizer.apply_gradients([(gradient * scale_t, variable)])  # chain rule: d/dz = d/dx * scale
+                variable.assign(ops.clip(variable.value, low, high))
             done = iteration
-            last_good = image_of(variable).numpy().astype(np.float64).ravel()
+            last_good = ops.convert_to_numpy(image_of(variable.value)).astype(np.float64).ravel()
             if average:
                 averaged = average * averaged + (1.0 - average) * last_good
                 last_good = averaged / (1.0 - average ** iteration)

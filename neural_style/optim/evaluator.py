@@ -69,14 +69,16 @@ class Evaluator:
 
     def evaluate_tensor(self, image) -> Tuple[float, Dict[str, float], object]:
         """Loss, weighted terms by name and gradient tensor for a 1 x H x W x 3 float32 tensor."""
-        import tensorflow as tf
+        from keras import ops
+
+        from neural_style import backends
 
         if self.should_stop():
             raise StopIteration
-        with tf.device(self.device):
+        with backends.device_scope(self.device):
             total, terms, gradient = self.objective.loss_and_gradient(image)
         total = float(total)
-        terms = dict(zip(self.objective.names, (float(t) for t in terms.numpy())))
+        terms = dict(zip(self.objective.names, (float(t) for t in ops.convert_to_numpy(terms))))
         self.evaluations += 1
         self.last_total, self.last_terms = total, terms  # the last point evaluated, whoever asked
         if not math.isfinite(total):
@@ -85,19 +87,23 @@ class Evaluator:
                 f"the {' and '.join(bad) or 'total'} loss became {total} at evaluation {self.evaluations}: "
                 "lower the loss weights or the learning rate"
             )
-        if not bool(tf.reduce_all(tf.math.is_finite(gradient))):
+        if not bool(ops.all(ops.isfinite(gradient))):
             raise NonFiniteLoss(
                 f"the gradient became NaN or infinite at evaluation {self.evaluations}: lower the loss weights"
             )
         return total, terms, gradient
 
     def __call__(self, x: np.ndarray) -> Tuple[float, np.ndarray]:
-        import tensorflow as tf
+        from keras import ops
+
+        from neural_style import backends
 
         if self.last_x is not None and np.array_equal(self.last_x, x):
             return self.last_total, self.last_gradient  # asked again for the point just evaluated
-        total, terms, gradient = self.evaluate_tensor(tf.constant(x.reshape(self.shape), dtype=tf.float32))
-        self.last_gradient = gradient.numpy().astype(np.float64).ravel()
+        with backends.device_scope(self.device):
+            image = ops.convert_to_tensor(x.reshape(self.shape).astype(np.float32))
+        total, terms, gradient = self.evaluate_tensor(image)
+        self.last_gradient = ops.convert_to_numpy(gradient).astype(np.float64).ravel()
         self.last_x = x.copy()
         self.last_total, self.last_terms = total, terms
         return total, self.last_gradient

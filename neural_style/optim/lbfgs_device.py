@@ -1,5 +1,5 @@
 """A bounded L-BFGS that stays where the evaluation runs (`--optimizer lbfgs-device`): the iterate, the gradient, the
-history and the line search are TensorFlow tensors on the run's device, in float32 whatever the evaluation's
+history and the line search are the backend's tensors on the run's device, in float32 whatever the evaluation's
 precision; each iteration brings back a few scalars (the loss, its terms, the line search's tests), and the picture
 only when a watcher asks for it (a snapshot, a timelapse frame, the live page) or the scale ends.
 
@@ -29,10 +29,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from neural_style import backends
 
 from neural_style.optim.evaluator import ENDINGS, Evaluator, NonFiniteLoss, Outcome, ending
 from neural_style.step import Step
@@ -54,18 +56,18 @@ PGTOL = 1e-5
 RELATIVE_REDUCTION = 1e7 * np.finfo(np.float64).eps
 
 
-def _dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_sum(a * b)
+def _dot(a: Any, b: Any) -> Any:
+    return ops.sum(a * b)
 
 
 @dataclass(frozen=True)
 class _Point:
     """An evaluated point: where, its loss, its terms and its gradient (flat)."""
 
-    x: tf.Tensor
+    x: Any
     total: float
     terms: Dict[str, float]
-    gradient: tf.Tensor
+    gradient: Any
 
 
 class DeviceLbfgs:
@@ -81,52 +83,52 @@ class DeviceLbfgs:
         self.on_iteration = on_iteration
         self.rounding = LOSS_ROUNDING.get(precision, 0.0)
         self.tolerance = tolerance
-        with tf.device(evaluator.device):
-            self.low = tf.constant(bounds[0], tf.float32)
-            self.high = tf.constant(bounds[1], tf.float32)
-            self.x = tf.clip_by_value(tf.constant(x0, tf.float32), self.low, self.high)
-        self.pairs: Deque[Tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = deque(maxlen=history)
+        with backends.device_scope(evaluator.device):
+            self.low = ops.convert_to_tensor(np.asarray(bounds[0], np.float32))
+            self.high = ops.convert_to_tensor(np.asarray(bounds[1], np.float32))
+            self.x = ops.clip(ops.convert_to_tensor(np.asarray(x0, np.float32)), self.low, self.high)
+        self.pairs: Deque[Tuple[Any, Any, Any]] = deque(maxlen=history)
         self.recent: Deque[float] = deque(maxlen=NONMONOTONE_WINDOW)
         self.iteration = 0
         self.started = time.perf_counter()
 
-    def _evaluate(self, x: tf.Tensor) -> Tuple[float, Dict[str, float], tf.Tensor]:
-        total, terms, gradient = self.evaluator.evaluate_tensor(tf.reshape(x, self.evaluator.shape))
-        return total, terms, tf.reshape(gradient, [-1])
+    def _evaluate(self, x: Any) -> Tuple[float, Dict[str, float], Any]:
+        total, terms, gradient = self.evaluator.evaluate_tensor(ops.reshape(x, self.evaluator.shape))
+        return total, terms, ops.reshape(gradient, [-1])
 
-    def _free(self, x: tf.Tensor, gradient: tf.Tensor) -> tf.Tensor:
+    def _free(self, x: Any, gradient: Any) -> Any:
         """The variables that may move: not at a bound with the gradient pointing out of the box."""
         held = ((x <= self.low) & (gradient > 0)) | ((x >= self.high) & (gradient < 0))
-        return tf.logical_not(held)
+        return ops.logical_not(held)
 
-    def _projected_gradient_norm(self, gradient: tf.Tensor) -> float:
+    def _projected_gradient_norm(self, gradient: Any) -> float:
         """The largest component of the projected gradient, clip(x - g) - x: scipy's pgtol measure."""
-        return float(tf.reduce_max(tf.abs(tf.clip_by_value(self.x - gradient, self.low, self.high) - self.x)))
+        return float(ops.max(ops.abs(ops.clip(self.x - gradient, self.low, self.high) - self.x)))
 
-    def _direction(self, gradient: tf.Tensor, free: tf.Tensor) -> tf.Tensor:
+    def _direction(self, gradient: Any, free: Any) -> Any:
         """-H g over the free variables: the two-loop recursion on the pairs restricted to the free variables, or the
         scaled projected gradient without history. The pairs are masked (2m transient copies, which the memory plan
         counts): the recursion on the whole pairs with only the gradient and the result masked was tried and took
         2.05 evaluations an iteration at 512 px in float32 against 1.25 (benchmark --optimizers)."""
-        zero = tf.zeros_like(gradient)
-        q = tf.where(free, gradient, zero)
+        zero = ops.zeros_like(gradient)
+        q = ops.where(free, gradient, zero)
         if not self.pairs:
-            rms = tf.sqrt(tf.reduce_mean(tf.square(q)))
-            return -q / tf.maximum(rms, 1e-30)  # one grey level, root mean square
-        masked = [(tf.where(free, s, zero), tf.where(free, y, zero), rho) for s, y, rho in self.pairs]
-        alphas: List[tf.Tensor] = []
+            rms = ops.sqrt(ops.mean(ops.square(q)))
+            return -q / ops.maximum(rms, 1e-30)  # one grey level, root mean square
+        masked = [(ops.where(free, s, zero), ops.where(free, y, zero), rho) for s, y, rho in self.pairs]
+        alphas: List[Any] = []
         for s, y, rho in reversed(masked):
             alpha = rho * _dot(s, q)
             q = q - alpha * y
             alphas.append(alpha)
         s_last, y_last, _ = self.pairs[-1]
-        r = q * (_dot(s_last, y_last) / tf.maximum(_dot(y_last, y_last), 1e-30))
+        r = q * (_dot(s_last, y_last) / ops.maximum(_dot(y_last, y_last), 1e-30))
         for (s, y, rho), alpha in zip(masked, reversed(alphas)):
             beta = rho * _dot(y, r)
             r = r + (alpha - beta) * s
-        return -tf.where(free, r, zero)
+        return -ops.where(free, r, zero)
 
-    def _search(self, total: float, gradient: tf.Tensor, direction: tf.Tensor) -> Optional[_Point]:
+    def _search(self, total: float, gradient: Any, direction: Any) -> Optional[_Point]:
         """A step along the projected path that passes the non-monotone Armijo test, or None. A step whose projected
         path does not go down, or whose loss is not finite, is shortened like one that failed the test; the run's
         error is raised only where no trial point at all was finite."""
@@ -136,7 +138,7 @@ class DeviceLbfgs:
         step, failure = 1.0, None
         all_bad = True
         for _ in range(MAX_BACKTRACKS):
-            x_new = tf.clip_by_value(self.x + step * direction, self.low, self.high)
+            x_new = ops.clip(self.x + step * direction, self.low, self.high)
             predicted = float(_dot(gradient, x_new - self.x))  # the projected path's first-order decrease
             if predicted >= 0:  # the box bends the path upwards this far out: a shorter step
                 step *= BACKTRACK
@@ -159,7 +161,7 @@ class DeviceLbfgs:
             raise failure
         return None
 
-    def _extend(self, total: float, gradient: tf.Tensor, direction: tf.Tensor, step: float, predicted: float,
+    def _extend(self, total: float, gradient: Any, direction: Any, step: float, predicted: float,
                 point: _Point) -> _Point:
         """A whole first step that was accepted while the loss still falls steeply past it (the slope there still more
         than CURVATURE of the start's: Wolfe's curvature condition fails) is made EXTEND times longer while that
@@ -170,7 +172,7 @@ class DeviceLbfgs:
             if float(_dot(point.gradient, point.x - self.x)) >= CURVATURE * predicted:
                 break  # no longer steep: the step is long enough
             longer = step * EXTEND
-            x_try = tf.clip_by_value(self.x + longer * direction, self.low, self.high)
+            x_try = ops.clip(self.x + longer * direction, self.low, self.high)
             decrease = float(_dot(gradient, x_try - self.x))
             try:
                 tried = _Point(x_try, *self._evaluate(x_try))
@@ -181,7 +183,7 @@ class DeviceLbfgs:
             step, predicted, point = longer, decrease, tried
         return point
 
-    def _remember(self, x_new: tf.Tensor, gradient: tf.Tensor, new_gradient: tf.Tensor) -> None:
+    def _remember(self, x_new: Any, gradient: Any, new_gradient: Any) -> None:
         s, y = x_new - self.x, new_gradient - gradient
         curvature = _dot(s, y)
         if float(curvature) > 1e-10 * float(_dot(y, y)):  # keeps the approximation positive definite
@@ -189,10 +191,10 @@ class DeviceLbfgs:
 
     def run(self) -> Outcome:
         """Iterate until the budget is spent, a watcher stops it, it converges, or no step decreases the loss."""
-        with tf.device(self.evaluator.device):
+        with backends.device_scope(self.evaluator.device):
             return self._run()
 
-    def _converged(self, gradient: tf.Tensor, before: Optional[float], after: float) -> Optional[str]:
+    def _converged(self, gradient: Any, before: Optional[float], after: float) -> Optional[str]:
         """Why the run has converged, as scipy's L-BFGS-B would say it, or None."""
         if self._projected_gradient_norm(gradient) <= PGTOL:
             return "converged: the projected gradient is below " + f"{PGTOL:g}"

