@@ -1,8 +1,8 @@
-"""`neural-style doctor`: one screen a user can paste into an issue. What this machine runs (Python, TensorFlow,
-Keras and the CUDA and cuDNN TensorFlow was built with), the devices TensorFlow sees and the NVIDIA GPUs the system
-has, and when a GPU is present but unused, TensorFlow's own reason; per device, the precision and XLA that `auto`
-picks and why, the memory a run is planned against and the largest --size that runs whole and in tiles; the weights
-cache and its state; the extras installed."""
+"""`neural-style doctor`: one screen a user can paste into an issue. What this machine runs (Python, the backend and
+why it was chosen, its framework's version and the CUDA or ROCm it was built with, the backends installed), the
+devices the backend sees and the NVIDIA GPUs the system has, and when a GPU is present but unused, TensorFlow's own
+reason; per device, the precision and compiler that `auto` picks and why, the memory a run is planned against and the
+largest --size that runs whole and in tiles; the weights cache and its state; the extras installed."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
-import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from neural_style import __version__
+from neural_style import __version__, backends
+from neural_style.backends.tensorflow_backend import MEMORY_GROWTH_VARIABLE
 from neural_style.config import StyleConfig
 from neural_style.features.weights import GATYS_FILE_SHA256, cache_dir, cache_is_intact
 from neural_style.gpus import SystemGpu, system_gpus
-from neural_style.hardware import MEMORY_GROWTH_VARIABLE, Hardware, resolve_precision, resolve_xla
+from neural_style.hardware import Hardware, resolve_precision, resolve_xla
 from neural_style.plan.memory import available_for, largest_size, memory_model
 
 # The extras, and the package (import name, distribution name) each one brings.
@@ -27,10 +27,10 @@ EXTRAS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     "studio": (("gradio", "gradio"),),
     "cluster": (("ray", "ray"),),
     "reference": (("torch", "torch"),),
+    "torch": (("torch", "torch"),),
+    "jax": (("jax", "jax"),),
     "gpu": (("pynvml", "nvidia-ml-py"),),
 }
-# TensorFlow's own words about GPUs it could not use, at its most verbose (TF_CPP_MIN_LOG_LEVEL=0).
-GPU_REASON_MARKERS = ("cuda", "gpu", "dlopen", "dynamic library", "cudnn", "compute capability", "ptx", "driver")
 # The shape the largest sizes are reported for: a 4:3 photo and a painting of its size.
 REPORTED_SHAPE = (4, 3)
 REPORTED_TILE = 1024
@@ -56,53 +56,40 @@ def extras_installed() -> List[str]:
     return lines
 
 
-def tensorflow_build() -> str:
-    """TensorFlow's version and the CUDA and cuDNN it was built with (a CPU build says so)."""
-    import keras
-    import tensorflow as tf
-
-    info = tf.sysconfig.get_build_info()
-    cuda, cudnn = info.get("cuda_version"), info.get("cudnn_version")
-    built = f"built with CUDA {cuda}, cuDNN {cudnn}" if info.get("is_cuda_build") else "a CPU-only build"
-    return f"TensorFlow {tf.__version__} ({built}), Keras {keras.__version__}"
-
-
-def tensorflow_gpu_reason(python: str = sys.executable) -> List[str]:
-    """What TensorFlow says about GPUs as it starts, at its most verbose, in a process of its own: the lines about
-    CUDA, drivers, libraries and compute capabilities (why a GPU it was given goes unused)."""
-    code = "import tensorflow as tf; print('gpus', len(tf.config.list_physical_devices('GPU')))"
-    try:
-        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0"))
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return [f"TensorFlow could not be started to ask ({error})"]
-    lines = []
-    for line in done.stderr.splitlines():
-        text = line.split("] ", 1)[-1].strip()
-        if any(marker in text.lower() for marker in GPU_REASON_MARKERS) and text not in lines:
-            lines.append(text)
-    return lines[:8]
-
-
-def platform_gpu_note() -> Optional[str]:
-    """What this system allows: TensorFlow has no NVIDIA GPU build for native Windows after 2.10, nor for macOS."""
+def platform_gpu_note(backend: str) -> Optional[str]:
+    """What this system allows TensorFlow: no NVIDIA GPU build for native Windows after 2.10, no maintained Metal
+    plugin on macOS; PyTorch serves both."""
+    if backend != "tensorflow":
+        return None
     if sys.platform == "win32":
-        return ("native Windows: TensorFlow after 2.10 computes on the CPU only; use WSL2 with "
-                "pip install 'neural-style-keras[gpu]' for an NVIDIA GPU")
+        return ("native Windows: TensorFlow after 2.10 computes on the CPU only; for an NVIDIA GPU, "
+                "pip install 'neural-style-keras[torch]' (with PyTorch's CUDA build) and --backend torch")
     if sys.platform == "darwin":
-        return "macOS: TensorFlow has no NVIDIA GPU build here; runs compute on the CPU"
+        return ("macOS: TensorFlow computes on the CPU here; for the Apple GPU, pip install 'neural-style-keras[torch]' "
+                "and --backend torch")
     return None
 
 
-def device_lines(devices: Sequence[str], config: StyleConfig) -> List[str]:
-    """Per device: the precision and XLA `auto` picks and why, the memory planned against, the largest --size."""
+def backends_installed() -> str:
+    """Each backend's framework: its version, or not installed and the extra that installs it."""
+    parts = []
+    for name in backends.BACKENDS:
+        version = _version(name)
+        extra = backends.EXTRAS[name]
+        parts.append(f"{name} {version}" if version else
+                     f"{name} not installed" + (f" (pip install 'neural-style-keras[{extra}]')" if extra else ""))
+    return "backends: " + ", ".join(parts)
+
+
+def device_lines(devices: Sequence[str], config: StyleConfig, backend: str = "tensorflow") -> List[str]:
+    """Per device: the precision and compiler `auto` picks and why, the memory planned against, the largest --size."""
     lines = []
     for device in devices:
         precision, why = resolve_precision("auto", device)
-        xla = resolve_xla(None, device, seeded=False)
-        hardware = Hardware(device, precision, why, xla)
+        xla = resolve_xla(None, device, seeded=False, backend=backend)
+        hardware = Hardware(device, precision, why, xla, backend=backend)
         limits = available_for(hardware, budget=config.memory_budget_bytes())
-        line = f"{device}: {precision} ({why}), {'XLA' if xla else 'graph'}; {limits.describe()}"
+        line = f"{device}: {precision} ({why}), {hardware.compiler}; {limits.describe()}"
         if limits.device:
             model = memory_model(hardware)
             size = 1000
@@ -133,32 +120,38 @@ def weights_cache_lines(override: Optional[str] = None) -> List[str]:
 
 def report(config: Optional[StyleConfig] = None) -> List[str]:
     """The doctor's screen, line by line."""
-    import tensorflow as tf
-
     config = config or StyleConfig()
-    devices = [device.name.replace("/device:", "/") for device in tf.config.list_logical_devices()]
+    choice = backends.activate(config.backend)
+    backend = backends.active()
+    devices = backend.devices()
     gpus: List[SystemGpu] = system_gpus()
     lines = [f"neural-style-keras {__version__}; Python {platform.python_version()} on {platform.system()} "
              f"{platform.machine()}",
-             tensorflow_build() + f", NumPy {_version('numpy')}, SciPy {_version('scipy')}",
-             "devices TensorFlow sees: " + ", ".join(devices),
+             f"backend: {choice.describe()}",
+             backend.version() + f", NumPy {_version('numpy')}, SciPy {_version('scipy')}",
+             backends_installed(),
+             f"devices {choice.name} sees: " + ", ".join(devices),
              "NVIDIA GPUs on this machine: " + ("; ".join(gpu.describe() for gpu in gpus) if gpus
                                                 else "none found (no NVML, no nvidia-smi answer)")]
-    tensorflow_gpus = [device for device in devices if "/GPU:" in device]
-    if gpus and not tensorflow_gpus:
-        lines.append("TensorFlow uses none of them. What it says as it starts:")
-        lines += [f"  {reason}" for reason in (tensorflow_gpu_reason() or ["(nothing: a CPU-only TensorFlow? "
-                                                                           "pip install 'neural-style-keras[gpu]')"])]
-    note = platform_gpu_note()
+    backend_gpus = [device for device in devices if "/GPU:" in device]
+    if gpus and not backend_gpus:
+        lines.append(f"{backends.DISPLAY_NAMES[choice.name]} uses none of them."
+                     + (" What it says as it starts:" if choice.name == "tensorflow" else ""))
+        if choice.name == "tensorflow":
+            lines += [f"  {reason}" for reason in (backends.module("tensorflow").why_no_gpu() or [
+                "(nothing: a CPU-only TensorFlow? pip install 'neural-style-keras[gpu]')"])]
+        else:
+            lines.append(f"  (a CPU-only {choice.name} build? install its CUDA build: see docs/gpu.md)")
+    note = platform_gpu_note(choice.name)
     if note:
         lines.append(note)
-    if tensorflow_gpus:
+    if backend_gpus and choice.name == "tensorflow":
         growth = os.environ.get(MEMORY_GROWTH_VARIABLE, "1").strip() != "0"
         lines.append(f"GPU memory growth: {'on' if growth else 'off'} ({MEMORY_GROWTH_VARIABLE}=0 turns it off)")
-    lines += device_lines(devices, config)
+    lines += device_lines(devices, config, choice.name)
     lines += weights_cache_lines(config.cache_dir)
     lines.append("extras: " + "; ".join(extras_installed()))
     return lines
 
 
-__all__ = ["EXTRAS", "device_lines", "extras_installed", "report", "tensorflow_gpu_reason", "weights_cache_lines"]
+__all__ = ["EXTRAS", "backends_installed", "device_lines", "extras_installed", "report", "weights_cache_lines"]

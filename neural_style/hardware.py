@@ -216,7 +216,7 @@ def unused_gpu_warning(device: str, requested: Optional[str]) -> Optional[str]:
     if not gpus:
         return None
     return (f"warning: this machine has {gpus[0].name}{f' and {len(gpus) - 1} more' if len(gpus) > 1 else ''} but "
-            f"{backends.chosen().name} computes on the CPU: run `neural-style doctor` to see why")
+            f"{backends.DISPLAY_NAMES[backends.chosen().name]} computes on the CPU: run `neural-style doctor` to see why")
 
 
 def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -> Hardware:
@@ -242,11 +242,9 @@ def is_op_determinism_enabled() -> bool:
 
 @contextlib.contextmanager
 def seeded(seed: Optional[int]) -> Iterator[None]:
-    """With a seed: Keras's, NumPy's and Python's random generators seeded, and op determinism on, so the same
+    """With a seed: the backend's, NumPy's and Python's random generators seeded, and op determinism on, so the same
     inputs, options and seed give byte-identical output on the same machine."""
     if seed is not None:
-        import keras
-
-        keras.utils.set_random_seed(seed)
+        backends.active().seed(seed)
     with op_determinism(seed is not None):
         yield

@@ -91,7 +91,7 @@ def test_doctor_names_the_card_and_tensorflows_own_reason(fake_nvidia_smi, capsy
 def test_memory_growth_is_set_on_every_gpu_unless_turned_off(monkeypatch):
     import tensorflow as tf
 
-    from neural_style import hardware
+    from neural_style.backends import tensorflow_backend as hardware
 
     cards = ["GPU:0", "GPU:1"]
     grown = []

@@ -153,15 +153,20 @@ def test_xla_that_cannot_compile_falls_back_to_the_graph_saying_so_once(small_im
     the plain graph at every scale, and says so once."""
     import tensorflow as tf
 
-    from neural_style.objective import whole
+    from neural_style import backends
 
-    def cannot_compile(self, signature):
+    plain = backends.gradient_function
+
+    def cannot_compile(body, mode="eager", *rest, **options):
+        if mode != "xla":
+            return plain(body, mode, *rest, **options)
+
         def compiled(*arguments):
             raise tf.errors.InternalError(None, None, "ptxas fatal: Value 'sm_120' is not defined for option "
                                           "'gpu-name' (simulated)")
         return compiled
 
-    monkeypatch.setattr(whole.Objective, "_xla_compiled", cannot_compile)
+    monkeypatch.setattr(backends, "gradient_function", cannot_compile)
     stream = io.StringIO()
     result = stylize(*small_images, stream=stream, **dict(FAST, size=96, iterations=6, scales=2, xla=True,
                                                           quiet=False))

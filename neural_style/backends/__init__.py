@@ -26,6 +26,8 @@ KERAS_BACKEND_VARIABLE = "KERAS_BACKEND"
 # The Python module each backend needs, and the extra of this package that installs it.
 FRAMEWORK_MODULES = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
 EXTRAS = {"tensorflow": None, "torch": "torch", "jax": "jax"}
+# How each backend is named to a user.
+DISPLAY_NAMES = {"tensorflow": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}
 # Our module of each backend (in this package).
 BACKEND_MODULES = {"tensorflow": "tensorflow_backend", "torch": "torch_backend", "jax": "jax_backend"}
 
@@ -143,14 +145,27 @@ def activate(requested: str = "auto") -> BackendChoice:
     """Choose the backend (choose_backend) and start it: Keras imported on it (quietly), its GPUs set to share their
     memory. A process runs one backend: asking for another after Keras was imported is refused in one line."""
     loaded = loaded_backend()
+    if loaded in _CHOSEN and requested in ("auto", loaded):
+        return _CHOSEN[loaded]  # started already, by this tool
     choice = choose_backend(requested, loaded=loaded if requested == "auto" else None)
     if loaded is not None and loaded != choice.name:
         raise NeuralStyleError(f"this process computes on {loaded} (Keras was imported on it): --backend "
                                f"{choice.name} needs a new process (or {KERAS_BACKEND_VARIABLE}={choice.name} set "
                                "before Keras is imported)")
     if loaded is None:
+        # Keras reads the variable as it is imported (in start); restored after, so that this process's choice is
+        # not mistaken for the user's by the processes it starts (a batch's workers choose as it did).
+        previous = os.environ.get(KERAS_BACKEND_VARIABLE)
         os.environ[KERAS_BACKEND_VARIABLE] = choice.name
-    module(choice.name).start()
+        try:
+            module(choice.name).start()
+        finally:
+            if previous is None:
+                os.environ.pop(KERAS_BACKEND_VARIABLE, None)
+            else:
+                os.environ[KERAS_BACKEND_VARIABLE] = previous
+    else:
+        module(choice.name).start()
     _CHOSEN[choice.name] = choice
     return choice
 
@@ -162,10 +177,7 @@ _CHOSEN: dict = {}
 def chosen() -> BackendChoice:
     """The backend this process computes on and why (activating `auto` where nothing chose one yet)."""
     name = loaded_backend()
-    if name is None or name not in _CHOSEN:
-        return activate("auto") if name is None else _CHOSEN.setdefault(name, BackendChoice(
-            name, "Keras was imported on it before"))
-    return _CHOSEN[name]
+    return _CHOSEN[name] if name in _CHOSEN else activate("auto")
 
 
 def module(name: str) -> Any:
@@ -198,6 +210,6 @@ def device_scope(device: str) -> Any:
     return active().device_scope(device)
 
 
-__all__ = ["BACKENDS", "BACKEND_CHOICES", "BackendChoice", "KERAS_BACKEND_VARIABLE", "Platform", "activate", "active",
+__all__ = ["BACKENDS", "BACKEND_CHOICES", "BackendChoice", "DISPLAY_NAMES", "KERAS_BACKEND_VARIABLE", "Platform", "activate", "active",
            "choose_backend", "chosen", "device_scope", "forward_function", "gradient_function", "installed",
            "loaded_backend", "module", "this_platform"]

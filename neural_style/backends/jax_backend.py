@@ -166,6 +166,17 @@ def is_deterministic() -> bool:
     return True
 
 
+def seed(value: int) -> None:
+    """NumPy's and Python's random generators seeded (JAX's are explicit keys; Keras's set_random_seed imports
+    TensorFlow where it is installed)."""
+    import random
+
+    import numpy as np
+
+    random.seed(value)
+    np.random.seed(value)
+
+
 def set_threads(threads: int) -> None:
     """JAX's CPU threads are fixed when it starts: set through XLA_FLAGS by the batch worker before it imports."""
 
@@ -176,4 +187,4 @@ def quieten() -> None:
 
 __all__ = ["COMPILERS", "NAME", "compute_capability", "determinism", "devices", "device_scope", "forward_function",
            "free_memory", "gradient_function", "is_compile_failure", "is_deterministic", "is_out_of_memory",
-           "jax_device", "memory_peak", "quieten", "set_threads", "start", "tile_bounds", "version"]
+           "jax_device", "memory_peak", "quieten", "seed", "set_threads", "start", "tile_bounds", "version"]

@@ -166,6 +166,19 @@ def is_deterministic() -> bool:
     return bool(torch.are_deterministic_algorithms_enabled())
 
 
+def seed(value: int) -> None:
+    """PyTorch's, NumPy's and Python's random generators seeded (not Keras's set_random_seed: it imports TensorFlow
+    where it is installed)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
 def set_threads(threads: int) -> None:
     import torch
 
@@ -178,4 +191,4 @@ def quieten() -> None:
 
 __all__ = ["COMPILERS", "NAME", "compute_capability", "determinism", "devices", "device_scope", "forward_function",
            "free_memory", "gradient_function", "is_compile_failure", "is_deterministic", "is_out_of_memory",
-           "memory_peak", "quieten", "set_threads", "start", "tile_bounds", "torch_device", "version"]
+           "memory_peak", "quieten", "seed", "set_threads", "start", "tile_bounds", "torch_device", "version"]

@@ -73,7 +73,8 @@ def size_thread_pools(threads: Optional[int]) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from neural_style import backends
 
-    backends.active().set_threads(threads)
+    # Before the backend starts (TensorFlow's pools are fixed once it has found its devices).
+    backends.module(backends.choose_backend("auto", loaded=backends.loaded_backend()).name).set_threads(threads)
 
 
 def open_image(source: ImageInput, role: str, name: str) -> Any:

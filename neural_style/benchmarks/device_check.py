@@ -1,10 +1,10 @@
 """The prepared device check (`neural-style doctor --check`), for the first machine with a GPU to run and paste into
-docs/performance.md. On every device TensorFlow sees:
+docs/gpu.md. On every device the backend (any of the three) sees:
 
 - a 512 px run of 50 iterations in a process of its own: the memory its plan expected against the peak measured
-  (TensorFlow's own `get_memory_info` peak on a GPU; the process's peak resident memory on a CPU), and its seconds
+  (the backend's allocator's peak on a GPU; the process's peak resident memory on a CPU), and its seconds
   per evaluation, with each L-BFGS optimiser;
-- seconds per evaluation at 512 px in float32, bfloat16 and float16, with the plain graph and with XLA
+- seconds per evaluation at 512 px in float32, bfloat16 and float16, plain and compiled (XLA, torch.compile, jax.jit)
   (interleaved, min/median);
 - one evaluation of a 4096 px picture in the tiles its plan picks, with its seconds and peak.
 
@@ -20,7 +20,9 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from neural_style import backends
 
 from neural_style.api import stylize
 from neural_style.benchmarks.measure import interleaved_seconds, min_median
@@ -43,20 +45,19 @@ ROUNDS = 3
 
 
 def device_peak(device: str) -> Optional[float]:
-    """The device's peak memory so far: TensorFlow's allocator's on a GPU, the process's resident memory on a CPU."""
-    if "GPU" in device.upper():
-        try:
-            return float(tf.config.experimental.get_memory_info(device.lstrip("/"))["peak"])
-        except (ValueError, KeyError):
-            return None
+    """The device's peak memory so far: the backend's allocator's on a GPU, the process's resident memory on a CPU."""
+    if not device.upper().startswith("/CPU"):
+        return backends.active().memory_peak(device)
     return peak_resident_bytes()
 
 
-def run_worker(device: str, optimizer: str, size: int = RUN_SIZE, iterations: int = RUN_ITERATIONS) -> None:
+def run_worker(device: str, optimizer: str, size: int = RUN_SIZE, iterations: int = RUN_ITERATIONS,
+               backend: str = "auto") -> None:
     """In a process of its own: a run of `iterations` at `size` on `device` with `optimizer`; prints a JSON line with
     its planned and measured peak memory and its seconds per evaluation."""
     result = stylize(sample("chelsea.jpg"), sample("swirls.jpg"), size=size, iterations=iterations, device=device,
-                     optimizer=optimizer, init="content", quiet=True, snapshot_every=0, log=False, tolerance=0.0)
+                     optimizer=optimizer, init="content", quiet=True, snapshot_every=0, log=False, tolerance=0.0,
+                     backend=backend)
     planned = max(scale.memory.needed for scale in result.plan.scales)
     history = result.history
     later = (history[-1].seconds - history[0].seconds) / max(1, history[-1].evaluations - history[0].evaluations)
@@ -67,7 +68,7 @@ def run_worker(device: str, optimizer: str, size: int = RUN_SIZE, iterations: in
 
 def _in_a_process(device: str, optimizer: str) -> Dict[str, Any]:
     code = ("from neural_style.benchmarks.device_check import run_worker; "
-            f"run_worker({device!r}, {optimizer!r}, {RUN_SIZE}, {RUN_ITERATIONS})")
+            f"run_worker({device!r}, {optimizer!r}, {RUN_SIZE}, {RUN_ITERATIONS}, {backends.chosen().name!r})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     if done.returncode != 0:
@@ -77,21 +78,23 @@ def _in_a_process(device: str, optimizer: str) -> Dict[str, Any]:
 
 def precision_seconds(device: str, content: np.ndarray, styles: List[np.ndarray], config: StyleConfig,
                       vgg: Any) -> Dict[str, str]:
-    """Seconds per evaluation (min/median, interleaved) in each precision, with the graph and with XLA."""
+    """Seconds per evaluation (min/median, interleaved) in each precision, plain and compiled."""
     cells = {}
-    image = tf.constant(preprocess(content))
+    compilers = backends.active().COMPILERS
+    modes = dict.fromkeys((compilers["graph"], compilers["xla"]))  # JAX's are one: jax.jit
     for precision in PRECISIONS_CHECKED:
-        extractor = build_feature_extractor(config, vgg=vgg, precision=precision)
-        with tf.device(device):
+        with backends.device_scope(device):
+            image = ops.convert_to_tensor(preprocess(content))
+            extractor = build_feature_extractor(config, vgg=vgg, precision=precision)
             variants = {}
-            for mode, xla in (("graph", False), ("XLA", True)):
-                objective = build_objective(config, extractor, content, styles, xla=xla)
-                variants[mode] = lambda o=objective: o.loss_and_gradient(image)[2].numpy()
+            for mode in modes:
+                objective = build_objective(config, extractor, content, styles, xla=mode == compilers["xla"])
+                variants[mode] = lambda o=objective: ops.convert_to_numpy(o.loss_and_gradient(image)[2])
             try:
                 times = interleaved_seconds(variants, ROUNDS)
                 cells.update({f"{precision} {mode}": min_median(seconds) for mode, seconds in times.items()})
-            except tf.errors.OpError as error:
-                cells[f"{precision}"] = f"failed: {type(error).__name__}"
+            except Exception as error:  # a precision or compiler this device cannot run: said in its cell
+                cells[f"{precision}"] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:100]}"
     return cells
 
 
@@ -104,11 +107,11 @@ def tiled_evaluation(device: str, hardware: Hardware, config: StyleConfig, vgg: 
     plan = plan_memory(TILED_SIZE, [sizes.content, *sizes.styles], config.lbfgs_history, "auto", config.tile_halo,
                        limits, memory_model(hardware))
     tile = plan.tile or 1024
-    extractor = build_feature_extractor(big, vgg=vgg, precision=hardware.precision)
-    with tf.device(device):
+    with backends.device_scope(device):
+        extractor = build_feature_extractor(big, vgg=vgg, precision=hardware.precision)
         objective = build_objective(big, extractor, content, styles, tile=tile)
         started = time.perf_counter()
-        objective.loss_and_gradient(tf.constant(preprocess(content)))[2].numpy()
+        ops.convert_to_numpy(objective.loss_and_gradient(ops.convert_to_tensor(preprocess(content)))[2])
         seconds = time.perf_counter() - started
     peak = device_peak(device)
     return (f"{sizes.content[0]}x{sizes.content[1]} in {tile} px tiles ({hardware.precision}): {seconds:.1f} s, "
@@ -116,15 +119,16 @@ def tiled_evaluation(device: str, hardware: Hardware, config: StyleConfig, vgg: 
 
 
 def run(config: StyleConfig, stop: Callable[[], bool], quiet: bool = False) -> int:
-    """The check on every device TensorFlow sees, printed as one table."""
-    tf.get_logger().setLevel("ERROR")  # every variant is traced anew here, on purpose: no retracing warnings
-    devices = [device.name.replace("/device:", "/") for device in tf.config.list_logical_devices()]
-    print(f"\ndevice check: {RUN_SIZE} px runs of {RUN_ITERATIONS} iterations, evaluations interleaved over {ROUNDS} "
+    """The check on every device the backend sees, printed as one table."""
+    backends.active().quieten()  # every variant is traced anew here, on purpose: no retracing warnings
+    devices = backends.active().devices()
+    print(f"\ndevice check ({backends.chosen().describe()}; {backends.active().version()}): {RUN_SIZE} px runs of {RUN_ITERATIONS} iterations, evaluations interleaved over {ROUNDS} "
           f"rounds (min/median), a {TILED_SIZE} px tiled evaluation", flush=True)
-    vgg = build_vgg19("gatys")
     for device in devices:
         if stop():
             return 0
+        with backends.device_scope(device):
+            vgg = build_vgg19("gatys")
         hardware = resolve_hardware(config.with_options(device=device))
         print(f"\n| {device} | {hardware.arithmetic()} |\n| --- | --- |", flush=True)
         for optimizer in OPTIMIZERS_COMPARED:

@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from neural_style import images
 from neural_style.config import StyleConfig
@@ -91,7 +91,7 @@ def float32_loss_function(content: str, style: str, size: int) -> Tuple[Callable
     config = StyleConfig(content=content, styles=[style], size=size, precision="float32", xla=False)
     content_pixels, style_pixels = prepare_images(config)
     objective = build_objective(config, build_feature_extractor(config), content_pixels, style_pixels)
-    return (lambda network_image: float(objective.loss_and_gradient(tf.constant(network_image, tf.float32))[0]),
+    return (lambda network_image: float(objective.loss_and_gradient(ops.convert_to_tensor(np.asarray(network_image, np.float32)))[0]),
             content_pixels)
 
 

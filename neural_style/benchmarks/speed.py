@@ -16,7 +16,9 @@ from typing import Any, Callable, Sequence, Tuple
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from neural_style import backends
 
 from neural_style.benchmarks.measure import (RUN_REPORTING_PEAK, check_fits, interleaved_seconds, min_median, or_na,
                                              reported_peak)
@@ -47,27 +49,27 @@ def evaluation_gflop(extractor_model: Any, style_layers: Sequence[str], height: 
 
 def peak_gflops(precision: str, size: int = 2048, repeats: int = 5) -> float:
     """This machine's matmul throughput in `precision`: the best of `repeats` size x size products."""
-    dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
+    dtype = "bfloat16" if precision == "bfloat16" else "float32"
     rng = np.random.default_rng(0)
-    a, b = (tf.constant(rng.normal(size=(size, size)).astype(np.float32), dtype=dtype) for _ in range(2))
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y), tf.float32)))
-    product(a, b).numpy()
+    a, b = (ops.cast(rng.normal(size=(size, size)).astype(np.float32), dtype) for _ in range(2))
+    product = backends.forward_function(lambda x, y: ops.sum(ops.cast(ops.matmul(x, y), "float32")), "graph")
+    ops.convert_to_numpy(product(a, b))
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        product(a, b).numpy()
+        ops.convert_to_numpy(product(a, b))
         best = min(best, time.perf_counter() - start)
     return 2.0 * size**3 / best / 1e9
 
 
-def start_to_first_iteration(content: str, style: str, size: int, precision: str, iterations: int = 3
-                             ) -> Tuple[float, float]:
+def start_to_first_iteration(content: str, style: str, size: int, precision: str, iterations: int = 3,
+                             backend: str = "auto") -> Tuple[float, float]:
     """(seconds from starting `python -m neural_style` to its first iteration's line, its peak resident
     memory in MiB) for a run of `iterations` iterations."""
     with tempfile.TemporaryDirectory() as folder:
         argv = [sys.executable, "-c", RUN_REPORTING_PEAK, content, style, "-o", os.path.join(folder, "out.png"), "--size",
                 str(size), "--precision", precision, "--iterations", str(iterations), "--snapshot-every", "0",
-                "--no-log", "--print-every", "1000"]
+                "--no-log", "--print-every", "1000", "--backend", backend]
         started = time.perf_counter()
         process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                    env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -90,12 +92,15 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     sizes, rounds = args.sizes or [256, 512], args.rounds or 5
     check_fits([(args.content, args.style)], sizes, tile_size=0, device=args.device)  # measured whole
     device = resolve_device(args.device)
-    print(f"device {device}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}"
+    backend = backends.chosen().name
+    compilers = backends.active().COMPILERS
+    plain, compiled = compilers["graph"], compilers["xla"]
+    print(f"device {device}, {os.cpu_count()} CPUs, {backends.active().version()}"
           + (", op determinism on" if args.deterministic else ""))
     print("seconds per evaluation as min/median of interleaved rounds; GFLOP/s and % of peak from the faster mode's min")
-    print(f"{'precision':>9} {'size':>9} {'graph s/eval':>13} {'XLA s/eval':>13} {'GFLOP':>6} {'GFLOP/s':>8} "
-          f"{'% peak':>6} {'start->1st it':>13} {'peak MiB':>8}", flush=True)
-    with tf.device(device), op_determinism(args.deterministic):
+    print(f"{'precision':>9} {'size':>9} {plain + ' s/eval':>15} {compiled + ' s/eval':>21} {'GFLOP':>6} "
+          f"{'GFLOP/s':>8} {'% peak':>6} {'start->1st it':>13} {'peak MiB':>8}", flush=True)
+    with backends.device_scope(device), op_determinism(args.deterministic):
         vgg = build_vgg19("gatys")
         for precision in args.precisions:
             peak = peak_gflops(precision)
@@ -107,19 +112,21 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                 config = base.with_options(content=args.content, styles=[args.style], size=size)
                 content, styles = prepare_images(config)
                 noise = np.random.default_rng(args.seed or 0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
-                image = tf.constant(preprocess(content) + noise)
-                # TensorFlow has no deterministic XLA max-pool gradient: under determinism, graph only.
-                modes = {"graph": False} if args.deterministic else {"graph": False, "XLA": True}
+                image = ops.convert_to_tensor(preprocess(content) + noise)
+                # TensorFlow has no deterministic XLA max-pool gradient: under determinism, plain only. JAX's plain
+                # and compiled are one (jax.jit): measured once.
+                modes = {plain: False} if args.deterministic or plain == compiled else {plain: False, compiled: True}
                 objectives = {name: build_objective(config, extractor, content, styles, xla=xla)
                               for name, xla in modes.items()}
-                times = interleaved_seconds({name: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
+                times = interleaved_seconds({name: (lambda o=o: ops.convert_to_numpy(o.loss_and_gradient(image)[2]))
                                              for name, o in objectives.items()}, rounds)
                 gflop = evaluation_gflop(extractor.model, config.style_layers, *content.shape[:2])
                 best = min(min(t) for t in times.values())
-                start, memory = (start_to_first_iteration(args.content, args.style, size, precision) if args.start
-                                 else (float("nan"), float("nan")))
-                print(f"{precision:>9} {content.shape[1]:>4}x{content.shape[0]:<4} {min_median(times['graph']):>13} "
-                      f"{min_median(times['XLA']) if 'XLA' in times else 'n/a':>13} {gflop:>6.1f} "
+                start, memory = (start_to_first_iteration(args.content, args.style, size, precision, backend=backend)
+                                 if args.start else (float("nan"), float("nan")))
+                print(f"{precision:>9} {content.shape[1]:>4}x{content.shape[0]:<4} {min_median(times[plain]):>15} "
+                      f"{min_median(times[compiled]) if compiled in times and plain != compiled else 'n/a':>21} "
+                      f"{gflop:>6.1f} "
                       f"{gflop / best:>8.1f} {100 * gflop / best / peak:>5.0f}% {or_na(start, '.1f', 's'):>13} "
                       f"{or_na(memory, '.0f'):>8}", flush=True)
             print(f"{'':>9} {precision} matmul peak: {peak:.0f} GFLOP/s", flush=True)

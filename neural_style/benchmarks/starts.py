@@ -10,7 +10,7 @@ import time
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
+from neural_style import backends
 
 from neural_style.api import stylize
 from neural_style.benchmarks.measure import (check_fits, float32_loss_function, interleaved_seconds, min_median,
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                            (f"from content {finals['content'][0]:.3f}", finals["content"][1]),
                            (f"from AdaIN {finals['adain'][0]:.3f}", finals["adain"][1])])
     print(f"the AdaIN start ended lower on {wins} of {len(pairs)} pairs", flush=True)
-    with tf.device(resolve_device(args.device)):
+    with backends.device_scope(resolve_device(args.device)):
         seconds = interleaved_seconds({"adain": lambda: feed_forward_picture(config, painter, pixels, style_pixels,
                                                                               None)}, args.rounds or 5)["adain"]
     print(f"AdaIN alone at {pixels.shape[1]}x{pixels.shape[0]}: {min_median(seconds)} s per picture (min/median)",

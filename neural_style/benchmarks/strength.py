@@ -22,7 +22,7 @@ import tempfile
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 from PIL import Image, ImageEnhance
 
 from neural_style.api import stylize
@@ -81,19 +81,19 @@ class Scorer:
         extractor = build_feature_extractor(config.with_options(content_layers=("block4_conv2",)))
         self.style = build_objective(config, extractor, self.content_pixels, style_pixels)
         self.extractor = extractor
-        self.photo_features = extractor.model(tf.constant(preprocess(self.content_pixels)))["block4_conv2"]
+        self.photo_features = extractor.model(ops.convert_to_tensor(preprocess(self.content_pixels)))["block4_conv2"]
         self.photo_distance = self.distance(self.content_pixels)
 
     def distance(self, picture: np.ndarray) -> float:
-        return float(self.style.term_values(tf.constant(preprocess(picture[..., :3])))["style"])
+        return float(self.style.term_values(ops.convert_to_tensor(preprocess(picture[..., :3])))["style"])
 
     def style_reached(self, picture: np.ndarray) -> float:
         return 1.0 - self.distance(picture) / self.photo_distance
 
     def content_moved(self, picture: np.ndarray) -> float:
-        features = self.extractor.model(tf.constant(preprocess(picture[..., :3])))["block4_conv2"]
-        return float(tf.reduce_mean(tf.square(features - self.photo_features))
-                     / tf.reduce_mean(tf.square(self.photo_features)))
+        features = self.extractor.model(ops.convert_to_tensor(preprocess(picture[..., :3])))["block4_conv2"]
+        return float(ops.mean(ops.square(features - self.photo_features))
+                     / ops.mean(ops.square(self.photo_features)))
 
 
 def run_reference(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def run_reference(args: argparse.Namespace) -> int:
                          precision="float32", style_layers=VGG19_CONV_LAYERS)
     content, styles = prepare_images(config)
     extractor = build_feature_extractor(config)
-    photo = extractor.model(tf.constant(preprocess(content)))
+    photo = extractor.model(ops.convert_to_tensor(preprocess(content)))
     tables = {}
     for loss, make, scale in (("gram", gram_style_term, gram_scale), ("wasserstein", wasserstein_style_term,
                                                                       moment_scale)):
@@ -110,11 +110,11 @@ def run_reference(args: argparse.Namespace) -> int:
         targets = objective.targets["style"]
         tables[f"{loss} scale"] = {name: float(scale(target)) for name, target in targets.items()}
         if loss == "gram":
-            tables["gram difference"] = {name: float(tf.reduce_mean(tf.abs(gram_matrix(photo[name]) - target)))
+            tables["gram difference"] = {name: float(ops.mean(ops.abs(gram_matrix(photo[name]) - target)))
                                          for name, target in targets.items()}
         else:
             tables["wasserstein loss"] = {
-                name: float(wasserstein_layer_loss(moment_sums(photo[name]), tf.size(photo[name]), target))
+                name: float(wasserstein_layer_loss(moment_sums(photo[name]), ops.size(photo[name]), target))
                 for name, target in targets.items()}
     for table, values in tables.items():
         print(f"{table}: {{" + ", ".join(f'"{name}": {value:.6g}' for name, value in values.items()) + "}", flush=True)
@@ -136,10 +136,10 @@ def print_timing(rounds: int) -> None:
                          precision=precision)
     content, styles = prepare_images(config)
     extractor = build_feature_extractor(config)
-    image = tf.constant(preprocess(content))
+    image = ops.convert_to_tensor(preprocess(content))
     objectives = {calibration: build_objective(config.with_options(style_calibration=calibration), extractor,
                                                content, styles) for calibration in CALIBRATIONS_COMPARED}
-    times = interleaved_seconds({name: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
+    times = interleaved_seconds({name: (lambda o=o: ops.convert_to_numpy(o.loss_and_gradient(image)[2]))
                                  for name, o in objectives.items()}, rounds)
     print(f"seconds per evaluation at {REFERENCE_SIZE} px ({precision}), min/median of {rounds} "
           "interleaved rounds: " + ", ".join(f"{name} {min_median(t)}" for name, t in times.items()), flush=True)

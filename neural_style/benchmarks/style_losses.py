@@ -8,7 +8,7 @@ import argparse
 import os
 from typing import Callable
 
-import tensorflow as tf
+from keras import ops
 
 from neural_style.api import stylize
 from neural_style.benchmarks.measure import check_fits, interleaved_seconds, min_median, pairs_from, save_sheets
@@ -50,15 +50,15 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                                          content_pixels, style_pixels)
         name = f"{os.path.basename(content)} / {os.path.basename(style)}"
         for loss, picture in pictures.items():
-            image = tf.constant(preprocess(picture))
+            image = ops.convert_to_tensor(preprocess(picture))
             scores = [float(objectives[scored].term_values(image)["style"]) for scored in STYLE_LOSSES]
             content_score = float(content_scorer.term_values(image)["content"])
             print(f"{name:<36} {loss:<12} " + " ".join(f"{score:>20.5g}" for score in scores)
                   + f" {content_score:>13.4g}", flush=True)
         sheet_rows.append([("content", content_pixels), ("style", style_pixels[0])]
                           + [(loss, pictures[loss]) for loss in STYLE_LOSSES])
-    image = tf.constant(preprocess(content_pixels))
-    times = interleaved_seconds({loss: (lambda o=o: o.loss_and_gradient(image)[2].numpy())
+    image = ops.convert_to_tensor(preprocess(content_pixels))
+    times = interleaved_seconds({loss: (lambda o=o: ops.convert_to_numpy(o.loss_and_gradient(image)[2]))
                                  for loss, o in objectives.items()}, args.rounds or 5)
     print("seconds per evaluation (float32, min/median, interleaved) at "
           f"{content_pixels.shape[1]}x{content_pixels.shape[0]}: "

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List
 
-import tensorflow as tf
+from keras import ops
 from PIL import Image
 
 from neural_style.benchmarks.measure import check_fits, min_median
@@ -34,11 +34,11 @@ def tiled_worker(content: str, style: str, size: int, tile: int, precision: str,
     content_pixels, style_pixels = prepare_images(config)
     extractor = build_feature_extractor(config)
     objective = build_objective(config, extractor, content_pixels, style_pixels, tile)
-    image = tf.constant(preprocess(content_pixels))
+    image = ops.convert_to_tensor(preprocess(content_pixels))
     seconds = []
     for index in range(evaluations + 1):
         started = time.perf_counter()
-        objective.loss_and_gradient(image)[2].numpy()
+        ops.convert_to_numpy(objective.loss_and_gradient(image)[2])
         if index:
             seconds.append(time.perf_counter() - started)
     print(json.dumps({"seconds": seconds, "peak_bytes": peak_resident_bytes(),

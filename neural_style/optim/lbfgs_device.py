@@ -232,7 +232,8 @@ class DeviceLbfgs:
                 reason = self._converged(gradient, before, total) or "done"
         except ENDINGS as ended:
             reason, error = ending(ended)
-        return Outcome(last_good.numpy().astype(np.float64), self.iteration, self.evaluator.evaluations, reason, error)
+        return Outcome(ops.convert_to_numpy(last_good).astype(np.float64), self.iteration, self.evaluator.evaluations,
+                       reason, error)
 
 
 def run_device_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndarray, np.ndarray], iterations: int,

@@ -41,7 +41,7 @@ def test_end_to_end_run_writes_output_snapshots_and_log(tmp_path, small_images, 
     finished = run_cli(content, style, "-o", str(output), "--size", "128", "--iterations", "40",
                        "--snapshot-every", "10", "--print-every", "10")
     assert finished.returncode == 0, finished.stderr
-    assert "device /CPU:0" in finished.stderr or "device /GPU:0" in finished.stderr
+    assert "tensorflow (auto: the design's backend) on /CPU:0" in finished.stderr or "on /GPU:0" in finished.stderr
     assert "Traceback" not in finished.stderr
 
     assert Image.open(output).size == (128, 85)
@@ -248,7 +248,8 @@ def test_every_command_takes_the_common_flags_from_one_definition(command, capsy
     common = OneLineParser()
     add_common_flags(common)
     flags = [option for action in common._actions for option in action.option_strings if option.startswith("--")]
-    assert flags[1:] == ["--quiet", "--json", "--print-every", "--seed", "--device", "--memory-budget"]  # after --help
+    assert flags[1:] == ["--quiet", "--json", "--print-every", "--seed", "--backend", "--device",
+                         "--memory-budget"]  # after --help
     assert all(flag in text for flag in flags)
 
 
