@@ -72,7 +72,7 @@ def run_compare(content: str, style: str, folder: str, steps: int = 500, size: i
     """Run both programs on one objective and write the comparison into `folder`; returns the summary,
     or None when `should_stop()` ended a run (then nothing is written). Progress every `print_every` steps
     (default: a tenth of them); `options` are this tool's run's (`seed`, which seeds both programs, `device`,
-    `memory_budget`)."""
+    `memory_budget`, `backend`)."""
     if steps < 1 or size < 16:
         raise NeuralStyleError("--steps must be >= 1 and --size >= 16: pass such values")
     if print_every is not None and print_every < 1:
@@ -227,7 +227,8 @@ def main(argv: Sequence[str]) -> int:
     def body(stop: StopOnSignal) -> int:
         summary = run_compare(args.content, args.style, args.output, args.steps, args.size, args.optimizer,
                               quiet=args.quiet, should_stop=stop, print_every=args.print_every, seed=args.seed,
-                              device=args.device, memory_budget=args.memory_budget)
+                              device=args.device, memory_budget=args.memory_budget,
+                              backend=args.backend or "auto")
         if summary is not None:
             print(json.dumps(summary, indent=2))
         return 0

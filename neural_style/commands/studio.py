@@ -52,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def body(stop: StopOnSignal) -> int:
         say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
         studio = Studio(Gallery(args.gallery), command_line, seed=args.seed, device=args.device, notify=say,
-                        memory_budget=args.memory_budget)
+                        memory_budget=args.memory_budget, backend=args.backend or "auto")
         page = launch(studio, args.host, args.port, args.password)
         reach = ("only this machine can reach it; --host 0.0.0.0 opens it to others" if args.host in LOCAL_HOSTS
                  else f"listening on {args.host}: other machines can reach it")

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence, Tuple, Union
 
+from neural_style import backends
 from neural_style.config import OPTIMIZER_SPECS
 from neural_style.errors import NeuralStyleError
 from neural_style.gpus import gpu_for_device
@@ -195,10 +196,16 @@ def available_for(hardware: Hardware, host: Optional[float] = None, budget: Opti
     host = host if host is not None else available_memory_bytes()
     if not hardware.on_gpu:
         limits = MemoryLimits(host, None, f"{host / 1e9:.1f} GB of memory available" if host else "memory unknown")
+    elif hardware.device.upper().startswith("/MPS"):  # Apple silicon: the GPU computes in the machine's memory
+        limits = MemoryLimits(host, host, f"{host / 1e9:.1f} GB of unified memory available" if host
+                              else "memory unknown")
     else:
-        gpu = gpu_for_device(hardware.device)
-        free = gpu.free_bytes if gpu is not None else None
-        limits = (MemoryLimits(free, host, f"{free / 1e9:.1f} GB free on the GPU ({gpu.source})") if free is not None
+        gpu = gpu_for_device(hardware.device) if hardware.device.upper().startswith("/GPU") else None
+        free, source = (gpu.free_bytes, gpu.source) if gpu is not None else (None, None)
+        if free is None:  # no NVML or nvidia-smi (an AMD card, a TPU): what the backend's allocator says
+            free, source = backends.module(hardware.backend).free_memory(hardware.device), hardware.backend
+        limits = (MemoryLimits(free, host, f"{free / 1e9:.1f} GB free on the {hardware.device.strip('/').split(':')[0]} "
+                               f"({source})") if free is not None
                   else MemoryLimits(None, host, "GPU memory unknown (no NVML or nvidia-smi answer): nothing is tiled "
                                     "or refused by it"))
     return limits.capped(budget, hardware.on_gpu)

@@ -146,7 +146,7 @@ class Studio:
     def __init__(self, gallery: Gallery, command_line: Callable[[StyleConfig], str], seed: Optional[int] = None,
                  device: Optional[str] = None, notify: Callable[[str], None] = lambda line: None,
                  size: Optional[int] = None, iterations: Optional[int] = None,
-                 memory_budget: Optional[str] = None) -> None:
+                 memory_budget: Optional[str] = None, backend: str = "auto") -> None:
         self.gallery = gallery
         # The form's starting size and iterations (default: the DEFAULT_FORM_PRESET's).
         self.size = size or StudioForm.size
@@ -155,6 +155,7 @@ class Studio:
         self.seed = seed
         self.device = device
         self.memory_budget = memory_budget  # the studio command's --memory-budget, applied to every run
+        self.backend = backend  # the studio command's --backend: its process computes on it
         self.notify = notify
         self.current: Optional[LiveRun] = None
         self.stop_asked = threading.Event()
@@ -172,7 +173,7 @@ class Studio:
         except NeuralStyleError as error:
             yield None, f"**error:** {error}", curve_rows([]), "", None
             return
-        config = config.with_options(device=config.device or self.device,
+        config = config.with_options(device=config.device or self.device, backend=self.backend,
                                      memory_budget=config.memory_budget or self.memory_budget)
         command = self.command_line(config.with_options(output="out.png"))
         with self._one_run:

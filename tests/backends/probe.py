@@ -23,7 +23,9 @@ OBJECTIVES = {"gram": dict(style_loss="gram"), "wasserstein": dict(style_loss="w
 TILED = ("gram",)
 # Runs: {name: stylize options}, all float32, seeded.
 RUNS = {"adam_reference": dict(preset="reference", size=64, iterations=20, optimizer="adam"),
-        "lbfgs": dict(size=64, iterations=8, optimizer="lbfgs"),
+        # scipy's line search branches on rounding: after 8 iterations the backends' losses differ by up to 1.6%,
+        # after 40 by 0.6% (measured on this project's Xeon).
+        "lbfgs": dict(size=64, iterations=40, optimizer="lbfgs"),
         "lbfgs_device": dict(size=64, iterations=8, optimizer="lbfgs-device")}
 
 
@@ -71,8 +73,8 @@ def runs(results: dict) -> None:
         results[f"{name}_image"] = result.image
         results[f"{name}_seconds"] = time.perf_counter() - started
     again = stylize(content, style, seed=1, init="content", quiet=True, snapshot_every=0, log=False,
-                    precision="float32", tolerance=0.0, backend=BACKEND, **RUNS["lbfgs"])
-    results["lbfgs_again_image"] = again.image
+                    precision="float32", tolerance=0.0, backend=BACKEND, **RUNS["lbfgs_device"])
+    results["lbfgs_device_again_image"] = again.image
     adain = stylize(content, style, method="adain", quiet=True, log=False, precision="float32", size=64,
                     backend=BACKEND)
     results["adain_image"] = adain.image
