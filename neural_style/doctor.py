@@ -85,7 +85,7 @@ def device_lines(devices: Sequence[str], config: StyleConfig, backend: str = "te
     """Per device: the precision and compiler `auto` picks and why, the memory planned against, the largest --size."""
     lines = []
     for device in devices:
-        precision, why = resolve_precision("auto", device)
+        precision, why = resolve_precision("auto", device, backend=backend)
         xla = resolve_xla(None, device, seeded=False, backend=backend)
         hardware = Hardware(device, precision, why, xla, backend=backend)
         limits = available_for(hardware, budget=config.memory_budget_bytes())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 NAME = "jax"
@@ -19,6 +20,9 @@ def start() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from neural_style.backends.quiet import native_stderr_captured
 
+    # JAX warns at every fork; this tool forks only to exec (FFmpeg through subprocess), and its worker processes are
+    # spawned, so the warning would be noise on every video.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
     with native_stderr_captured():
         import jax
 

@@ -41,14 +41,14 @@ def gpu_assignments(gpu_count: int) -> List[str]:
     return [visible[index] if index < len(visible) else str(index) for index in range(gpu_count)]
 
 
-def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]", stop: Any) -> None:
+def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]", stop: Any, backend: str = "auto") -> None:
     global _worker_state, _worker_stop
     if gpus is not None:
         try:
             os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before TensorFlow is imported
         except queue.Empty:
             pass
-    size_thread_pools(threads)
+    size_thread_pools(threads, backend)
     _worker_state = SharedExtractors()
     _worker_stop = stop
 
@@ -77,7 +77,7 @@ def process_pool(tasks: Sequence[Task], workers: int, should_stop: Callable[[], 
             for card in gpu_assignments(gpu_count):
                 gpus.put(card)
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                   initargs=(threads_per_worker(workers), gpus, stop))
+                                   initargs=(threads_per_worker(workers), gpus, stop, tasks[0][0].config.backend))
         running: Dict[Future, Task] = {}
         lost: List[Task] = []  # jobs that were running when a worker died (which one killed it is unknown)
         try:

@@ -33,7 +33,7 @@ def import_ray() -> Any:
 def _job_task(spec: JobSpec, threads: int, content: bytes, *styles: bytes) -> JobOutcome:
     global _worker_state
     if _worker_state is None:
-        size_thread_pools(threads)
+        size_thread_pools(threads, spec.config.backend)
         _worker_state = SharedExtractors()
     return run_job(spec, content, styles, _worker_state)
 

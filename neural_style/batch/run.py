@@ -193,10 +193,11 @@ def stylize_batch(contents: Optional[Sequence[str]] = None, styles: Optional[Seq
                       [*(("content image", job.content) for job in planned),
                        *(("style image", style) for job in planned for style in job.styles),
                        *([("manifest", jobs)] if jobs else [])])
+    hardware = request.hardware  # the backend started as asked, before its GPUs are counted
     if batch.ray is None:
         _check_workers_per_gpu(batch.workers, gpu_count())
     if batch.ray is None:  # a cluster's machines have memory of their own; here, every job must fit in this one's
-        check_jobs_fit(planned, shared, request.hardware)
+        check_jobs_fit(planned, shared, hardware)
     messages = name_outputs(planned)
     cluster = None
     if batch.ray is not None:  # joined before any file is written: a missing extra or cluster writes nothing

@@ -64,17 +64,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def size_thread_pools(threads: Optional[int]) -> None:
+def size_thread_pools(threads: Optional[int], backend: str = "auto") -> None:
     """Give this process's backend `threads` cores (several workers on one machine must not each take all of them).
-    Must run before the backend runs anything; the environment variables cover oneDNN's OpenMP. The backend is the
-    parent's ($KERAS_BACKEND, which it set)."""
+    Must run before the backend runs anything; the environment variables cover oneDNN's OpenMP. `backend` is the
+    jobs' --backend, chosen here as the driver chose it."""
     if not threads:
         return
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from neural_style import backends
 
     # Before the backend starts (TensorFlow's pools are fixed once it has found its devices).
-    backends.module(backends.choose_backend("auto", loaded=backends.loaded_backend()).name).set_threads(threads)
+    loaded = backends.loaded_backend()
+    backends.module(loaded or backends.choose_backend(backend).name).set_threads(threads)
 
 
 def open_image(source: ImageInput, role: str, name: str) -> Any:

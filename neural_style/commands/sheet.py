@@ -42,8 +42,9 @@ def _values_of(parse: Callable[[str], Any], choices: Optional[Sequence[Any]]) ->
 
 
 def sweepable(action: argparse.Action) -> bool:
-    """A flag that takes one plain value (a number, a choice, a start): those can be swept."""
-    return (bool(action.option_strings) and action.nargs is None
+    """A flag that takes one plain value (a number, a choice, a start): those can be swept. Not --backend: a process
+    computes on one."""
+    return (bool(action.option_strings) and action.nargs is None and action.dest != "backend"
             and (action.type in (int, float) or action.choices is not None or action.dest == "init"
                  or getattr(action.type, "__name__", "") == "_whole_number_or_auto"))
 

@@ -39,6 +39,13 @@ BASE_MEMORY_BYTES = 1.1e9
 CPU_ACTIVATION_BYTES_PER_PIXEL = {"float32": 2.25e3, "bfloat16": 2.0e3, "float16": 2.25e3}
 PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL = 5.4e3
 ACTIVATION_BYTES_PER_PIXEL = PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL  # the most a CPU run keeps
+# PyTorch and JAX on the CPU keep more than TensorFlow with oneDNN (fitted the same way, at 512 and 1024 px, scipy's
+# L-BFGS, both precisions: PyTorch's eager autograd keeps each layer's input and output, and Keras converts between
+# channel orders around each convolution; XLA's CPU backend computes bfloat16 through float32 copies). The plan is
+# 6-15% above each peak measured (docs/performance.md, "The three backends on the CPU").
+CPU_BACKEND_BASE_BYTES = {"tensorflow": BASE_MEMORY_BYTES, "torch": BASE_MEMORY_BYTES, "jax": 1.35e9}
+CPU_BACKEND_ACTIVATION_BYTES_PER_PIXEL = {("torch", "float32"): 4.2e3, ("torch", "bfloat16"): 2.85e3,
+                                          ("jax", "float32"): 3.5e3, ("jax", "bfloat16"): 4.0e3}
 # A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
 # size besides L-BFGS: the image and its gradient in float32 and float64, the content targets, copies.
 WHOLE_IMAGE_BYTES_PER_PIXEL = 200.0
@@ -122,14 +129,18 @@ def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
     """The memory model of `hardware`'s device kind, in its precision, with `optimizer`'s state where it lives: on a
     GPU, scipy's L-BFGS history in the host's memory, the device L-BFGS's (and Adam's) on the card."""
     if not hardware.on_gpu:
-        return replace(CPU_MODEL, optimizer=optimizer, activations=cpu_activation_bytes(hardware.precision))
+        return replace(CPU_MODEL, optimizer=optimizer,
+                       base=CPU_BACKEND_BASE_BYTES.get(hardware.backend, BASE_MEMORY_BYTES),
+                       activations=cpu_activation_bytes(hardware.precision, hardware.backend))
     return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
                        GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, OPTIMIZER_SPECS[optimizer].state_on_device,
                        GPU_HOST_BASE_BYTES, optimizer)
 
 
-def cpu_activation_bytes(precision: str = "float32") -> float:
-    """A CPU run's activations per pixel in `precision`, with the kernels TensorFlow uses here."""
+def cpu_activation_bytes(precision: str = "float32", backend: str = "tensorflow") -> float:
+    """A CPU run's activations per pixel in `precision`, with the kernels the backend uses here."""
+    if (backend, precision) in CPU_BACKEND_ACTIVATION_BYTES_PER_PIXEL:
+        return CPU_BACKEND_ACTIVATION_BYTES_PER_PIXEL[(backend, precision)]
     if not onednn_kernels():
         return PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL
     return CPU_ACTIVATION_BYTES_PER_PIXEL.get(precision, ACTIVATION_BYTES_PER_PIXEL)
