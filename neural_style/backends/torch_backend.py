@@ -102,8 +102,12 @@ def is_compile_failure(error: BaseException) -> bool:
 def _compiled(function: Callable, mode: str) -> Callable:
     if mode != "xla":
         return function
+    import warnings
+
     import torch
 
+    # Dynamo's note on Keras's cached dtype lattice: the cache only saves time; noise on every run.
+    warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
     return torch.compile(function, dynamic=True)
 
 

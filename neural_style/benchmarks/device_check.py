@@ -67,7 +67,9 @@ def run_worker(device: str, optimizer: str, size: int = RUN_SIZE, iterations: in
 
 
 def _in_a_process(device: str, optimizer: str) -> Dict[str, Any]:
-    code = ("from neural_style.benchmarks.device_check import run_worker; "
+    # The backend started before this module is imported (it imports Keras).
+    code = (f"from neural_style import backends; backends.activate({backends.chosen().name!r}); "
+            "from neural_style.benchmarks.device_check import run_worker; "
             f"run_worker({device!r}, {optimizer!r}, {RUN_SIZE}, {RUN_ITERATIONS}, {backends.chosen().name!r})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))

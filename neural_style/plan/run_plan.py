@@ -82,6 +82,9 @@ def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_
     """Every scale's sizes and tiles, for `hardware`: a size too small for the layers, or too large for the memory
     there is (`available_memory` as measured once, MemoryLimits; or the host's bytes; by default
     `memory.available_for(hardware)`, capped by --memory-budget), is a one-line error here."""
+    if config.style_loss == "wasserstein" and config.method != "adain" and hardware.device.upper().startswith("/MPS"):
+        raise NeuralStyleError("--style-loss wasserstein needs float64 (its eigendecomposition), which Apple GPUs (MPS) "
+                               "do not have: use --style-loss gram or sliced, or --device /CPU:0")
     sizes = plan_sizes(content_size, style_sizes, config.size, config.style_scale, config.sizing)
     check_image_sizes(layers_used(config), sizes.content, sizes.styles)
     available = (available_memory if isinstance(available_memory, MemoryLimits)

@@ -100,3 +100,15 @@ def test_the_compiler_is_the_backend_s():
     assert Hardware("/CPU:0", "float32", "asked for", False, backend="jax").compiler == "jax.jit"
     assert resolve_xla(None, "/GPU:0", False, "tensorflow") and not resolve_xla(None, "/GPU:0", False, "torch")
     assert not resolve_xla(True, "/GPU:0", True, "torch")  # never for a seeded run
+
+
+def test_wasserstein_on_an_apple_gpu_is_refused_in_one_line():
+    """MPS has no float64, which the Wasserstein term's eigendecomposition needs: refused before any work."""
+    from neural_style.config import StyleConfig
+    from neural_style.hardware import Hardware
+    from neural_style.plan.run_plan import plan_run
+
+    apple = Hardware("/MPS:0", "float32", "asked for", False, backend="torch")
+    with pytest.raises(NeuralStyleError, match="Apple GPUs \\(MPS\\) do not have: use --style-loss gram or sliced"):
+        plan_run(StyleConfig(style_loss="wasserstein", size=64), apple, (64, 48), [(64, 48)], 8e9)
+    assert plan_run(StyleConfig(style_loss="gram", size=64), apple, (64, 48), [(64, 48)], 8e9).scales
