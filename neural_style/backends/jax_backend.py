@@ -12,6 +12,8 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 NAME = "jax"
 COMPILERS = {"eager": "eager", "graph": "jax.jit", "xla": "jax.jit"}
+# The channel order the network computes in (XLA chooses its own layouts).
+DATA_FORMAT = "channels_last"
 
 
 def start() -> None:

@@ -17,6 +17,8 @@ NAME = "tensorflow"
 MEMORY_GROWTH_VARIABLE = "NEURAL_STYLE_GPU_MEMORY_GROWTH"
 # Which compile modes mean what here.
 COMPILERS = {"eager": "eager", "graph": "graph", "xla": "XLA"}
+# The channel order the network computes in (oneDNN takes channels-last as it is).
+DATA_FORMAT = "channels_last"
 # TensorFlow's own words about GPUs it could not use, at its most verbose (TF_CPP_MIN_LOG_LEVEL=0).
 GPU_REASON_MARKERS = ("cuda", "gpu", "dlopen", "dynamic library", "cudnn", "compute capability", "ptx", "driver")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple
 
+from neural_style import backends
 from neural_style.config import StyleConfig
 from neural_style.features.weights import load_vgg19_weights
 from neural_style.hardware import resolve_hardware
@@ -30,12 +31,15 @@ def keras_policy(precision: str) -> Optional[str]:
     return KERAS_POLICIES.get(precision)
 
 
-def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max", precision: str = "float32") -> Any:
+def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max", precision: str = "float32",
+                      data_format: str = "channels_last") -> Any:
     """A model from the image to {layer name: float32 activation}, built from `vgg`'s layers up to
     the deepest one named, so no layer runs that no loss reads. `pooling='avg'` swaps each max
     pooling for average pooling (Gatys et al. found it gives smoother results). `precision='bfloat16'` (or
     'float16') runs the layers under Keras's mixed policy (float32 weights, 16-bit arithmetic); the
-    activations are handed out as float32 either way, so Gram matrices and losses stay float32."""
+    activations are handed out as float32 either way, so Gram matrices and losses stay float32. With
+    `data_format='channels_first'` (the backend's own order: PyTorch's) the layers compute channels-first between
+    one conversion of the image and one of each activation handed out, channels-last as always."""
     import keras
 
     wanted = set(layer_names)
@@ -46,37 +50,44 @@ def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max"
     deepest = max(names.index(name) for name in wanted)
     policy = keras_policy(precision)
 
+    first = data_format == "channels_first"
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    x = inputs
+    x = keras.ops.transpose(inputs, (0, 3, 1, 2)) if first else inputs
     outputs = {}
     for layer in vgg.layers[1 : deepest + 1]:
         if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
-            x = keras.layers.AveragePooling2D(pool_size=2, strides=2, name=layer.name + "_avg", dtype=policy)(x)
-        elif policy is not None:
-            x = _with_policy(layer, policy)(x)
+            x = keras.layers.AveragePooling2D(pool_size=2, strides=2, name=layer.name + "_avg", dtype=policy,
+                                              data_format=data_format)(x)
+        elif policy is not None or first:
+            x = _rebuilt(layer, policy, data_format)(x)
         else:
             x = layer(x)
         if layer.name in wanted:
-            outputs[layer.name] = keras.ops.cast(x, "float32") if policy is not None else x
+            value = keras.ops.transpose(x, (0, 2, 3, 1)) if first else x
+            outputs[layer.name] = keras.ops.cast(value, "float32") if policy is not None else value
     model = keras.Model(inputs, outputs, name="vgg19_features")
     model.trainable = False  # gradients are taken of the picture alone (PyTorch would otherwise keep the weights')
     return model
 
 
-def _with_policy(layer: Any, policy: str) -> Any:
-    """A copy of one of VGG19's layers (a 3x3 convolution or a pooling) under another dtype policy, sharing nothing but
-    the weights' values. Built from the layer's attributes, not its serialised config: Keras's serialisation imports
-    TensorFlow where it is installed, whatever the backend."""
+def _rebuilt(layer: Any, policy: Optional[str], data_format: str) -> Any:
+    """A copy of one of VGG19's layers (a 3x3 convolution or a pooling) under another dtype policy or channel order,
+    sharing nothing but the weights' values (a kernel is laid out alike in either order). Built from the layer's
+    attributes, not its serialised config: Keras's serialisation imports TensorFlow where it is installed, whatever
+    the backend."""
     import keras
 
     if isinstance(layer, keras.layers.Conv2D):
         copy = keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
-                                   activation=layer.activation, use_bias=layer.use_bias, name=layer.name, dtype=policy)
-        copy.build(layer.input.shape)
+                                   activation=layer.activation, use_bias=layer.use_bias, name=layer.name, dtype=policy,
+                                   data_format=data_format)
+        _, height, width, channels = layer.input.shape
+        copy.build((None, channels, height, width) if data_format == "channels_first" else layer.input.shape)
         copy.set_weights(layer.get_weights())
         return copy
     if isinstance(layer, keras.layers.MaxPooling2D):
-        return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, layer.padding, name=layer.name, dtype=policy)
+        return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, layer.padding, name=layer.name, dtype=policy,
+                                         data_format=data_format)
     raise ValueError(f"VGG19 has no layer like {layer.name} ({type(layer).__name__})")
 
 
@@ -128,8 +139,6 @@ class SharedExtractors:
 
     def for_config(self, config: "StyleConfig") -> Optional["FeatureExtractor"]:
         """The network a run of `config` can use (None for --method adain, which needs none)."""
-        from neural_style import backends
-
         if config.method == "adain":
             return None
         hardware = resolve_hardware(config)
@@ -151,5 +160,5 @@ def build_feature_extractor(config: "StyleConfig", notify: Optional[Callable[[st
     precision = precision if precision in KERAS_POLICIES else "float32"
     vgg = vgg or build_vgg19(config.weights, config.cache_dir, notify)
     layers = layers_used(config)
-    return FeatureExtractor(feature_extractor(vgg, layers, config.pooling, precision), config.weights,
-                            config.pooling, layers, precision)
+    model = feature_extractor(vgg, layers, config.pooling, precision, backends.active().DATA_FORMAT)
+    return FeatureExtractor(model, config.weights, config.pooling, layers, precision)
