@@ -1,4 +1,4 @@
-"""Neural style transfer (Gatys, Ecker & Bethge) on Keras/TensorFlow with scipy's L-BFGS.
+"""Neural style transfer (Gatys, Ecker & Bethge) on Keras 3 (TensorFlow, PyTorch or JAX) with scipy's L-BFGS.
 
     from neural_style import stylize
     result = stylize("images/content.jpg", "images/style.jpg", "out.png", size=256, iterations=100)
@@ -6,8 +6,8 @@
     result.history[-1].terms   # the last iteration's loss terms, by name
 
 images in -> features/ -> objective/ (a list of named terms) -> optim/ -> watch/, all through pipeline.py;
-video/ and batch/ run it per frame and per job; commands/ is the command line. TensorFlow is imported on
-first use, not here, so `--help` and input checks stay fast.
+video/ and batch/ run it per frame and per job; commands/ is the command line; backends/ holds what differs between
+the frameworks. Keras is imported once the backend is chosen, not here, so `--help` and input checks stay fast.
 """
 
 from neural_style.api import StyleResult, stylize

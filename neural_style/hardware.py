@@ -211,7 +211,7 @@ class Hardware:
 
 
 def unused_gpu_warning(device: str, requested: Optional[str]) -> Optional[str]:
-    """One line when this machine has an NVIDIA GPU (its driver says so) but TensorFlow computes on the CPU without
+    """One line when this machine has an NVIDIA GPU (its driver says so) but the backend computes on the CPU without
     being asked to; None otherwise."""
     if "GPU" in device.upper() or (requested is not None and "CPU" in requested.upper()):
         return None

@@ -45,7 +45,7 @@ def _start_worker(threads: int, gpus: "Optional[multiprocessing.Queue]", stop: A
     global _worker_state, _worker_stop
     if gpus is not None:
         try:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before TensorFlow is imported
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before the backend is imported
         except queue.Empty:
             pass
     size_thread_pools(threads, backend)

@@ -24,7 +24,7 @@ def _lbfgs(config: StyleConfig, evaluator: Evaluator, x0: np.ndarray, bounds: Bo
 
 def _lbfgs_device(config: StyleConfig, evaluator: Evaluator, x0: np.ndarray, bounds: Bounds, iterations: int,
                   on_iteration: Callable[[Step], None], cold_start: bool, precision: str) -> Outcome:
-    from neural_style.optim.lbfgs_device import run_device_lbfgs  # TensorFlow's, as the evaluation is
+    from neural_style.optim.lbfgs_device import run_device_lbfgs  # Keras's, imported once the backend is chosen
 
     return run_device_lbfgs(evaluator, x0, bounds, iterations, config.lbfgs_history, on_iteration, precision,
                             config.tolerance)

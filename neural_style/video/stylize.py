@@ -339,7 +339,7 @@ def _finished_frames(folder: str, total: int) -> int:
 
 def _stylize_frames(context: FrameContext, frames: List[np.ndarray], done: int, folder: str, result: VideoResult,
                     messages: Messages) -> None:
-    from neural_style.objective.temporal import TemporalTerm  # TensorFlow's: imported once frames are painted
+    from neural_style.objective.temporal import TemporalTerm  # Keras's: imported once frames are painted
 
     video = context.options
     previous_output = (preprocess(images.to_array(images.load_image(os.path.join(folder, FRAME_PATTERN.format(done)))))
