@@ -29,21 +29,24 @@ from neural_style.gpus import gpu_for_device
 from neural_style.hardware import Hardware
 
 # Fitted to the peak resident memory of whole-picture runs on an Intel Xeon with AMX (2 cores, TensorFlow 2.21, both
-# L-BFGS optimisers, 256-2048 px; docs/performance.md, "Memory: planned against peak"): about 1.1 GB for Python,
+# L-BFGS optimisers, 256-2048 px; docs/performance.md, "Memory: planned against peak"): about 1.05 GB for Python,
 # TensorFlow and the weights, and per pixel the activations kept for the backward pass, which depend on the precision,
-# besides the optimiser's state (config.OPTIMIZER_SPECS). The plan is 0-16% above every peak measured, never below.
+# besides the optimiser's state (config.OPTIMIZER_SPECS). The same runs peaked lower on a second machine of the same
+# kind (0.98 GB at 256 px against 1.14, 6.9 GB at 2048 px in bfloat16 against 8.3): the plan sits between, 1-17%
+# above the higher peaks and up to 22% above the lower ones, never below either.
 # Those are oneDNN's kernels (TensorFlow's default on x86-64). TensorFlow's own kernels (TF_ENABLE_ONEDNN_OPTS=0, and
 # CPUs oneDNN does not serve) keep more than twice as much: a 512 px float32 run peaked at 2.11 GB against 1.50, so
 # they are planned at PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL (2-4% above the peaks measured at 256 and 512 px).
-BASE_MEMORY_BYTES = 1.1e9
-CPU_ACTIVATION_BYTES_PER_PIXEL = {"float32": 2.25e3, "bfloat16": 2.0e3, "float16": 2.25e3}
+BASE_MEMORY_BYTES = 1.05e9
+PLAIN_KERNEL_BASE_BYTES = 1.1e9  # fitted with TensorFlow's own kernels, on the first machine
+CPU_ACTIVATION_BYTES_PER_PIXEL = {"float32": 2.2e3, "bfloat16": 2.0e3, "float16": 2.2e3}
 PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL = 5.4e3
 ACTIVATION_BYTES_PER_PIXEL = PLAIN_KERNEL_ACTIVATION_BYTES_PER_PIXEL  # the most a CPU run keeps
 # PyTorch and JAX on the CPU keep more than TensorFlow with oneDNN (fitted the same way, at 512 and 1024 px, scipy's
 # L-BFGS, both precisions: PyTorch's eager autograd keeps each layer's input and output, and Keras converts between
 # channel orders around each convolution; XLA's CPU backend computes bfloat16 through float32 copies). The plan is
 # 6-15% above each peak measured (docs/performance.md, "The three backends on the CPU").
-CPU_BACKEND_BASE_BYTES = {"tensorflow": BASE_MEMORY_BYTES, "torch": BASE_MEMORY_BYTES, "jax": 1.35e9}
+CPU_BACKEND_BASE_BYTES = {"torch": 1.1e9, "jax": 1.35e9}
 CPU_BACKEND_ACTIVATION_BYTES_PER_PIXEL = {("torch", "float32"): 4.2e3, ("torch", "bfloat16"): 2.85e3,
                                           ("jax", "float32"): 3.5e3, ("jax", "bfloat16"): 4.0e3}
 # A tiled run (objective/tiled.py) keeps activations for one tile only; what stays the whole image's
@@ -129,8 +132,9 @@ def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
     """The memory model of `hardware`'s device kind, in its precision, with `optimizer`'s state where it lives: on a
     GPU, scipy's L-BFGS history in the host's memory, the device L-BFGS's (and Adam's) on the card."""
     if not hardware.on_gpu:
-        return replace(CPU_MODEL, optimizer=optimizer,
-                       base=CPU_BACKEND_BASE_BYTES.get(hardware.backend, BASE_MEMORY_BYTES),
+        base = CPU_BACKEND_BASE_BYTES.get(hardware.backend,
+                                          BASE_MEMORY_BYTES if onednn_kernels() else PLAIN_KERNEL_BASE_BYTES)
+        return replace(CPU_MODEL, optimizer=optimizer, base=base,
                        activations=cpu_activation_bytes(hardware.precision, hardware.backend))
     return MemoryModel("GPU", GPU_BASE_BYTES, GPU_ACTIVATION_BYTES_PER_PIXEL.get(hardware.precision, 3.6e3),
                        GPU_WHOLE_IMAGE_BYTES_PER_PIXEL, OPTIMIZER_SPECS[optimizer].state_on_device,

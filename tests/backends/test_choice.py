@@ -71,6 +71,7 @@ def test_the_command_line_refuses_a_missing_backend_in_one_line(capsys, tmp_path
 
 def test_a_second_backend_in_one_process_is_refused(monkeypatch):
     monkeypatch.setattr(backends, "loaded_backend", lambda: "tensorflow")
+    monkeypatch.setattr(backends, "this_platform", lambda: machine())  # PyTorch installed or not
     with pytest.raises(NeuralStyleError, match="this process computes on tensorflow .*--backend torch needs a new "
                                                "process"):
         backends.activate("torch")

@@ -34,9 +34,11 @@ def test_a_run_under_a_memory_budget_tiles_to_fit_it_and_stays_under_it(tmp_path
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a process's own peak resident memory is read from Linux's /proc")
 @pytest.mark.parametrize("size", [256, 512])
-def test_the_plan_of_a_whole_picture_is_its_peak_or_a_little_above(tmp_path, size):
-    """A float32 run with scipy's L-BFGS, whole: its plan is never below the process's measured peak and at most a
-    fifth above it (measured here: 7-8% above at both sizes)."""
+def test_the_plan_of_a_whole_picture_is_its_peak_or_a_little_above(tmp_path, size, vgg19):
+    """A float32 run with scipy's L-BFGS, whole: its plan is never below the process's measured peak and at most 30%
+    above it (measured: 3-8% above on one Xeon with AMX, 12-21% on another of the same kind, whose peaks were lower).
+    The weights are converted before (the `vgg19` fixture, into the session's cache): a first run's conversion is the
+    cache's, once, not the plan's."""
     code = ("import json, os, sys\nfrom neural_style import stylize\nfrom neural_style.plan.memory import "
             "peak_resident_bytes\nr = stylize(sys.argv[1], sys.argv[2], size=int(sys.argv[3]), precision='float32', "
             "optimizer='lbfgs', iterations=3, scales=1, init='content', tile_size=0, quiet=True, snapshot_every=0, "
@@ -46,7 +48,7 @@ def test_the_plan_of_a_whole_picture_is_its_peak_or_a_little_above(tmp_path, siz
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     planned, peak = json.loads(done.stdout.strip().splitlines()[-1])
-    assert peak <= planned <= 1.2 * peak, f"planned {planned / 1e9:.2f} GB, peak {peak / 1e9:.2f} GB"
+    assert peak <= planned <= 1.3 * peak, f"planned {planned / 1e9:.2f} GB, peak {peak / 1e9:.2f} GB"
 
 
 def test_the_memory_a_process_already_holds_counts_as_available(monkeypatch):
