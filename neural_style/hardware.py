@@ -229,7 +229,8 @@ def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -
     device = resolve_device(config.device)
     precision, why = resolve_precision(config.precision, device, flags, choice.name)
     return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None, choice.name),
-                    unused_gpu_warning(device, config.device), choice.name, choice.why)
+                    unused_gpu_warning(device, config.device), choice.name,
+                    choice.why + (f"; {choice.advice}" if choice.advice else ""))
 
 
 def op_determinism(enabled: bool) -> "contextlib.AbstractContextManager":

@@ -113,3 +113,22 @@ def test_wasserstein_on_an_apple_gpu_is_refused_in_one_line():
     with pytest.raises(NeuralStyleError, match="Apple GPUs \\(MPS\\) do not have: use --style-loss gram or sliced"):
         plan_run(StyleConfig(style_loss="wasserstein", size=64), apple, (64, 48), [(64, 48)], 8e9)
     assert plan_run(StyleConfig(style_loss="gram", size=64), apple, (64, 48), [(64, 48)], 8e9).scales
+
+
+def test_the_start_line_says_what_to_install_for_the_gpu(monkeypatch):
+    """Native Windows with an NVIDIA card and no PyTorch: TensorFlow computes on the CPU, and the run says how to get
+    the card."""
+    from neural_style.config import StyleConfig
+    from neural_style.hardware import resolve_hardware
+
+    monkeypatch.setattr(backends, "this_platform", lambda: machine("Windows", "AMD64", {"tensorflow": True},
+                                                                    nvidia=True))
+    monkeypatch.setattr(backends, "loaded_backend", lambda: None)
+    monkeypatch.setattr(backends, "_CHOSEN", {})
+    monkeypatch.setattr(backends, "module", lambda name: type("Started", (), {
+        "start": staticmethod(lambda: None), "devices": staticmethod(lambda: ["/CPU:0"]),
+        "COMPILERS": {"graph": "graph", "xla": "XLA"}}))
+    monkeypatch.setattr(backends, "active", lambda: backends.module("tensorflow"))
+    hardware = resolve_hardware(StyleConfig(precision="float32"))
+    assert hardware.backend == "tensorflow" and "neural-style-keras[torch]" in hardware.backend_why
+    assert "for the GPU (native Windows with an NVIDIA card)" in hardware.describe()
