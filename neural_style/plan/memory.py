@@ -78,14 +78,15 @@ def bytes_per_pixel(lbfgs_history: int) -> float:
 
 
 def estimated_memory_bytes(pixels: int, lbfgs_history: int) -> float:
-    """Rough peak memory of a CPU run on an image of `pixels` pixels."""
-    return BASE_MEMORY_BYTES + bytes_per_pixel(lbfgs_history) * pixels
+    """Rough peak memory of a CPU run on an image of `pixels` pixels (the most a CPU run keeps: TensorFlow's own
+    kernels)."""
+    return PLAIN_KERNEL_BASE_BYTES + bytes_per_pixel(lbfgs_history) * pixels
 
 
 def tiled_memory_bytes(pixels: int, tile: int, halo: int, lbfgs_history: int) -> float:
     """Rough peak memory of a CPU run whose output has `pixels` pixels, evaluated in `tile` px tiles
     (style images, read tile by tile without a backward pass, add nothing that lasts)."""
-    return (BASE_MEMORY_BYTES + ACTIVATION_BYTES_PER_PIXEL * (tile + 2 * halo) ** 2
+    return (PLAIN_KERNEL_BASE_BYTES + ACTIVATION_BYTES_PER_PIXEL * (tile + 2 * halo) ** 2
             + (WHOLE_IMAGE_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)) * pixels)
 
 
@@ -125,7 +126,8 @@ class MemoryModel:
         return 0.0 if self.history_on_device else self.host_base + self.state(lbfgs_history) * pixels
 
 
-CPU_MODEL = MemoryModel("CPU", BASE_MEMORY_BYTES, ACTIVATION_BYTES_PER_PIXEL, WHOLE_IMAGE_BYTES_PER_PIXEL, True)
+CPU_MODEL = MemoryModel("CPU", PLAIN_KERNEL_BASE_BYTES, ACTIVATION_BYTES_PER_PIXEL, WHOLE_IMAGE_BYTES_PER_PIXEL,
+                        True)
 
 
 def memory_model(hardware: Hardware, optimizer: str = "lbfgs") -> MemoryModel:
