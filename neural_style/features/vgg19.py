@@ -35,9 +35,11 @@ def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max"
                       data_format: str = "channels_last") -> Any:
     """A model from the image to {layer name: float32 activation}, built from `vgg`'s layers up to
     the deepest one named, so no layer runs that no loss reads. `pooling='avg'` swaps each max
-    pooling for average pooling (Gatys et al. found it gives smoother results). `precision='bfloat16'` (or
-    'float16') runs the layers under Keras's mixed policy (float32 weights, 16-bit arithmetic); the
-    activations are handed out as float32 either way, so Gram matrices and losses stay float32. With
+    pooling for average pooling (Gatys et al. found it gives smoother results). `precision='bfloat16'` runs the
+    layers in bfloat16 with the weights held in bfloat16 (never trained: the copy computes what mixed precision's cast
+    on every call would, without the casts); 'float16' under Keras's mixed policy (float32 weights). The activations
+    are handed out in the network's precision: each term casts to float32 what it needs (terms.at_least_float32), and the
+    Gram matrices multiply bfloat16 activations as they are. With
     `data_format='channels_first'` (the backend's own order: PyTorch's) the layers compute channels-first between
     one conversion of the image and one of each activation handed out, channels-last as always."""
     import keras
@@ -48,7 +50,7 @@ def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max"
     if missing:
         raise ValueError(f"VGG19 has no layer(s) {sorted(missing)}")
     deepest = max(names.index(name) for name in wanted)
-    policy = keras_policy(precision)
+    policy = "bfloat16" if precision == "bfloat16" else keras_policy(precision)
 
     first = data_format == "channels_first"
     inputs = keras.Input(shape=(None, None, 3), name="image")
@@ -64,7 +66,7 @@ def feature_extractor(vgg: Any, layer_names: Sequence[str], pooling: str = "max"
             x = layer(x)
         if layer.name in wanted:
             value = keras.ops.transpose(x, (0, 2, 3, 1)) if first else x
-            outputs[layer.name] = keras.ops.cast(value, "float32") if policy is not None else value
+            outputs[layer.name] = value
     model = keras.Model(inputs, outputs, name="vgg19_features")
     model.trainable = False  # gradients are taken of the picture alone (PyTorch would otherwise keep the weights')
     return model
@@ -112,7 +114,7 @@ class FeatureExtractor:
     (weights, truncation, pooling) is the slow part of a start: build it once per process and give
     it to every run, scale, frame or job whose configuration `matches` it."""
 
-    model: Any  # keras.Model: 1 x H x W x 3 network image -> {layer name: float32 activation}
+    model: Any  # keras.Model: 1 x H x W x 3 network image -> {layer name: activation in `precision`}
     weights: str
     pooling: str
     layers: Tuple[str, ...]

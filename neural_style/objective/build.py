@@ -43,9 +43,9 @@ def style_term(config: "StyleConfig") -> Term:
 TERMS: Tuple[Callable[["StyleConfig"], Term], ...] = (content_term, style_term, total_variation_term)
 
 
-def terms_for(config: "StyleConfig") -> Tuple[Term, ...]:
-    """The terms of a run with `config`, in order."""
-    return tuple(make(config) for make in TERMS)
+def terms_for(config: "StyleConfig", precision: str = "float32") -> Tuple[Term, ...]:
+    """The terms of a run with `config`, in order, for a network computing in `precision`."""
+    return tuple(make(config).in_precision(precision) for make in TERMS)
 
 
 def term_names(config: "StyleConfig") -> Tuple[str, ...]:
@@ -121,7 +121,7 @@ class ObjectiveCache:
                   beside_terms: Sequence[Term] = (), masks: Optional[Masks] = None) -> TermObjective:
         """The objective of `config`'s terms (and `beside_terms`, evaluated beside the traced function) for
         these images (and masks), whole (`tile` 0) or in tiles, XLA-compiled where `xla` (a resolved choice)."""
-        terms = terms_for(config)
+        terms = terms_for(config, extractor.precision)
         guides, style_guides = guides_for(terms, masks, content_pixels.shape[1::-1],
                                           [p.shape[1::-1] for p in style_pixels])
         targets = build_targets(config, extractor, terms, content_pixels, style_pixels, tile, style_guides=style_guides)

@@ -8,12 +8,12 @@ from typing import Any, Mapping
 
 from keras import ops
 
-from neural_style.objective.terms import LayerTensors, PositionTerm, add_in_order
+from neural_style.objective.terms import LayerTensors, PositionTerm, add_in_order, at_least_float32
 
 
 def content_loss(features: Any, target: Any) -> Any:
     """Mean squared difference of activations."""
-    return ops.mean(ops.square(features - target))
+    return ops.mean(ops.square(at_least_float32(features) - target))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +26,7 @@ class ContentTerm(PositionTerm):
         return add_in_order(content_loss(features[name], target) for name, target in targets.items())
 
     def interior_sum(self, features: Any, target: Any) -> Any:
-        return ops.sum(ops.square(features - target))
+        return ops.sum(ops.square(at_least_float32(features) - target))
 
     def from_sums(self, sums: Mapping[str, Any], counts: Mapping[str, Any]) -> Any:
         return add_in_order(sums[name] / counts[name] for name in sums)

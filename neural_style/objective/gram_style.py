@@ -8,7 +8,7 @@ matrices' mean squared difference and divides it by that number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional, Tuple
 
 from keras import ops
@@ -18,18 +18,25 @@ from neural_style.objective.calibration import (REFERENCE_GRAM_DIFFERENCE, REFER
 from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, weighted_positions
 
 
-def raw_gram(features: Any, weights: Optional[Any] = None) -> Any:
-    """The unnormalised C x C Gram matrix of 1 x H x W x C activations: a sum over positions, which is
+def raw_gram(features: Any, weights: Optional[Any] = None, product_dtype: str = "float32") -> Any:
+    """The unnormalised C x C Gram matrix of 1 x H x W x C activations, in float32: a sum over positions, which is
     what lets the tiled evaluation add it up tile by tile; each position weighted by `weights` (1 x H x W x 1)
-    where given (the guided Gram matrix of Gatys et al. 2017)."""
-    flat, weighted = weighted_positions(features, weights)  # (H*W) x C
-    return ops.matmul(ops.transpose(weighted), flat)
+    where given (the guided Gram matrix of Gatys et al. 2017). `product_dtype` 'bfloat16' multiplies in bfloat16
+    (activations a bfloat16 network computed are exact in it; the products are summed in float32 and the sum rounded
+    to bfloat16), as fast as the network's own layers where float32 products would be several times slower."""
+    flat, weighted = weighted_positions(ops.cast(features, product_dtype), weights)  # (H*W) x C
+    if weights is not None:
+        return ops.cast(ops.matmul(ops.transpose(weighted), flat), "float32")
+    # One product forward and one backward where autodiff of FᵀF takes two: `half` carries the gradient through its
+    # right-hand F only, and half + halfᵀ - stop(half) has its value with the gradient F (D + Dᵀ) of both sides.
+    half = ops.cast(ops.matmul(ops.transpose(ops.stop_gradient(flat)), flat), "float32")
+    return half + ops.transpose(half) - ops.stop_gradient(half)
 
 
 def gram_matrix(features: Any, normalize: bool = True) -> Any:
     """C x C Gram matrix of 1 x H x W x C activations, divided by C*H*W unless `normalize` is False."""
     gram = raw_gram(features)
-    return gram / ops.cast(ops.size(features), features.dtype) if normalize else gram
+    return gram / ops.cast(ops.size(features), "float32") if normalize else gram
 
 
 def style_loss(gram: Any, target_gram: Any) -> Any:
@@ -52,9 +59,13 @@ class GramStyleTerm(StatisticsTerm):
     layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     normalization: str = "mean"
     calibration: str = "off"  # "target" or "gradient" (calibration.py)
+    product_dtype: str = "float32"  # the Gram matrices' products (raw_gram): 'bfloat16' with a bfloat16 network
 
     def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
-        return raw_gram(features, guide)
+        return raw_gram(features, guide, self.product_dtype)
+
+    def in_precision(self, precision: str) -> "GramStyleTerm":
+        return replace(self, product_dtype="bfloat16") if precision == "bfloat16" else self
 
     def target_from_statistics(self, statistics: Any, count: Any) -> Any:
         return statistics / count if self.normalization == "mean" else statistics

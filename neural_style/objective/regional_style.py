@@ -18,7 +18,7 @@ one region (the whole picture) and the style images blend in it as usual, each f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional, Tuple
 
 from keras import ops
@@ -44,6 +44,9 @@ class RegionalStyleTerm(StatisticsTerm):
         guide = ops.cast(guide, features.dtype)
         sums = ops.stack([self.inner.statistics(features, guide[..., k:k + 1]) for k in range(len(self.region_weights))])
         return sums, ops.sum(guide, axis=(0, 1, 2))
+
+    def in_precision(self, precision: str) -> "RegionalStyleTerm":
+        return replace(self, inner=self.inner.in_precision(precision))
 
     def _region_counts(self, statistics: Any) -> Tuple[Any, Any]:
         """Each region's sums and its number of weighted activations (C times its mass)."""

@@ -30,7 +30,7 @@ import numpy as np
 from keras import ops
 
 from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE, calibrated
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, at_least_float32
 
 # Values kept of each style quantile function. Each layer is projected on as many directions as it has channels
 # (Heitz et al.): 64 directions on every layer left the deep layers' distributions unmatched in most directions
@@ -47,7 +47,7 @@ def directions(channels: int, seed: int, count: Optional[int] = None) -> np.ndar
 
 
 def _sorted_projections(features: Any, seed: int) -> Any:
-    flat = ops.reshape(features, (-1, features.shape[-1]))
+    flat = ops.reshape(at_least_float32(features), (-1, features.shape[-1]))
     projected = ops.matmul(flat, ops.cast(directions(int(features.shape[-1]), seed), flat.dtype))
     return ops.sort(projected, axis=0)  # N x C
 

@@ -58,6 +58,11 @@ class Term:
         loss = self.loss(image, features, targets) if guide is None else self.loss(image, features, targets, guide)
         return self.weight * loss
 
+    def in_precision(self, precision: str) -> "Term":
+        """This term for a network computing in `precision` ('float32', 'bfloat16', 'float16'): itself, unless the
+        term has faster arithmetic for that precision (the Gram matrices' bfloat16 products)."""
+        return self
+
 
 @dataclass(frozen=True, kw_only=True)
 class PositionTerm(Term):
@@ -116,8 +121,14 @@ class ImageTerm(Term):
 
 
 def activation_count(features: Any) -> Any:
-    """How many values 1 x H x W x C activations hold (C*H*W), in their dtype."""
-    return ops.cast(ops.size(features), features.dtype)
+    """How many values 1 x H x W x C activations hold (C*H*W), in float32."""
+    return ops.cast(ops.size(features), "float32")
+
+
+def at_least_float32(features: Any) -> Any:
+    """Activations as the losses compute with them: a 16-bit network's as float32 (the network hands them out in
+    its own precision), wider ones as they are."""
+    return features if ops.dtype(features) in ("float32", "float64") else ops.cast(features, "float32")
 
 
 def weighted_positions(features: Any, weights: Optional[Any]) -> Tuple[Any, Any]:
@@ -149,4 +160,4 @@ def add_in_order(values: Any) -> Any:
 
 
 __all__ = ["IMAGE", "POSITIONS", "STATISTICS", "ImageTerm", "PositionTerm", "StatisticsTerm", "Term",
-           "activation_count", "add_in_order", "layer_guide", "weighted_positions"]
+           "activation_count", "add_in_order", "at_least_float32", "layer_guide", "weighted_positions"]

@@ -21,7 +21,7 @@ from keras import ops
 
 from neural_style.objective.calibration import (REFERENCE_MOMENT_SCALE, REFERENCE_WASSERSTEIN_LOSS, calibrated,
                                                 moment_scale)
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, weighted_positions
+from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, at_least_float32, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
 # fire is singular, and the square root's derivative there is infinite.
@@ -31,7 +31,7 @@ EIGENVALUE_FLOOR = 1e-6
 def moment_sums(features: Any, weights: Optional[Any] = None) -> Any:
     """(C + 1) x C sums over the positions of 1 x H x W x C activations: rows 0..C-1 the sum of f f^T, row C the
     sum of f; each position weighted by `weights` (1 x H x W x 1) where given."""
-    flat, weighted = weighted_positions(features, weights)
+    flat, weighted = weighted_positions(at_least_float32(features), weights)
     return ops.concatenate([ops.matmul(ops.transpose(weighted), flat), ops.sum(weighted, 0, keepdims=True)], 0)
 
 

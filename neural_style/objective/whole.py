@@ -11,7 +11,8 @@ from keras import ops
 from neural_style import backends
 from neural_style.objective.evaluation import Evaluation, Guides, Statistics, Targets, TermObjective, add_beside_terms
 from neural_style.objective.loss_scale import LossScale, scaled, unscaled
-from neural_style.objective.terms import LayerTensors, Term, activation_count, add_in_order, layer_guide
+from neural_style.objective.terms import (LayerTensors, Term, activation_count, add_in_order, at_least_float32,
+                                         layer_guide)
 
 
 class WholeFeatures:
@@ -22,7 +23,7 @@ class WholeFeatures:
 
     def activations(self, image: Any, layers: Sequence[str]) -> Dict[str, Any]:
         features = self.extractor(image)
-        return {name: ops.stop_gradient(features[name]) for name in layers}
+        return {name: ops.stop_gradient(at_least_float32(features[name])) for name in layers}
 
     def statistics(self, image: Any, terms: Sequence[Term], guides: Mapping[str, Any]
                    ) -> Tuple[Statistics, Statistics]:
