@@ -10,6 +10,7 @@ This module reads that path top to bottom; each stage lives in its own module.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, TextIO
@@ -135,7 +136,10 @@ def stylize(
         progress.message(plan.hardware.warning)
     try:
         with seeded(config.seed):
-            return _paint(config, watch, plan, sources, extractor, progress, on_step, should_stop, live, display)
+            result = _paint(config, watch, plan, sources, extractor, progress, on_step, should_stop, live, display)
+        if watch.profile and plan.scales and result.stop_reason != "stopped" and not result.error:
+            _print_profile(result, stream or sys.stderr)
+        return result
     except BaseException as error:
         if live:
             live.finish(None, "failed", str(error) or type(error).__name__)
@@ -193,6 +197,16 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
                                        notify=progress.message)
     _report(result, progress)
     return result
+
+
+def _print_profile(result: StyleResult, stream: TextIO) -> None:
+    """--profile: where an evaluation's time went at the final size, after the run's own lines."""
+    from neural_style.benchmarks.profile import profile_run
+
+    if result.plan is not None and result.plan.scales[-1].memory.tile:
+        print("profile: the final size was evaluated in tiles; this is a whole evaluation at that size", file=stream)
+    profile = profile_run(result)
+    print(f"profile: {profile.summary()}\n{profile.table()}", file=stream, flush=True)
 
 
 def _report_start(plan: RunPlan, config: StyleConfig, progress: Progress) -> None:

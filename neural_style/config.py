@@ -330,6 +330,7 @@ class WatchOptions:
     web: Optional[int] = None  # the live page's port (watch/live_page.py); 0: any free port
     web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
     json: bool = False  # events as JSON lines on standard output (watch/events.py), messages on standard error
+    profile: bool = False  # after the run, where an evaluation's time went at the final size (benchmarks/profile.py)
 
     def with_options(self, **changes: Any) -> "WatchOptions":
         return replace(self, **changes)

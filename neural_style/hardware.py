@@ -152,6 +152,21 @@ def resolve_xla(requested: Optional[bool], device: str, seeded: bool, backend: s
     return requested
 
 
+def compiler_reason(requested: Optional[bool], device: str, seeded: bool, backend: str = "tensorflow") -> str:
+    """Why resolve_xla chose what it did, as the start line says it."""
+    if seeded:
+        return "seeded: never compiled" if backend != "jax" else "seeded; JAX always compiles"
+    if requested is not None:
+        return "asked for"
+    if backend == "jax":
+        return "auto: JAX always compiles"
+    if backend == "torch":
+        return "auto: torch.compile was not measured to pay"
+    if "GPU" in device.upper():
+        return "auto: XLA on a GPU"
+    return "auto: on a CPU the graph beats XLA (4x in bfloat16)"
+
+
 def start_backend(requested: str = "auto") -> "backends.BackendChoice":
     """The backend chosen and started (quietly, GPUs set to share their memory): backends.activate."""
     return backends.activate(requested)
@@ -190,6 +205,7 @@ class Hardware:
     warning: Optional[str] = None  # said in the start line: an NVIDIA GPU present that the backend does not use
     backend: str = "tensorflow"
     backend_why: str = ""
+    compiler_why: str = ""
 
     @property
     def on_gpu(self) -> bool:
@@ -202,8 +218,10 @@ class Hardware:
         return backends.module(self.backend).COMPILERS["xla" if self.xla else "graph"]
 
     def arithmetic(self) -> str:
-        """'bfloat16 (auto: CPU with AVX512_BF16), graph': the precision, why, and how the objective is compiled."""
-        return f"{self.precision} ({self.precision_why}), {self.compiler}"
+        """'bfloat16 (auto: CPU with AVX512_BF16), graph (auto: ...)': the precision, how the objective is compiled,
+        and why each."""
+        compiler_why = f" ({self.compiler_why})" if self.compiler_why else ""
+        return f"{self.precision} ({self.precision_why}), {self.compiler}{compiler_why}"
 
     def describe(self) -> str:
         why = f" ({self.backend_why})" if self.backend_why else ""
@@ -228,9 +246,11 @@ def resolve_hardware(config: "StyleConfig", flags: Optional[frozenset] = None) -
     choice = start_backend(config.backend)
     device = resolve_device(config.device)
     precision, why = resolve_precision(config.precision, device, flags, choice.name)
-    return Hardware(device, precision, why, resolve_xla(config.xla, device, config.seed is not None, choice.name),
+    seeded = config.seed is not None
+    return Hardware(device, precision, why, resolve_xla(config.xla, device, seeded, choice.name),
                     unused_gpu_warning(device, config.device), choice.name,
-                    choice.why + (f"; {choice.advice}" if choice.advice else ""))
+                    choice.why + (f"; {choice.advice}" if choice.advice else ""),
+                    compiler_reason(config.xla, device, seeded, choice.name))
 
 
 def op_determinism(enabled: bool) -> "contextlib.AbstractContextManager":

@@ -62,13 +62,31 @@ def test_the_start_line_says_which_precision_and_why(small_images, monkeypatch):
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     stream = io.StringIO()
     result = stylize(content, style, stream=stream, **dict(FAST, iterations=1, quiet=False))
-    assert "float32 (auto: CPU without AVX512-BF16 or AMX), graph;" in stream.getvalue()
+    assert "float32 (auto: CPU without AVX512-BF16 or AMX), graph (" in stream.getvalue()
     assert result.precision == "float32" and result.plan.hardware.xla is False
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     stream = io.StringIO()
     result = stylize(content, style, stream=stream, **dict(FAST, iterations=1, quiet=False))
-    assert "bfloat16 (auto: CPU with AVX512_BF16), graph;" in stream.getvalue()
+    assert "bfloat16 (auto: CPU with AVX512_BF16), graph (" in stream.getvalue()
     assert result.precision == "bfloat16"
+
+
+def test_the_start_line_explains_every_choice_auto_made(small_images):
+    """Backend, precision, compiler and optimiser each named with the reason auto chose it; a choice asked for says
+    so."""
+    content, style = small_images
+    options = {key: value for key, value in FAST.items() if key not in ("precision", "xla", "seed", "optimizer")}
+    stream = io.StringIO()
+    result = stylize(content, style, stream=stream, **dict(options, iterations=1, quiet=False))
+    line = stream.getvalue().splitlines()[0]
+    hardware = result.plan.hardware
+    assert hardware.backend_why and f"{hardware.backend} ({hardware.backend_why}" in line  # auto's, or Keras's own
+    for choice, why in ((hardware.precision, hardware.precision_why), (hardware.compiler, hardware.compiler_why),
+                        (result.plan.optimizer, result.plan.optimizer_why)):
+        assert why.startswith("auto: ") and f"{choice} ({why}" in line, (choice, why, line)
+    stream = io.StringIO()
+    stylize(content, style, stream=stream, **dict(options, iterations=1, quiet=False, xla=False, precision="float32"))
+    assert "float32 (asked for), graph (asked for)" in stream.getvalue()
 
 
 def test_bfloat16_loss_and_gradient_are_close_to_float32(small_images):

@@ -1,7 +1,7 @@
 """Per precision and size: seconds per loss-and-gradient evaluation with the plain graph and with XLA (interleaved,
 min and median), the evaluation's GFLOP (VGG19's convolutions forward and backward, and the Gram matrices, from the
-layer shapes), GFLOP/s and the share of this machine's peak (a large matmul of the same precision, measured in the
-same run), the time from process start to the first iteration of a real `neural-style` run, and that run's peak
+layer shapes), GFLOP/s and the share of this machine's convolution peak (a VGG-sized convolution of the same precision,
+measured in the same run: benchmarks/profile.py; a large matmul's peak is printed beside it), the time from process start to the first iteration of a real `neural-style` run, and that run's peak
 memory."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from keras import ops
 
 from neural_style import backends
 
+from neural_style.benchmarks.profile import measured_convolution_peak
 from neural_style.benchmarks.measure import (RUN_REPORTING_PEAK, check_fits, interleaved_seconds, min_median, or_na,
                                              reported_peak)
 from neural_style.config import StyleConfig
@@ -97,13 +98,15 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     plain, compiled = compilers["graph"], compilers["xla"]
     print(f"device {device}, {os.cpu_count()} CPUs, {backends.active().version()}"
           + (", op determinism on" if args.deterministic else ""))
-    print("seconds per evaluation as min/median of interleaved rounds; GFLOP/s and % of peak from the faster mode's min")
+    print("seconds per evaluation as min/median of interleaved rounds; GFLOP/s and % of the convolution peak from the "
+          "faster mode's min")
     print(f"{'precision':>9} {'size':>9} {plain + ' s/eval':>15} {compiled + ' s/eval':>21} {'GFLOP':>6} "
-          f"{'GFLOP/s':>8} {'% peak':>6} {'start->1st it':>13} {'peak MiB':>8}", flush=True)
+          f"{'GFLOP/s':>8} {'% conv':>6} {'start->1st it':>13} {'peak MiB':>8}", flush=True)
     with backends.device_scope(device), op_determinism(args.deterministic):
         vgg = build_vgg19("gatys")
         for precision in args.precisions:
-            peak = peak_gflops(precision)
+            peak = measured_convolution_peak(precision)
+            matmul_peak = peak_gflops(precision)
             base = StyleConfig(precision=precision)
             extractor = build_feature_extractor(base, vgg=vgg)
             for size in sizes:
@@ -129,7 +132,8 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                       f"{gflop:>6.1f} "
                       f"{gflop / best:>8.1f} {100 * gflop / best / peak:>5.0f}% {or_na(start, '.1f', 's'):>13} "
                       f"{or_na(memory, '.0f'):>8}", flush=True)
-            print(f"{'':>9} {precision} matmul peak: {peak:.0f} GFLOP/s", flush=True)
+            print(f"{'':>9} {precision} convolution peak: {peak:.0f} GFLOP/s (3x3, 256 -> 256 channels at 128x96); "
+                  f"matmul peak: {matmul_peak:.0f} GFLOP/s", flush=True)
     return 0
 
 

@@ -2,6 +2,7 @@
 its flag; each is a module of `neural_style.benchmarks` (its docstring says what it measures):
 
     neural-style benchmark [--sizes 256 512] [--precisions float32 bfloat16] [--rounds 5]       speed (the default)
+    neural-style benchmark --profile [--sizes 512] [--precisions float32 bfloat16] [--rounds 5]
     neural-style benchmark --time-to-quality CONTENT STYLE [--size 512] [-o FOLDER]
     neural-style benchmark --tiled [--sizes 1024 2048 4096] [--tile-size 1024] [--rounds 2]
     neural-style benchmark --video CLIP STYLE [--frames 24] [--temporal-weights 0.05]
@@ -26,7 +27,7 @@ from neural_style.samples import sample
 
 PROG = "neural-style benchmark"
 # Each measurement's flag (its argparse destination) and its module in neural_style.benchmarks; none given: speed.
-MEASUREMENTS = {"time_to_quality": "time_to_quality", "tiled": "tiled", "video": "video", "batch": "batch",
+MEASUREMENTS = {"profile": "profile", "time_to_quality": "time_to_quality", "tiled": "tiled", "video": "video", "batch": "batch",
                 "style_losses": "style_losses", "starts": "starts", "studio": "studio", "refusals": "refusals",
                 "optimizers": "optimizers", "strength": "strength"}
 
@@ -34,6 +35,10 @@ MEASUREMENTS = {"time_to_quality": "time_to_quality", "tiled": "tiled", "video":
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_argument_group("the measurement (one; none: speed)").add_mutually_exclusive_group()
+    which.add_argument("--profile", action="store_true",
+                       help="where an evaluation's time goes: each layer's convolution, ReLU, pooling, style "
+                       "statistics, terms, casts and copies at --sizes (default here: 512) in each --precisions, "
+                       "against the evaluation and this machine's convolution peak")
     which.add_argument("--time-to-quality", nargs=2, metavar=("CONTENT", "STYLE"),
                        help="the single-size float32 baseline against the default run and the photo start")
     which.add_argument("--tiled", action="store_true",
@@ -64,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "the page does) with the same settings and network, interleaved, seconds per evaluation")
     options = parser.add_argument_group("options")
     options.add_argument("--sizes", type=int, nargs="+",
-                         help="speed and --tiled: longest sides (default: 256 512, and 1024 2048 4096 with --tiled)")
+                         help="speed, --profile and --tiled: longest sides (default: 256 512; 512 with --profile; 1024 "
+                         "2048 4096 with --tiled)")
     options.add_argument("--precisions", nargs="+", choices=("float32", "bfloat16"), default=["float32", "bfloat16"],
                          help="speed: the precisions (default: float32 bfloat16)")
     options.add_argument("--rounds", type=int,

@@ -57,6 +57,10 @@ def _add_output_flags(group: Any) -> None:
     group.add_argument("--snapshot-every", type=int, metavar="N",
                        help=f"save a snapshot every N iterations, 0 for none {_default('snapshot_every')}")
     group.add_argument("--no-log", dest="log", action="store_false", help="do not write the CSV loss log")
+    group.add_argument("--profile", action="store_true",
+                       help="after the run, print where an evaluation's time went at the final size: each layer's "
+                       "convolutions, ReLU, pooling, style statistics, casts and copies, against this machine's "
+                       "convolution peak (neural-style benchmark --profile measures the same)")
     group.add_argument("--web", nargs="?", const=DEFAULT_WEB_PORT, type=int, metavar="PORT",
                        help=f"show the run live on a local web page, http://127.0.0.1:PORT/ (PORT {DEFAULT_WEB_PORT} "
                        "when not given; 0: any free port), with a Stop button (default: off)")

@@ -21,7 +21,7 @@ def test_benchmark_prints_its_table_at_a_tiny_size(capsys):
     assert float(fields[4]) > 0 and float(fields[5]) > 0 and fields[6].endswith("%")
     start, memory = float(fields[7].rstrip("s")), float(fields[8])
     assert 0 < start < 120 and memory > 100
-    assert "bfloat16 matmul peak:" in out
+    assert "bfloat16 convolution peak:" in out and "matmul peak:" in out
 
 
 def test_evaluation_gflop_counts_vgg19s_convolutions(vgg19):
