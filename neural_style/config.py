@@ -49,7 +49,7 @@ class OptimizerSpec:
 # "lbfgs-device": the bounded L-BFGS kept where the evaluation runs (optim/lbfgs_device.py: float32 pairs and their
 # masked copies, the iterate, gradient, direction, trial point and gradient, and the recursion's vector); "adam": Keras's Adam (the variable and
 # its two moments in float32, the average, the last good picture and the start in float64). "auto": lbfgs-device on a
-# GPU, lbfgs elsewhere (plan/run_plan.resolve_optimizer).
+# GPU and in bfloat16 on a CPU, lbfgs in float32 on a CPU (plan/run_plan.resolve_optimizer).
 OPTIMIZER_SPECS: Dict[str, OptimizerSpec] = {
     "lbfgs": OptimizerSpec("lbfgs", "L-BFGS", ("lbfgs_history",), False, 8, 8, 2),
     "lbfgs-device": OptimizerSpec("lbfgs-device", "L-BFGS", ("lbfgs_history",), True, 4, 6, 4),

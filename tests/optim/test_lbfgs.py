@@ -127,11 +127,11 @@ def test_a_cold_start_that_stalls_is_restarted_with_a_one_grey_level_step(small_
     monkeypatch.setattr(lbfgs.LbfgsRun, "_attempt", counted)
     monkeypatch.setattr(lbfgs, "STALL_FALL", 1.01)
     content, style = small_images
-    result = stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True)
+    result = stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True, optimizer="lbfgs")
     assert len(raised) == 1 and result.iterations == 25 and result.stop_reason == "done"
     assert [s.iteration for s in result.history] == list(range(1, 26))
     raised.clear()
-    stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True, init=content)
+    stylize(content, style, size=64, iterations=25, scales=1, tolerance=0, quiet=True, init=content, optimizer="lbfgs")
     assert raised == []  # a start from an image file is not a cold start
 
 

@@ -71,15 +71,20 @@ def test_on_a_picture_its_loss_is_scipys_or_lower_within_a_margin(small_images, 
     assert device.evaluations <= 1.5 * device.iterations + 5
 
 
-def test_auto_takes_the_device_lbfgs_on_a_gpu_and_scipys_elsewhere(small_images):
+def test_auto_takes_the_device_lbfgs_on_a_gpu_and_in_bfloat16_and_scipys_in_float32_on_a_cpu(small_images):
     cpu = Hardware("/CPU:0", "float32", "asked for", False)
+    cpu_bfloat16 = Hardware("/CPU:0", "bfloat16", "asked for", False)
     gpu = Hardware("/GPU:0", "bfloat16", "GPU compute capability 8.0", True)
-    assert resolve_optimizer("auto", cpu) == ("lbfgs", "auto: scipy's L-BFGS-B on a CPU")
+    assert resolve_optimizer("auto", cpu) == ("lbfgs", "auto: scipy's L-BFGS-B in float32 on a CPU")
+    assert resolve_optimizer("auto", cpu_bfloat16)[0] == "lbfgs-device"
     assert resolve_optimizer("auto", gpu) == ("lbfgs-device", "auto: on a GPU, L-BFGS stays on the device")
     assert resolve_optimizer("adam", gpu) == ("adam", "asked for")
-    result = stylize(*small_images, **dict(FAST, iterations=1))
-    assert result.plan.optimizer == "lbfgs" and "lbfgs (auto: scipy's L-BFGS-B on a CPU)" in result.plan.start_line(
-        result.config)
+    result = stylize(*small_images, **dict(FAST, iterations=1, precision="float32"))
+    assert result.plan.optimizer == "lbfgs" and "lbfgs (auto: scipy's L-BFGS-B in float32 on a CPU)" in (
+        result.plan.start_line(result.config))
+    result = stylize(*small_images, **dict(FAST, iterations=1, precision="bfloat16"))
+    assert result.plan.optimizer == "lbfgs-device" and "lbfgs-device (auto: bfloat16 on a CPU" in (
+        result.plan.start_line(result.config))
 
 
 def test_stop_snapshots_resume_and_tiles_work_with_it(small_images, tmp_path):
@@ -154,7 +159,7 @@ def test_an_optimal_start_is_converged_and_a_start_outside_the_box_is_brought_in
     problem = Problem(lambda x: tf.reduce_sum((x - 2.0) ** 2), 6)  # its minimum in [0, 1] is the corner x = 1
     bounds = (np.zeros(6), np.ones(6))
     outcome, steps = solve_on_device(problem, np.ones(6), bounds)
-    assert outcome.reason.startswith("converged: the projected gradient") and outcome.iterations == 0
+    assert outcome.reason == "converged: the projected gradient is zero" and outcome.iterations == 0
     assert outcome.error is None and outcome.evaluations == 1
     outcome, steps = solve_on_device(problem, np.full(6, 5.0), bounds)  # outside: projected into the box first
     assert outcome.reason.startswith("converged") and np.allclose(outcome.image, 1.0)
