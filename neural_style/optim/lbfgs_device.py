@@ -251,5 +251,5 @@ def run_device_lbfgs(evaluator: Evaluator, x0: np.ndarray, bounds: Tuple[np.ndar
     return DeviceLbfgs(evaluator, x0, bounds, iterations, history, on_iteration, precision, tolerance).run()
 
 
-__all__ = ["ARMIJO", "LOSS_ROUNDING", "MAX_BACKTRACKS", "NONMONOTONE_WINDOW", "PGTOL", "RELATIVE_REDUCTION", "DeviceLbfgs",
+__all__ = ["ARMIJO", "LOSS_ROUNDING", "MAX_BACKTRACKS", "NONMONOTONE_WINDOW", "RELATIVE_PGTOL", "RELATIVE_REDUCTION", "DeviceLbfgs",
            "run_device_lbfgs"]
