@@ -36,7 +36,7 @@ def test_accepts_pillow_images_and_arrays_as_the_same_pictures_as_files(small_im
 
 def test_adam_lowers_the_loss(small_images):
     content, style = small_images
-    result = stylize(content, style, optimizer="adam", learning_rate=5.0, **dict(FAST, iterations=15))
+    result = stylize(content, style, learning_rate=5.0, **dict(FAST, optimizer="adam", iterations=15))
     assert result.evaluations == 15
     assert result.history[-1].total < 0.8 * result.history[0].total
 

@@ -64,8 +64,8 @@ def test_on_a_picture_its_loss_is_scipys_or_lower_within_a_margin(small_images, 
     L-BFGS-B's or lower, in at most 1.5 evaluations an iteration (measured at 256 px, 100 iterations: 7.17-7.22 against
     7.33 in float32, 7.18 against 7.24 in bfloat16, 1.06 evaluations an iteration; docs/performance.md)."""
     options = dict(FAST, size=96, iterations=40, scales=1, tolerance=0.0, precision=precision)
-    scipy = stylize(*small_images, optimizer="lbfgs", **options)
-    device = stylize(*small_images, optimizer="lbfgs-device", **options)
+    scipy = stylize(*small_images, **dict(options, optimizer="lbfgs"))
+    device = stylize(*small_images, **dict(options, optimizer="lbfgs-device"))
     assert device.iterations == 40 and device.plan.optimizer == "lbfgs-device"
     assert device.history[-1].total <= 1.05 * scipy.history[-1].total
     assert device.evaluations <= 1.5 * device.iterations + 5
@@ -79,10 +79,10 @@ def test_auto_takes_the_device_lbfgs_on_a_gpu_and_in_bfloat16_and_scipys_in_floa
     assert resolve_optimizer("auto", cpu_bfloat16)[0] == "lbfgs-device"
     assert resolve_optimizer("auto", gpu) == ("lbfgs-device", "auto: on a GPU, L-BFGS stays on the device")
     assert resolve_optimizer("adam", gpu) == ("adam", "asked for")
-    result = stylize(*small_images, **dict(FAST, iterations=1, precision="float32"))
+    result = stylize(*small_images, **dict(FAST, iterations=1, precision="float32", optimizer="auto"))
     assert result.plan.optimizer == "lbfgs" and "lbfgs (auto: scipy's L-BFGS-B in float32 on a CPU)" in (
         result.plan.start_line(result.config))
-    result = stylize(*small_images, **dict(FAST, iterations=1, precision="bfloat16"))
+    result = stylize(*small_images, **dict(FAST, iterations=1, precision="bfloat16", optimizer="auto"))
     assert result.plan.optimizer == "lbfgs-device" and "lbfgs-device (auto: bfloat16 on a CPU" in (
         result.plan.start_line(result.config))
 
@@ -97,15 +97,15 @@ def test_stop_snapshots_resume_and_tiles_work_with_it(small_images, tmp_path):
         if step.iteration == 5:
             raise StopIteration
 
-    stopped = stylize(content, style, str(output), optimizer="lbfgs-device", on_step=stop_after_five,
-                      **dict(FAST, iterations=50, snapshot_every=2, scales=1))
+    stopped = stylize(content, style, str(output), on_step=stop_after_five,
+                      **dict(FAST, optimizer="lbfgs-device", iterations=50, snapshot_every=2, scales=1))
     assert stopped.stop_reason == "stopped" and stopped.iterations == 5 and output.exists()
     assert (tmp_path / "out_at_iteration_4.png").exists() and len(open(tmp_path / "out_log.csv").readlines()) == 6
-    resumed = stylize(content, style, str(tmp_path / "resumed.png"), optimizer="lbfgs-device",
-                      **dict(FAST, iterations=5, init=str(output)))
+    resumed = stylize(content, style, str(tmp_path / "resumed.png"),
+                      **dict(FAST, optimizer="lbfgs-device", iterations=5, init=str(output)))
     assert resumed.iterations == 5 and resumed.history[-1].total < stopped.history[0].total
-    tiled = stylize(content, style, optimizer="lbfgs-device", **dict(FAST, size=96, iterations=4, tile_size=48,
-                                                                     scales=1))
+    tiled = stylize(content, style, **dict(FAST, optimizer="lbfgs-device", size=96, iterations=4, tile_size=48,
+                                           scales=1))
     assert tiled.plan.scales[-1].memory.tile == 48 and tiled.iterations == 4
 
 
