@@ -5,7 +5,7 @@
     result.to_pil()            # the picture
     result.history[-1].terms   # the last iteration's loss terms, by name
 
-images in -> features/ -> objective/ (a list of named terms) -> optim/ -> watch/, all through pipeline.py;
+images in -> features/ -> objective/ (a list of named terms) -> optim/ -> watch/, all through run/ (its stages in order);
 video/ and batch/ run it per frame and per job; commands/ is the command line; backends/ holds what differs between
 the frameworks. Keras is imported once the backend is chosen, not here, so `--help` and input checks stay fast.
 """

@@ -22,13 +22,13 @@ from neural_style import images, pipeline
 from neural_style.config import StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import FeatureExtractor
-from neural_style.hardware import seeded
+from neural_style.backends.hardware import seeded
 from neural_style.plan.memory import peak_resident_bytes
 from neural_style.plan.run_plan import RunPlan, plan_run
 from neural_style.plan.scales import Scale
-from neural_style.render import check_output, kept_alpha, network_pixels, render, write_output
-from neural_style.request import resolve_request
-from neural_style.sources import SourceImages, load_sources
+from neural_style.run.render import check_output, kept_alpha, network_pixels, render, write_output
+from neural_style.run.request import resolve_request
+from neural_style.run.sources import SourceImages, load_sources
 from neural_style.step import Step
 from neural_style.watch.live_page import open_live_view
 from neural_style.watch.live_run import LiveRun
@@ -201,7 +201,7 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
 
 def _print_profile(result: StyleResult, stream: TextIO) -> None:
     """--profile: where an evaluation's time went at the final size, after the run's own lines."""
-    from neural_style.benchmarks.profile import profile_run
+    from neural_style.run.profile import profile_run
 
     if result.plan is not None and result.plan.scales[-1].memory.tile:
         print("profile: the final size was evaluated in tiles; this is a whole evaluation at that size", file=stream)

@@ -58,7 +58,8 @@ OPTIMIZER_SPECS: Dict[str, OptimizerSpec] = {
 OPTIMIZERS = ("auto", *OPTIMIZER_SPECS)
 # How a picture is made: by optimising the objective (Gatys et al.), or in one pass of AdaIN's trained decoder
 # (feedforward/adain.py).
-METHODS = ("optimize", "adain")
+OPTIMIZE_METHOD, FEED_FORWARD_METHOD = "optimize", "adain"  # paint by optimising, or in one pass of AdaIN
+METHODS = (OPTIMIZE_METHOD, FEED_FORWARD_METHOD)
 POOLINGS = ("max", "avg")
 # "mean": Gram / (C*H*W), mean squared difference (jcjohnson/neural-style).
 # "chapter": unnormalised Gram, mean squared difference divided by C*H*W (the PyTorch reference).
@@ -75,6 +76,12 @@ STYLE_CALIBRATIONS = ("auto", "off", "target", "gradient")
 # Style losses that are not sums over positions (a sort over all of them): they need the whole image at once, so
 # tiles and masks are refused with them.
 WHOLE_IMAGE_STYLE_LOSSES = ("sliced",)
+
+
+def whole_image_refusal(style_loss: str, cannot: str, fix: str) -> NeuralStyleError:
+    """The one wording of a refusal of a style loss of WHOLE_IMAGE_STYLE_LOSSES: what it `cannot` do, and the `fix`."""
+    return NeuralStyleError(f"--style-loss {style_loss} needs the whole image at once (it sorts every position), so "
+                            f"it cannot {cannot}: {fix}, or use --style-loss gram or wasserstein")
 # "longest-side": --size is the longest side, the style is scaled by --style-scale (Lanczos).
 # "reference": torchvision's Resize(size): the shorter side is --size, the longer one scaled and
 # truncated, bilinear; the style image is resized to the content image's size.
@@ -98,9 +105,11 @@ TILE_ALIGNMENT = 16
 # 2e-4 (no worse along borders), 80 px exact (the receptive field of conv5_1 is 156 px).
 DEFAULT_TILE_HALO = 64
 
-# --init names that are not files (starts.py makes each start image). Anything else is the path of an image.
-# Where an optimisation may start besides an image file: the content, noise, or the AdaIN picture.
-NAMED_STARTS = ("content", "random", "adain")
+# --init names that are not files (run/starts.py makes each start image). Anything else is the path of an image.
+# Where an optimisation may start besides an image file: the content, noise, or the AdaIN picture (the feed-forward
+# picture, which --method adain gives as the result).
+CONTENT_START, RANDOM_START, FEED_FORWARD_START = "content", "random", "adain"
+NAMED_STARTS = (CONTENT_START, RANDOM_START, FEED_FORWARD_START)
 
 
 def is_file_start(init: str) -> bool:
@@ -330,7 +339,7 @@ class WatchOptions:
     web: Optional[int] = None  # the live page's port (watch/live_page.py); 0: any free port
     web_host: str = "127.0.0.1"  # where it listens; another address makes it reachable from other machines
     json: bool = False  # events as JSON lines on standard output (watch/events.py), messages on standard error
-    profile: bool = False  # after the run, where an evaluation's time went at the final size (benchmarks/profile.py)
+    profile: bool = False  # after the run, where an evaluation's time went at the final size (run/profile.py)
 
     def with_options(self, **changes: Any) -> "WatchOptions":
         return replace(self, **changes)
@@ -373,7 +382,7 @@ def validate_watch(watch: WatchOptions) -> None:
     _check_number("--timelapse-fps", watch.timelapse_fps, minimum=0, strict=True, flag="--timelapse-fps")
 
 
-# The book chapter's exercises 5.01-5.04 (../shared/seeds/000_*.txt), as one option set: the same
+# The book chapter's exercises 5.01-5.04 (the PyTorch reference's seed chapter), as one option set: the same
 # objective and input sizing as `neural_style.reference`, so both minimise one and the same function.
 PRESETS = {
     "reference": dict(
@@ -524,8 +533,7 @@ def _check_tiles(config: StyleConfig) -> None:
             raise NeuralStyleError(f"--tile-size must be a multiple of {TILE_ALIGNMENT} px, got {config.tile_size}: "
                                    f"use --tile-size {max(TILE_ALIGNMENT, config.tile_size // TILE_ALIGNMENT * TILE_ALIGNMENT)}")
     if config.tile_size not in ("auto", 0) and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
-        raise NeuralStyleError(f"--style-loss {config.style_loss} needs the whole image at once (it sorts every "
-                               "position): drop --tile-size, or use --style-loss gram or wasserstein, which tile")
+        raise whole_image_refusal(config.style_loss, "be evaluated in tiles", "drop --tile-size")
     _check_int("--tile-halo", config.tile_halo, minimum=0, flag="--tile-halo")
     if config.tile_halo % TILE_ALIGNMENT:
         raise NeuralStyleError(f"--tile-halo must be a multiple of {TILE_ALIGNMENT} px, got {config.tile_halo}: "
@@ -559,8 +567,7 @@ def _check_masks(config: StyleConfig) -> None:
             raise NeuralStyleError(f"{flag} has {len(masks)} mask{'s' * (len(masks) != 1)} but {len(config.styles)} "
                                    "style images were given: give one mask per style image, in the same order")
     if (config.masks or config.style_masks) and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
-        raise NeuralStyleError(f"masks need a style loss that sums over positions, and --style-loss {config.style_loss} "
-                               "sorts them: use --style-loss gram or wasserstein with masks")
+        raise whole_image_refusal(config.style_loss, "paint regions by masks", "drop the masks")
     if (config.masks or config.style_masks) and config.style_normalization != "mean":
         raise NeuralStyleError("masks need the 'mean' style normalisation (regions of different sizes are compared "
                                "by their means): drop --preset reference")

@@ -95,12 +95,3 @@ def write_json(path: str, value: Any) -> None:
 
     write_atomically(path, write, suffix=".json")
 
-
-def write_text(path: str, text: str) -> None:
-    """A text file, written atomically."""
-
-    def write(temporary: str) -> None:
-        with open(temporary, "w") as stream:
-            stream.write(text)
-
-    write_atomically(path, write)

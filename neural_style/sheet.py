@@ -22,7 +22,7 @@ from neural_style.api import stylize
 from neural_style.config import PRESETS, SILENT_WATCH, StyleConfig, shown
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
-from neural_style.hardware import resolve_hardware
+from neural_style.backends.hardware import resolve_hardware
 from neural_style.plan.run_plan import plan_run
 from neural_style.watch.record import Messages
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neural_style import NeuralStyleError, StyleConfig, stylize
-from neural_style.sources import prepare_images
+from neural_style.run.sources import prepare_images
 
 from tests.helpers import FAST
 
@@ -24,7 +24,7 @@ def test_style_scale_sizes_the_style_image(small_images):
 
 
 def _objective(config, content, style):
-    from neural_style.sources import prepare_images
+    from neural_style.run.sources import prepare_images
     from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor
 
@@ -139,7 +139,7 @@ def test_lbfgs_ending_early_says_why(small_images, monkeypatch):
 
 
 def test_determinism_is_switched_off_after_a_seeded_run(small_images):
-    from neural_style.hardware import is_op_determinism_enabled
+    from neural_style.backends.hardware import is_op_determinism_enabled
 
     content, style = small_images
     assert not is_op_determinism_enabled()

@@ -51,7 +51,7 @@ def test_every_file_a_run_a_batch_and_a_video_write_has_the_umasks_mode(umask, s
 
 def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
     path = tmp_path / "kept.txt"
-    files.write_text(str(path), "old")
+    files.write_json(str(path), "old")
 
     def broken(temporary):
         with open(temporary, "w") as stream:
@@ -60,4 +60,4 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
 
     with pytest.raises(OSError):
         files.write_atomically(str(path), broken)
-    assert path.read_text() == "old" and os.listdir(tmp_path) == ["kept.txt"]
+    assert path.read_text() == '"old"' and os.listdir(tmp_path) == ["kept.txt"]

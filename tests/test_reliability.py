@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from neural_style import NeuralStyleError, images, stylize
-from neural_style.plan.memory import check_memory, estimated_memory_bytes
+from neural_style.plan.memory import CPU_MODEL, plan_memory
 from neural_style.commands.cli import main
 from neural_style.commands.common import StopOnSignal
 
@@ -80,15 +80,15 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
 
 def test_a_size_that_cannot_fit_in_memory_names_the_largest_that_does():
     with pytest.raises(NeuralStyleError) as error:
-        check_memory(20000, [(20000, 13333), (20000, 15000)], 10, available=8e9)
+        plan_memory(20000, [(20000, 13333), (20000, 15000)], 10, tile_size=0, available=8e9)
     message = str(error.value)
     assert "needs about" in message and "8.0 GB is available" in message
     largest = int(message.split("use --size ")[1].split()[0])
     scale = largest / 20000  # the style image (20000 x 15000) is the larger one
-    assert estimated_memory_bytes(int(20000 * scale) * int(15000 * scale), 10) <= 8e9
+    assert CPU_MODEL.whole(int(20000 * scale) * int(15000 * scale), 10) <= 8e9
     scale = (largest + 20) / 20000
-    assert estimated_memory_bytes(int(20000 * scale) * int(15000 * scale), 10) > 8e9
-    check_memory(256, [(256, 170), (256, 192)], 10, available=8e9)  # fits: no error
+    assert CPU_MODEL.whole(int(20000 * scale) * int(15000 * scale), 10) > 8e9
+    plan_memory(256, [(256, 170), (256, 192)], 10, tile_size=0, available=8e9)  # fits: no error
 
 
 def test_impossible_size_on_the_command_line_writes_nothing(tmp_path, small_images, capsys):

@@ -55,7 +55,7 @@ def installed(name: str) -> bool:
 
 def this_platform() -> Platform:
     """This machine as `auto` sees it."""
-    from neural_style.gpus import system_gpus
+    from neural_style.backends.system_gpus import system_gpus
 
     system = platform_module.system()
     return Platform(system, platform_module.machine(), {name: installed(name) for name in BACKENDS},

@@ -22,10 +22,10 @@ from neural_style.batch.worker import JobOutcome, JobSpec
 from neural_style.config import StyleConfig, WatchOptions, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.files import check_inputs_kept, write_csv
-from neural_style.hardware import Hardware, gpu_count
+from neural_style.backends.hardware import Hardware, gpu_count
 from neural_style.plan.memory import available_for
 from neural_style.plan.run_plan import plan_run
-from neural_style.request import resolve_request
+from neural_style.run.request import resolve_request
 from neural_style.watch.events import EventWriter
 from neural_style.watch.record import LossLog, Messages, format_duration, log_path
 

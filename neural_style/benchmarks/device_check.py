@@ -30,12 +30,12 @@ from neural_style.benchmarks.optimizers import OPTIMIZERS_COMPARED
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
-from neural_style.hardware import Hardware, resolve_hardware
+from neural_style.backends.hardware import Hardware, resolve_hardware
 from neural_style.objective.build import build_objective
 from neural_style.plan.memory import available_for, memory_model, peak_resident_bytes, plan_memory
 from neural_style.plan.sizes import plan_sizes
 from neural_style.samples import sample
-from neural_style.sources import prepare_images
+from neural_style.run.sources import prepare_images
 
 RUN_SIZE = 512
 RUN_ITERATIONS = 50

@@ -15,10 +15,10 @@ from neural_style import images
 from neural_style.config import StyleConfig
 from neural_style.features.vgg19 import build_feature_extractor
 from neural_style.objective.build import build_objective
-from neural_style.samples import sample, shared_images
+from neural_style.samples import sample
 from neural_style.plan.run_plan import plan_run
-from neural_style.request import resolve_request
-from neural_style.sources import load_sources, prepare_images
+from neural_style.run.request import resolve_request
+from neural_style.run.sources import load_sources, prepare_images
 
 # `python -c` code that runs `neural-style` with the arguments after it and then prints, last, its own peak resident
 # memory in bytes as "peak_bytes N" (plan.memory.peak_resident_bytes: not the forking parent's).
@@ -31,11 +31,6 @@ RUN_REPORTING_PEAK = ("import runpy, sys\n"
 def reported_peak(lines: Sequence[str]) -> float:
     """The peak a RUN_REPORTING_PEAK process printed (NaN where it did not)."""
     return next((float(line.split()[1]) for line in lines if line.startswith("peak_bytes")), float("nan"))
-
-
-# The shared evaluation pairs, where the shared images are present: (content, style) file names.
-SHARED_PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("golden_gate.jpg", "the_scream.jpg"),
-                ("tubingen.jpg", "woman-with-hat-matisse.jpg"))
 
 
 def interleaved_seconds(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, List[float]]:
@@ -61,13 +56,8 @@ def or_na(value: float, spec: str, unit: str = "") -> str:
 
 
 def sample_pairs() -> List[Tuple[str, str]]:
-    """The shipped samples' pairs, then the shared evaluation pairs where the shared images are present."""
-    pairs = [(sample("chelsea.jpg"), sample("swirls.jpg")), (sample("coffee.jpg"), sample("swirls.jpg"))]
-    for content, style in SHARED_PAIRS:
-        found = shared_images(content, style)
-        if len(found) == 2:
-            pairs.append((found[0], found[1]))
-    return pairs
+    """The shipped samples' pairs (more come from a measurement's --pairs)."""
+    return [(sample("chelsea.jpg"), sample("swirls.jpg")), (sample("coffee.jpg"), sample("swirls.jpg"))]
 
 
 def pairs_from(given: Optional[Sequence[str]]) -> List[Tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Per precision and size: seconds per loss-and-gradient evaluation with the plain graph and with XLA (interleaved,
 min and median), the evaluation's GFLOP (VGG19's convolutions forward and backward, and the Gram matrices, from the
 layer shapes), GFLOP/s and the share of this machine's convolution peak (a VGG-sized convolution of the same precision,
-measured in the same run: benchmarks/profile.py; a large matmul's peak is printed beside it), the time from process start to the first iteration of a real `neural-style` run, and that run's peak
+measured in the same run: run/profile.py; a large matmul's peak is printed beside it), the time from process start to the first iteration of a real `neural-style` run, and that run's peak
 memory."""
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from keras import ops
 
 from neural_style import backends
 
-from neural_style.benchmarks.profile import measured_convolution_peak
+from neural_style.run.profile import measured_convolution_peak
 from neural_style.benchmarks.measure import (RUN_REPORTING_PEAK, check_fits, interleaved_seconds, min_median, or_na,
                                              reported_peak)
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
-from neural_style.hardware import op_determinism, resolve_device
+from neural_style.backends.hardware import op_determinism, resolve_device
 from neural_style.objective.build import build_objective
-from neural_style.sources import prepare_images
+from neural_style.run.sources import prepare_images
 
 
 def evaluation_gflop(extractor_model: Any, style_layers: Sequence[str], height: int, width: int) -> float:

@@ -18,8 +18,8 @@ from neural_style.benchmarks.measure import (check_fits, float32_loss_function, 
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.feedforward.painting import build_adain, feed_forward_picture
-from neural_style.hardware import resolve_device
-from neural_style.sources import prepare_images
+from neural_style.backends.hardware import resolve_device
+from neural_style.run.sources import prepare_images
 
 
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:

@@ -16,7 +16,7 @@ from neural_style.config import STYLE_LOSSES, StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor
 from neural_style.objective.build import build_objective
-from neural_style.sources import prepare_images
+from neural_style.run.sources import prepare_images
 
 
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:

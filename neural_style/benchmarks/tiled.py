@@ -24,7 +24,7 @@ from neural_style.objective.build import build_objective
 from neural_style.objective.tiled import tile_grid
 from neural_style.plan.memory import available_memory_bytes, peak_resident_bytes, plan_memory
 from neural_style.plan.sizes import plan_sizes
-from neural_style.sources import prepare_images
+from neural_style.run.sources import prepare_images
 
 
 def tiled_worker(content: str, style: str, size: int, tile: int, precision: str, evaluations: int) -> None:

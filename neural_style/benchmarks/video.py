@@ -11,7 +11,7 @@ from neural_style import images
 from neural_style.benchmarks.measure import min_median
 from neural_style.video.optical_flow import flicker
 from neural_style.plan.run_plan import plan_run
-from neural_style.request import resolve_request
+from neural_style.run.request import resolve_request
 from neural_style.video.stylize import (FRAME_PATTERN, VideoOptions, probe_input, read_input, resize_frames,
                                        stylize_video)
 

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--batch", action="store_true",
                        help="the batch command's ways of running (one process, 2 workers, Ray, two-node Ray)")
     which.add_argument("--style-losses", action="store_true",
-                       help="each style loss on each pair (--pairs, else the samples and the shared images): the "
+                       help="each style loss on each pair (--pairs, else the samples): the "
                        "results scored by every style loss, and each loss's seconds per evaluation")
     which.add_argument("--starts", action="store_true",
                        help="the content start against the AdaIN start at equal budget on each pair, scored in "
@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "evaluations and in the optimiser (--sizes, default 512 2048; --precisions); with --pairs, the "
                        "final float32 loss of each at --size and --iterations, from the photo and the AdaIN start")
     which.add_argument("--strength", action="store_true",
-                       help="one style strength across paintings: each pair (--pairs, else the samples, the shared "
-                       "images and dark copies of them) with each --style-calibration, scored by measures the loss "
+                       help="one style strength across paintings: each pair (--pairs, else the samples and a dark "
+                       "copy of the sample painting) with each --style-calibration, scored by measures the loss "
                        "does not optimise (--size, --iterations); --reference prints the sample painting's scales")
     which.add_argument("--refusals", action="store_true",
                        help="every command's bad input, each in a process of its own: its one line, the seconds and "

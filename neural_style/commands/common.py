@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Optional
 
 from neural_style.errors import NeuralStyleError
-from neural_style.hardware import start_backend
+from neural_style.backends.hardware import start_backend
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -23,8 +23,8 @@ from neural_style.errors import NeuralStyleError
 from neural_style.files import write_atomically, write_csv, write_json
 from neural_style.images import save_image
 from neural_style.plan.run_plan import plan_run
-from neural_style.request import resolve_request
-from neural_style.sources import load_sources
+from neural_style.run.request import resolve_request
+from neural_style.run.sources import load_sources
 from neural_style.watch.record import Progress
 
 PROG = "neural-style compare"

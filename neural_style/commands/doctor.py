@@ -1,5 +1,5 @@
 """`neural-style doctor [--check]`: what this machine offers a run, on one screen to paste into an issue
-(neural_style/doctor.py); with --check, the prepared device check (neural_style/benchmarks/device_check.py)."""
+(neural_style/commands/doctor_report.py); with --check, the prepared device check (neural_style/benchmarks/device_check.py)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     def body(stop: StopOnSignal) -> int:
         # TensorFlow's: imported once it has started quietly.
-        doctor = importlib.import_module("neural_style.doctor")
+        doctor = importlib.import_module("neural_style.commands.doctor_report")
         config, watch = config_from_args(args)
         for line in doctor.report(config):
             print(line, flush=True)

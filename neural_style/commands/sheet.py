@@ -14,7 +14,7 @@ from neural_style.commands.common import OneLineParser, StopOnSignal, run_comman
 from neural_style.commands.flags import add_common_flags, add_style_flags, config_from_args
 from neural_style.config import validate
 from neural_style.files import check_inputs_kept
-from neural_style.render import run_inputs
+from neural_style.run.render import run_inputs
 from neural_style.watch.events import EventWriter
 from neural_style.watch.record import Messages
 from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, check_cells_fit, paint_sheet, plan_cells

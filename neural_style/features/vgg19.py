@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 from neural_style import backends
-from neural_style.config import StyleConfig
+from neural_style.config import FEED_FORWARD_METHOD, StyleConfig
 from neural_style.features.weights import load_vgg19_weights
-from neural_style.hardware import resolve_hardware
+from neural_style.backends.hardware import resolve_hardware
 
 
 def build_vgg19(weights: str, cache_dir: Optional[str] = None, notify: Optional[Callable[[str], None]] = None
@@ -141,7 +141,7 @@ class SharedExtractors:
 
     def for_config(self, config: "StyleConfig") -> Optional["FeatureExtractor"]:
         """The network a run of `config` can use (None for --method adain, which needs none)."""
-        if config.method == "adain":
+        if config.method == FEED_FORWARD_METHOD:
             return None
         hardware = resolve_hardware(config)
         for extractor in self._built:

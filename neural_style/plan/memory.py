@@ -25,8 +25,8 @@ from typing import Any, Optional, Sequence, Tuple, Union
 from neural_style import backends
 from neural_style.config import OPTIMIZER_SPECS
 from neural_style.errors import NeuralStyleError
-from neural_style.gpus import gpu_for_device
-from neural_style.hardware import Hardware
+from neural_style.backends.system_gpus import gpu_for_device
+from neural_style.backends.hardware import Hardware
 
 # Fitted to the peak resident memory of whole-picture runs on an Intel Xeon with AMX (2 cores, TensorFlow 2.21, both
 # L-BFGS optimisers, 256-2048 px; docs/performance.md, "Memory: planned against peak"): about 1.05 GB for Python,
@@ -69,25 +69,6 @@ AUTO_TILE_SIZES = (2048, 1536, 1024, 768, 512, 384, 256)
 def lbfgs_bytes_per_pixel(lbfgs_history: int, optimizer: str = "lbfgs") -> float:
     """The optimiser's state per pixel, as the optimiser states it (config.OPTIMIZER_SPECS)."""
     return OPTIMIZER_SPECS[optimizer].state_bytes_per_pixel(lbfgs_history)
-
-
-def bytes_per_pixel(lbfgs_history: int) -> float:
-    """Memory that grows with the pixel count of an untiled CPU run (CPU_MODEL's: the most a CPU keeps): activations
-    and L-BFGS."""
-    return ACTIVATION_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)
-
-
-def estimated_memory_bytes(pixels: int, lbfgs_history: int) -> float:
-    """Rough peak memory of a CPU run on an image of `pixels` pixels (the most a CPU run keeps: TensorFlow's own
-    kernels)."""
-    return PLAIN_KERNEL_BASE_BYTES + bytes_per_pixel(lbfgs_history) * pixels
-
-
-def tiled_memory_bytes(pixels: int, tile: int, halo: int, lbfgs_history: int) -> float:
-    """Rough peak memory of a CPU run whose output has `pixels` pixels, evaluated in `tile` px tiles
-    (style images, read tile by tile without a backward pass, add nothing that lasts)."""
-    return (PLAIN_KERNEL_BASE_BYTES + ACTIVATION_BYTES_PER_PIXEL * (tile + 2 * halo) ** 2
-            + (WHOLE_IMAGE_BYTES_PER_PIXEL + lbfgs_bytes_per_pixel(lbfgs_history)) * pixels)
 
 
 @dataclass(frozen=True)
@@ -334,12 +315,6 @@ def _does_not_fit(size: int, pixels: int, tile: int, halo: int, lbfgs_history: i
             f"{verb}: {advice}")
 
 
-def check_memory(size: int, image_sizes: Sequence[Tuple[int, int]], lbfgs_history: int, available: float) -> None:
-    """Refuse a --size whose largest image (content or style, (width, height)) cannot fit whole in
-    `available` bytes, naming the largest that fits."""
-    plan_memory(size, image_sizes, lbfgs_history, tile_size=0, available=available)
-
-
 def largest_size(image_sizes: Sequence[Tuple[int, int]], size: int, lbfgs_history: int, tile: int, halo: int,
                  available: float, model: MemoryModel) -> int:
     """The largest --size (for images shaped as `image_sizes` are at `size`) that fits in `available` bytes on a
@@ -353,5 +328,5 @@ def largest_size(image_sizes: Sequence[Tuple[int, int]], size: int, lbfgs_histor
 
 
 __all__ = ["AUTO_TILE_SIZES", "CPU_MODEL", "MemoryLimits", "MemoryModel", "MemoryPlan", "available_for",
-           "available_memory_bytes", "check_memory", "estimated_memory_bytes", "largest_size", "memory_model",
-           "peak_resident_bytes", "plan_memory", "tiled_memory_bytes"]
+           "available_memory_bytes", "largest_size", "memory_model",
+           "peak_resident_bytes", "plan_memory"]

@@ -7,16 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
 
-from neural_style.config import WHOLE_IMAGE_STYLE_LOSSES, StyleConfig
+from neural_style.config import (FEED_FORWARD_METHOD, FEED_FORWARD_START, WHOLE_IMAGE_STYLE_LOSSES, StyleConfig,
+                                 whole_image_refusal)
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import layers_used
-from neural_style.hardware import Hardware
+from neural_style.backends.hardware import Hardware
 from neural_style.plan.memory import MemoryLimits, MemoryPlan, available_for, memory_model, plan_memory
 from neural_style.plan.scales import Scale, plan_scales
 from neural_style.plan.sizes import Size, SizePlan, check_image_sizes, plan_sizes
 
 # Where a picture painted in one pass of a feed-forward network starts and ends (--method adain): its start.
-FEED_FORWARD_START = "adain"
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class RunPlan:
         return (f"{sizes}; weights {config.weights}, {strength}; {self.hardware.arithmetic()}; {memory}"
                 + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
                 + f"{self.optimizer} ({self.optimizer_why}) for up to {config.iterations} iterations"
-                + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if self.start == "adain" else ""))
+                + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if self.start == FEED_FORWARD_START else ""))
 
 
 def resolve_optimizer(requested: str, hardware: Hardware) -> Tuple[str, str]:
@@ -86,7 +86,7 @@ def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_
     """Every scale's sizes and tiles, for `hardware`: a size too small for the layers, or too large for the memory
     there is (`available_memory` as measured once, MemoryLimits; or the host's bytes; by default
     `memory.available_for(hardware)`, capped by --memory-budget), is a one-line error here."""
-    if config.style_loss == "wasserstein" and config.method != "adain" and hardware.device.upper().startswith("/MPS"):
+    if config.style_loss == "wasserstein" and config.method != FEED_FORWARD_METHOD and hardware.device.upper().startswith("/MPS"):
         raise NeuralStyleError("--style-loss wasserstein needs float64 (its eigendecomposition), which Apple GPUs (MPS) "
                                "do not have: use --style-loss gram or sliced, or --device /CPU:0")
     sizes = plan_sizes(content_size, style_sizes, config.size, config.style_scale, config.sizing)
@@ -101,13 +101,12 @@ def plan_run(config: StyleConfig, hardware: Hardware, content_size: Size, style_
         memory = plan_memory(scale.size, [at_scale.content, *at_scale.styles], config.lbfgs_history,
                              config.tile_size, config.tile_halo, available, model)
         if memory.tile and config.style_loss in WHOLE_IMAGE_STYLE_LOSSES:
-            raise NeuralStyleError(f"--style-loss {config.style_loss} needs the whole {scale.size} px image in memory "
-                                   "and it does not fit: lower --size, or use --style-loss gram or wasserstein, which "
-                                   "tile")
+            raise whole_image_refusal(config.style_loss, f"be tiled, and the whole {scale.size} px image does not fit "
+                                      "in memory", "lower --size")
         scales.insert(0, ScalePlan(scale, at_scale, memory))
-    if config.method == "adain":  # planned as an optimisation would be (its memory refused alike), run in one pass
+    if config.method == FEED_FORWARD_METHOD:  # planned as an optimisation would be (its memory refused alike), run in one pass
         return RunPlan(hardware, sizes, (), FEED_FORWARD_START, available, optimizer, optimizer_why)
     return RunPlan(hardware, sizes, tuple(scales), config.init, available, optimizer, optimizer_why)
 
 
-__all__ = ["FEED_FORWARD_START", "RunPlan", "ScalePlan", "plan_run", "resolve_optimizer"]
+__all__ = ["RunPlan", "ScalePlan", "plan_run", "resolve_optimizer"]

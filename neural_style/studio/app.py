@@ -20,11 +20,11 @@ import numpy as np
 
 from neural_style import images
 from neural_style.api import stylize
-from neural_style.config import SILENT_WATCH, STYLE_LOSSES, StyleConfig, validate
+from neural_style.config import LOOKS, PRESETS, SILENT_WATCH, STYLE_LOSSES, StyleConfig, validate
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import SharedExtractors
 from neural_style.samples import sample_images
-from neural_style.sheet import SHEET_SIZE, Sweep, lay_out, paint_sheet, plan_cells
+from neural_style.sheet import SHEET_ITERATIONS, SHEET_SIZE, Sweep, lay_out, paint_sheet, plan_cells
 from neural_style.studio.gallery import Entry, Gallery, settings_record
 from neural_style.watch.live_run import LiveRun
 from neural_style.watch.record import format_duration
@@ -36,8 +36,8 @@ STRENGTH_RANGE = (0.0, 10.0)  # the style strength slider (--style-strength)
 DEFAULTS = StyleConfig()
 FRAME_SECONDS = 0.25  # at most this often a new picture is sent to the page (each is encoded and transferred)
 CURVE_POINTS = 300  # the loss curve sent is thinned to about this many iterations
-SHEET_STRENGTHS = (1 / 3, 1.0, 3.0)  # the contact sheet's columns: the chosen strength times these
-SHEET_ITERATIONS = 40
+# The contact sheet's columns: the chosen strength times the looks' strengths (subtle, balanced, strong).
+SHEET_STRENGTHS = tuple(PRESETS[look]["style_strength"] for look in LOOKS)
 
 
 def _paths(uploaded: Any) -> List[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Dict
 
-from neural_style.access import SECURITY_HEADERS, Access
+from neural_style.watch.access import SECURITY_HEADERS, Access
 
 Scope = Dict[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
 from neural_style import images
-from neural_style.access import Access, is_loopback, new_token
+from neural_style.watch.access import Access, is_loopback, new_token
 from neural_style.config import LOOKS, METHODS, NAMED_STARTS, PRESETS, STYLE_LOSSES
 from neural_style.errors import NeuralStyleError
 from neural_style.samples import SAMPLES_FOLDER, sample_images

@@ -24,14 +24,14 @@ from neural_style import images, pipeline
 from neural_style.config import StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
-from neural_style.hardware import Hardware, seeded
+from neural_style.backends.hardware import Hardware, seeded
 from neural_style.plan.memory import available_for
 from neural_style.plan.run_plan import plan_run
 from neural_style.plan.sizes import scaled_size
 from neural_style.files import check_inputs_kept
-from neural_style.render import render, run_inputs
-from neural_style.request import resolve_request
-from neural_style.sources import SourceImages, load_sources, load_styles
+from neural_style.run.render import render, run_inputs
+from neural_style.run.request import resolve_request
+from neural_style.run.sources import SourceImages, load_sources, load_styles
 from neural_style.step import Step
 from neural_style.video.optical_flow import consistency_mask, dense_flow, warp
 from neural_style.watch.events import EventWriter

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
-from neural_style.access import SECURITY_HEADERS, Access
+from neural_style.watch.access import SECURITY_HEADERS, Access
 from neural_style.errors import NeuralStyleError
 from neural_style.step import Step
 from neural_style.watch.events import json_values

@@ -78,7 +78,7 @@ def test_a_second_backend_in_one_process_is_refused(monkeypatch):
 
 
 def test_devices_are_named_alike_on_every_backend(monkeypatch):
-    from neural_style import hardware
+    from neural_style.backends import hardware
     from neural_style.backends import torch_backend
 
     assert [torch_backend.torch_device(name) for name in ("/GPU:1", "/MPS:0", "/CPU:0")] == ["cuda:1", "mps", "cpu"]
@@ -93,7 +93,7 @@ def test_devices_are_named_alike_on_every_backend(monkeypatch):
 
 
 def test_the_compiler_is_the_backend_s():
-    from neural_style.hardware import Hardware, resolve_xla
+    from neural_style.backends.hardware import Hardware, resolve_xla
 
     assert Hardware("/CPU:0", "float32", "asked for", False).compiler == "graph"
     assert Hardware("/GPU:0", "float32", "asked for", True).compiler == "XLA"
@@ -106,7 +106,7 @@ def test_the_compiler_is_the_backend_s():
 def test_wasserstein_on_an_apple_gpu_is_refused_in_one_line():
     """MPS has no float64, which the Wasserstein term's eigendecomposition needs: refused before any work."""
     from neural_style.config import StyleConfig
-    from neural_style.hardware import Hardware
+    from neural_style.backends.hardware import Hardware
     from neural_style.plan.run_plan import plan_run
 
     apple = Hardware("/MPS:0", "float32", "asked for", False, backend="torch")
@@ -119,7 +119,7 @@ def test_the_start_line_says_what_to_install_for_the_gpu(monkeypatch):
     """Native Windows with an NVIDIA card and no PyTorch: TensorFlow computes on the CPU, and the run says how to get
     the card."""
     from neural_style.config import StyleConfig
-    from neural_style.hardware import resolve_hardware
+    from neural_style.backends.hardware import resolve_hardware
 
     monkeypatch.setattr(backends, "this_platform", lambda: machine("Windows", "AMD64", {"tensorflow": True},
                                                                     nvidia=True))

@@ -13,7 +13,7 @@ from neural_style.features.network_input import preprocess
 from neural_style.objective.build import build_objective, terms_for
 from neural_style.plan.sizes import plan_sizes
 from neural_style.samples import sample
-from neural_style.sources import load_sources, prepare_images
+from neural_style.run.sources import load_sources, prepare_images
 
 
 def _style_term(extractor, config, style_path, size=96, tile=0, picture=None):

@@ -82,7 +82,8 @@ def test_a_run_with_the_sliced_style_loss_lowers_it(small_images):
 
 @pytest.mark.parametrize("flags, message", [
     (["--tile-size", "32"], "--style-loss sliced needs the whole image at once"),
-    (["--masks", "MASK"], "masks need a style loss that sums over positions"),
+    (["--masks", "MASK"], "--style-loss sliced needs the whole image at once (it sorts every position), so it "
+                          "cannot paint regions by masks: drop the masks"),
 ])
 def test_what_the_sliced_loss_cannot_do_is_refused_in_one_line(small_images, tmp_path, capsys, flags, message):
     from PIL import Image
@@ -119,9 +120,9 @@ def test_the_calibration_a_sliced_run_gets_is_the_one_its_start_line_names(small
 def test_a_sliced_run_too_large_for_memory_is_refused_not_tiled():
     from neural_style.config import StyleConfig
     from neural_style.errors import NeuralStyleError
-    from neural_style.hardware import resolve_hardware
+    from neural_style.backends.hardware import resolve_hardware
     from neural_style.plan.run_plan import plan_run
 
     config = StyleConfig(content="c", styles=["s"], style_loss="sliced", size=2048, precision="float32", scales=1)
-    with pytest.raises(NeuralStyleError, match="needs the whole 2048 px image in memory"):
+    with pytest.raises(NeuralStyleError, match="cannot be tiled, and the whole 2048 px image does not fit"):
         plan_run(config, resolve_hardware(config), (2048, 1536), [(1024, 768)], available_memory=5e9)

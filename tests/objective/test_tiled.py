@@ -10,7 +10,7 @@ from neural_style.plan import memory
 from neural_style.commands.cli import main
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
-from neural_style.plan.memory import plan_memory, tiled_memory_bytes
+from neural_style.plan.memory import CPU_MODEL, plan_memory
 from neural_style.config import DEFAULT_TILE_HALO, TILE_ALIGNMENT as ALIGNMENT
 from neural_style.objective.tiled import axis_spans, tile_grid
 
@@ -114,7 +114,7 @@ def test_memory_plan_tiles_only_what_does_not_fit_whole():
     tiled = plan_memory(4096, output, 10, available=20e9)
     assert tiled.tile in memory.AUTO_TILE_SIZES and tiled.needed <= 20e9 < tiled.untiled_needed
     larger = [tile for tile in memory.AUTO_TILE_SIZES if tile > tiled.tile]
-    assert all(tiled_memory_bytes(4096 * 2731, tile, 64, 10) > 20e9 for tile in larger)  # the largest that fits
+    assert all(CPU_MODEL.tiled(4096 * 2731, tile, 64, 10) > 20e9 for tile in larger)  # the largest that fits
     assert "tiles" in tiled.describe() and "20.0 GB is available" in tiled.describe()
     assert plan_memory(4096, output, 10, tile_size=512, available=20e9).tile == 512
     assert plan_memory(256, [(256, 170)], 10, tile_size=512, available=20e9).tile == 0  # one tile: whole
@@ -139,8 +139,8 @@ def test_tiling_turns_on_by_itself_where_the_whole_image_does_not_fit(small_imag
     content, style = small_images
     # Make this machine too small for the whole 96 px picture, but not for 48 px tiles with a 16 px halo.
     pixels = 96 * 64
-    whole = memory.estimated_memory_bytes(96 * 72, 10)  # the style image (96 x 72) is the largest
-    tiled = memory.tiled_memory_bytes(pixels, 48, 16, 10)
+    whole = memory.CPU_MODEL.whole(96 * 72, 10)  # the style image (96 x 72) is the largest
+    tiled = memory.CPU_MODEL.tiled(pixels, 48, 16, 10)
     assert tiled < whole
     monkeypatch.setattr(memory, "AUTO_TILE_SIZES", (48,))
     monkeypatch.setattr(memory, "onednn_kernels", lambda: False)  # the run's model is the estimates' (CPU_MODEL's)

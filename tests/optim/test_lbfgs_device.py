@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neural_style import stylize
-from neural_style.hardware import Hardware
+from neural_style.backends.hardware import Hardware
 from neural_style.plan.run_plan import resolve_optimizer
 from tests.helpers import FAST
 

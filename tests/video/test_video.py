@@ -158,7 +158,7 @@ def test_every_frame_is_planned_like_a_still_and_reports_its_terms(pan_clip, tmp
     """--tile-size N tiles every frame (it tiled the first only: later frames built a whole-image objective),
     later frames carry the temporal term, and each frame's last iteration is kept with its terms, whose sum
     is the total."""
-    from neural_style import pipeline
+    from neural_style.run import pipeline
     from neural_style.video.stylize import VideoOptions, stylize_video
 
     planned = []

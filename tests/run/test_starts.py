@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from neural_style.config import NAMED_STARTS, is_file_start
-from neural_style.starts import STARTS, cold_start, start_picture
+from neural_style.run.starts import STARTS, cold_start, start_picture
 from tests.helpers import photo
 
 

@@ -8,7 +8,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from neural_style import images
-from neural_style.config import is_file_start
+from neural_style.config import CONTENT_START, FEED_FORWARD_START, RANDOM_START, is_file_start
 from neural_style.features.network_input import PIXEL_HIGH, PIXEL_LOW
 
 # content (H x W x 3 uint8) -> its feed-forward picture (H x W x 3 float RGB, 0-255)
@@ -30,14 +30,13 @@ def from_feed_forward(content: np.ndarray, rng: np.random.Generator, feed_forwar
                       ) -> np.ndarray:
     """The picture the feed-forward painter (AdaIN) paints from the photo."""
     if feed_forward is None:
-        raise ValueError("an 'adain' start needs the feed-forward painter")
+        raise ValueError(f"a {FEED_FORWARD_START!r} start needs the feed-forward painter")
     return feed_forward(content)
 
 
-# Every named start (config.NAMED_STARTS holds the same names, for validation and the flags' help; a test checks
-# that they agree): a new start is a function here and its name there.
+# Every named start (its name in config.NAMED_STARTS): a new start is a function here and its name there.
 STARTS: Dict[str, Callable[[np.ndarray, np.random.Generator, Optional[FeedForward]], np.ndarray]] = {
-    "content": from_content, "random": from_noise, "adain": from_feed_forward}
+    CONTENT_START: from_content, RANDOM_START: from_noise, FEED_FORWARD_START: from_feed_forward}
 
 
 def start_picture(init: str, content: np.ndarray, rng: np.random.Generator,

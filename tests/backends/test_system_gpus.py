@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from neural_style import gpus
+from neural_style.backends import system_gpus as gpus
 from tests.helpers import FAST, refused
 
 FAKE_SMI = """#!/bin/sh

@@ -1,4 +1,4 @@
-"""The profile of an evaluation (benchmarks/profile.py): its pieces, timed alone, add up to the evaluation timed whole,
+"""The profile of an evaluation (run/profile.py): its pieces, timed alone, add up to the evaluation timed whole,
 and every layer the evaluation runs has its convolution's pieces."""
 
 import os
@@ -6,11 +6,11 @@ import os
 import numpy as np
 from keras import ops
 
-from neural_style.benchmarks.profile import KINDS, profile_objective
+from neural_style.run.profile import KINDS, profile_objective
 from neural_style.config import StyleConfig
 from neural_style.features.network_input import preprocess
 from neural_style.objective.build import build_objective
-from neural_style.sources import prepare_images
+from neural_style.run.sources import prepare_images
 from tests.helpers import IMAGES
 
 

@@ -21,7 +21,7 @@ from typing import Iterator, Optional, Tuple
 from neural_style import backends
 from neural_style.config import StyleConfig
 from neural_style.errors import NeuralStyleError
-from neural_style.gpus import system_gpus
+from neural_style.backends.system_gpus import system_gpus
 
 # CPU flags (Linux /proc/cpuinfo) of instructions that do bfloat16 arithmetic natively.
 NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -35,6 +35,11 @@ NATIVE_FLOAT16_GPU_CAPABILITY = (7, 0)
 # "0" treats this CPU as one without native bfloat16, whatever it reports: `--precision auto` then keeps float32 (for a
 # CPU whose bfloat16 is no faster, and to run the tests with another CPU's arithmetic).
 CPU_BFLOAT16_VARIABLE = "NEURAL_STYLE_CPU_BFLOAT16"
+
+
+def is_gpu(device: str) -> bool:
+    """Whether a device name ('/GPU:0', '/job:.../device:GPU:1') is a CUDA or ROCm GPU."""
+    return "GPU" in device.upper()
 
 
 def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset:
@@ -110,7 +115,7 @@ def native_precision(device: str, flags: Optional[frozenset] = None,
     card, a TPU: not measured here)."""
     if device.upper().startswith(("/MPS", "/TPU")):
         return "float32", f"{device.strip('/').split(':')[0]}: reduced precision not measured there"
-    if "GPU" in device.upper():
+    if is_gpu(device):
         capability = gpu_compute_capability(device) if capability is None else capability
         if capability is None:
             return "float32", "GPU of unknown compute capability"
@@ -124,12 +129,6 @@ def native_precision(device: str, flags: Optional[frozenset] = None,
     if instructions and backend == "jax":  # measured: 1.52 s an evaluation at 512 px against float32's 1.71
         return "float32", f"{evidence}, which JAX's CPU backend runs no faster in bfloat16"
     return ("bfloat16" if instructions else "float32"), evidence
-
-
-def native_bfloat16(device: str, flags: Optional[frozenset] = None) -> Tuple[bool, str]:
-    """Whether `device` runs bfloat16 natively, and the evidence, in words."""
-    precision, evidence = native_precision(device, flags)
-    return precision == "bfloat16", evidence
 
 
 def resolve_precision(requested: str, device: str, flags: Optional[frozenset] = None,
@@ -148,7 +147,7 @@ def resolve_xla(requested: Optional[bool], device: str, seeded: bool, backend: s
     if seeded:
         return False
     if requested is None:
-        return backend == "tensorflow" and "GPU" in device.upper()
+        return backend == "tensorflow" and is_gpu(device)
     return requested
 
 
@@ -162,7 +161,7 @@ def compiler_reason(requested: Optional[bool], device: str, seeded: bool, backen
         return "auto: JAX always compiles"
     if backend == "torch":
         return "auto: torch.compile was not measured to pay"
-    if "GPU" in device.upper():
+    if is_gpu(device):
         return "auto: XLA on a GPU"
     return "auto: on a CPU the graph beats XLA (4x in bfloat16)"
 
@@ -231,7 +230,7 @@ class Hardware:
 def unused_gpu_warning(device: str, requested: Optional[str]) -> Optional[str]:
     """One line when this machine has an NVIDIA GPU (its driver says so) but the backend computes on the CPU without
     being asked to; None otherwise."""
-    if "GPU" in device.upper() or (requested is not None and "CPU" in requested.upper()):
+    if is_gpu(device) or (requested is not None and "CPU" in requested.upper()):
         return None
     gpus = system_gpus()
     if not gpus:

@@ -23,15 +23,15 @@ from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import FeatureExtractor, build_feature_extractor
 from neural_style.feedforward.painting import build_adain, feed_forward_picture
-from neural_style.hardware import Hardware
+from neural_style.backends.hardware import Hardware
 from neural_style.optim.convergence import ConvergenceCheck
 from neural_style.optim.evaluator import Evaluator, Outcome
 from neural_style.optim.optimizers import run_optimiser
 from neural_style.plan.run_plan import RunPlan, ScalePlan
 from neural_style.plan.scales import Scale
-from neural_style.render import network_pixels
-from neural_style.sources import SourceImages
-from neural_style.starts import cold_start, start_picture, upsample
+from neural_style.run.render import network_pixels
+from neural_style.run.sources import SourceImages
+from neural_style.run.starts import cold_start, start_picture, upsample
 from neural_style.step import Step
 
 

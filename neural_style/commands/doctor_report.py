@@ -17,8 +17,8 @@ from neural_style import __version__, backends
 from neural_style.backends.tensorflow_backend import MEMORY_GROWTH_VARIABLE
 from neural_style.config import StyleConfig
 from neural_style.features.weights import GATYS_FILE_SHA256, cache_dir, cache_is_intact
-from neural_style.gpus import SystemGpu, system_gpus
-from neural_style.hardware import Hardware, resolve_precision, resolve_xla
+from neural_style.backends.system_gpus import SystemGpu, system_gpus
+from neural_style.backends.hardware import Hardware, resolve_precision, resolve_xla
 from neural_style.plan.memory import available_for, largest_size, memory_model
 
 # The extras, and the package (import name, distribution name) each one brings.

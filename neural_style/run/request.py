@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 
 from neural_style.config import (StyleConfig, WatchOptions, build_config, build_watch, check_settings_read,
                                  split_options, validate)
-from neural_style.hardware import Hardware, resolve_hardware
+from neural_style.backends.hardware import Hardware, resolve_hardware
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neural_style import StyleConfig, stylize
-from neural_style.hardware import native_bfloat16, resolve_precision, resolve_xla
+from neural_style.backends.hardware import native_precision, resolve_precision, resolve_xla
 from tests.helpers import FAST
 
 FAST = {name: value for name, value in FAST.items() if name != "xla"}  # these tests compare XLA choices
@@ -23,14 +23,14 @@ def test_auto_precision_follows_the_hardware():
     assert resolve_precision("auto", "/CPU:0", without) == ("float32", "auto: CPU without AVX512-BF16 or AMX")
     assert resolve_precision("float32", "/CPU:0", with_bf16) == ("float32", "asked for")
     assert resolve_precision("bfloat16", "/CPU:0", without) == ("bfloat16", "asked for")
-    assert native_bfloat16("/CPU:0", without) == (False, "CPU without AVX512-BF16 or AMX")
+    assert native_precision("/CPU:0", without) == ("float32", "CPU without AVX512-BF16 or AMX")
 
 
 def test_auto_precision_beyond_linux_and_ampere():
     """NumPy's CPUID features find native bfloat16 where /proc/cpuinfo does not exist (macOS, Windows); Apple
     silicon's FEAT_BF16 is reported but kept at float32; NVIDIA GPUs: bfloat16 from Ampere, float16 on Volta and
     Turing (a V100, Colab's T4), float32 before."""
-    from neural_style.hardware import native_bfloat16_cpu, native_precision
+    from neural_style.backends.hardware import native_bfloat16_cpu, native_precision
 
     assert native_bfloat16_cpu(frozenset(), frozenset({"AVX512F", "AVX512BF16"}), False) == ("AVX512BF16",
                                                                                             "CPU with AVX512BF16")
@@ -55,7 +55,7 @@ def test_xla_only_where_it_pays_and_never_when_seeded():
 
 
 def test_the_start_line_says_which_precision_and_why(small_images, monkeypatch):
-    from neural_style import hardware as precision
+    from neural_style.backends import hardware as precision
 
     content, style = small_images
     monkeypatch.delenv(precision.CPU_BFLOAT16_VARIABLE, raising=False)  # this test is about what the flags say
@@ -95,7 +95,7 @@ def test_bfloat16_loss_and_gradient_are_close_to_float32(small_images):
     activations themselves differ by about 0.5%."""
     import tensorflow as tf
 
-    from neural_style.sources import prepare_images
+    from neural_style.run.sources import prepare_images
     from neural_style.objective.build import build_objective
     from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
     from neural_style.features.network_input import preprocess
@@ -141,7 +141,7 @@ def test_float16_with_loss_scaling_agrees_with_float32(small_images):
     from neural_style.features.network_input import preprocess
     from neural_style.features.vgg19 import build_vgg19
     from neural_style.objective.loss_scale import INITIAL_SCALE
-    from neural_style.sources import prepare_images
+    from neural_style.run.sources import prepare_images
 
     content, style = small_images
     config = StyleConfig(content=content, styles=[style], size=96, xla=False)
@@ -210,7 +210,7 @@ def test_seeded_runs_are_byte_identical_in_either_precision(small_images, tmp_pa
 
 def test_a_cpu_can_be_taken_as_without_bfloat16(monkeypatch):
     """NEURAL_STYLE_CPU_BFLOAT16=0 keeps auto in float32 on any CPU and says why; given flags are still read."""
-    from neural_style.hardware import CPU_BFLOAT16_VARIABLE, native_bfloat16_cpu, resolve_precision
+    from neural_style.backends.hardware import CPU_BFLOAT16_VARIABLE, native_bfloat16_cpu, resolve_precision
 
     monkeypatch.setenv(CPU_BFLOAT16_VARIABLE, "0")
     assert resolve_precision("auto", "/CPU:0") == ("float32", "auto: CPU taken as without native bfloat16 "

@@ -20,12 +20,12 @@ def test_scales_1_is_a_plain_single_optimisation(small_images, extractor):
     """--scales 1 adds nothing: the same picture as wiring the objective and L-BFGS by hand."""
     import tensorflow as tf
 
-    from neural_style.sources import prepare_images
+    from neural_style.run.sources import prepare_images
     from neural_style.objective.build import build_objective
     from neural_style.features.network_input import deprocess, pixel_bounds, preprocess
     from neural_style.optim.evaluator import Evaluator
     from neural_style.optim.lbfgs import run_lbfgs
-    from neural_style.hardware import op_determinism
+    from neural_style.backends.hardware import op_determinism
 
     content, style = small_images
     options = dict(FAST, precision="float32", xla=False, scales=1, tolerance=0.0, iterations=8, seed=1)
@@ -92,7 +92,7 @@ def test_the_tolerance_ends_a_scale_and_says_why(small_images):
 
 def fake_card(monkeypatch, free_gb, total_gb=None, source="NVML"):
     """A machine whose driver reports one NVIDIA GPU with `free_gb` GB free (gpus.system_gpus, simulated)."""
-    from neural_style import gpus
+    from neural_style.backends import system_gpus as gpus
 
     card = gpus.SystemGpu(0, "Simulated GPU", (total_gb or free_gb) * 1e9, free_gb * 1e9, source)
     monkeypatch.setattr(gpus, "system_gpus", lambda: [card])
@@ -103,7 +103,7 @@ def test_a_gpu_run_is_planned_against_the_cards_memory(monkeypatch):
     """A fake card's memory makes the plan tile or refuse as a real card of that size would; the host's memory plans
     only L-BFGS's history; a card whose memory is unknown is neither tiled nor refused by it."""
     from neural_style.errors import NeuralStyleError
-    from neural_style.hardware import Hardware
+    from neural_style.backends.hardware import Hardware
     from neural_style.plan import memory
     from neural_style.plan.run_plan import plan_run
 
@@ -132,14 +132,14 @@ def test_a_gpu_run_is_planned_against_the_cards_memory(monkeypatch):
     assert on_card.scales[-1].memory.needed > with_scipy.scales[-1].memory.needed  # the history, on the card
     # A CPU is planned against the host, as before.
     assert plan_run(config, cpu, (2048, 1365), [(2048, 1536)], available_memory=64e9).scales[-1].memory.tile == 0
-    monkeypatch.setattr("neural_style.gpus.system_gpus", lambda: [])
+    monkeypatch.setattr("neural_style.backends.system_gpus.system_gpus", lambda: [])
     unknown = plan_run(config, gpu, (2048, 1365), [(2048, 1536)])
     assert all(scale.memory.tile == 0 for scale in unknown.scales) and "GPU memory unknown" in unknown.start_line(config)
 
 
 def test_a_memory_budget_plans_as_if_only_that_much_were_free(monkeypatch):
     from neural_style.errors import NeuralStyleError
-    from neural_style.hardware import Hardware
+    from neural_style.backends.hardware import Hardware
     from neural_style.plan import memory
     from neural_style.plan.run_plan import plan_run
 
@@ -170,7 +170,7 @@ def test_a_budget_that_is_not_a_size_is_refused(budget):
 def test_stylize_resolves_the_device_before_it_plans_memory(small_images, monkeypatch):
     """With --device unset on a machine whose default device is a GPU, the run is planned for that GPU, against the
     card's memory (it was planned by host memory: the plan read the *requested* device)."""
-    from neural_style import hardware
+    from neural_style.backends import hardware
 
     monkeypatch.setattr(hardware, "resolve_device", lambda requested: "/GPU:0")  # soft placement runs it here
     fake_card(monkeypatch, 12)
@@ -207,7 +207,7 @@ def _running_out_of_memory(monkeypatch, at_evaluation, also_tiled=False):
 def test_running_out_of_memory_goes_on_in_smaller_tiles_from_the_same_picture(small_images, monkeypatch):
     import io
 
-    from neural_style import pipeline
+    from neural_style.run import pipeline
 
     monkeypatch.setattr(pipeline, "SMALLEST_TILE_AFTER_OUT_OF_MEMORY", 32)  # so a 96 px test picture has tiles left
     _running_out_of_memory(monkeypatch, at_evaluation=5)
