@@ -13,9 +13,9 @@ from typing import Any, Mapping, Optional, Tuple
 
 from keras import ops
 
-from neural_style.objective.calibration import (REFERENCE_GRAM_DIFFERENCE, REFERENCE_GRAM_SCALE, calibrated,
-                                                gram_scale)
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, weighted_positions
+from neural_style.objective.calibration import REFERENCE_GRAM_DIFFERENCE, REFERENCE_GRAM_SCALE, gram_scale
+from neural_style.objective.layerwise_style import LayerwiseStyleTerm
+from neural_style.objective.terms import LayerTensors, weighted_positions
 
 
 def raw_gram(features: Any, weights: Optional[Any] = None, product_dtype: str = "float32") -> Any:
@@ -52,13 +52,10 @@ def style_layer_loss(raw: Any, count: Any, target_gram: Any, normalization: str 
 
 
 @dataclass(frozen=True, kw_only=True)
-class GramStyleTerm(StatisticsTerm):
+class GramStyleTerm(LayerwiseStyleTerm):
     """Gram matrices at the style layers, each layer weighted."""
 
-    name: str = "style"
-    layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     normalization: str = "mean"
-    calibration: str = "off"  # "target" or "gradient" (calibration.py)
     product_dtype: str = "float32"  # the Gram matrices' products (raw_gram): 'bfloat16' with a bfloat16 network
 
     def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
@@ -72,19 +69,20 @@ class GramStyleTerm(StatisticsTerm):
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
                         ) -> Any:
-        weights = dict(zip(self.layers, self.layer_weights))
-        losses = []
-        for name, target in targets.items():
-            if self.calibration == "gradient":  # the 'mean' normalisation (config.validate): the difference once
-                difference = statistics[name] / counts[name] - target
-                loss = calibrated(ops.mean(ops.square(difference)), ops.mean(ops.abs(difference)),
-                                  REFERENCE_GRAM_DIFFERENCE[name])
-            else:
-                loss = style_layer_loss(statistics[name], counts[name], target, self.normalization)
-            if self.calibration == "target":
-                loss = calibrated(loss, gram_scale(target), REFERENCE_GRAM_SCALE[name])
-            losses.append(weights[name] * loss)
-        return add_in_order(losses)
+        def layer_loss(name: str, target: Any) -> Tuple[Any, Any]:
+            if self.calibration == "gradient":  # the 'mean' normalisation (config.validate): one difference for the
+                difference = statistics[name] / counts[name] - target  # loss and its scale
+                return ops.mean(ops.square(difference)), difference
+            return style_layer_loss(statistics[name], counts[name], target, self.normalization), None
+
+        return self.weighted_layers(targets, layer_loss)
+
+    def layer_scale(self, calibration: str, name: str, loss: Any, target: Any, inputs: Any) -> Tuple[Any, float]:
+        if calibration == "gradient":  # the Gram difference's mean size
+            return ops.mean(ops.abs(inputs)), REFERENCE_GRAM_DIFFERENCE[name]
+        if calibration == "target":
+            return gram_scale(target), REFERENCE_GRAM_SCALE[name]
+        return super().layer_scale(calibration, name, loss, target, inputs)
 
 
 def gram_style_term(config) -> GramStyleTerm:

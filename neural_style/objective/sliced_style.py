@@ -29,8 +29,9 @@ from typing import Any, Mapping, Optional, Tuple
 import numpy as np
 from keras import ops
 
-from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE, calibrated
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, at_least_float32
+from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE
+from neural_style.objective.layerwise_style import LayerwiseStyleTerm
+from neural_style.objective.terms import LayerTensors, at_least_float32
 
 # Values kept of each style quantile function. Each layer is projected on as many directions as it has channels
 # (Heitz et al.): 64 directions on every layer left the deep layers' distributions unmatched in most directions
@@ -73,13 +74,11 @@ def sliced_layer_loss(features: Any, target: Any, seed: int) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SlicedStyleTerm(StatisticsTerm):
-    """Sliced Wasserstein distances at the style layers, each layer weighted."""
+class SlicedStyleTerm(LayerwiseStyleTerm):
+    """Sliced Wasserstein distances at the style layers, each layer weighted (calibration: "target" only, see the
+    module)."""
 
-    name: str = "style"
-    layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
     seed: int = 0  # of the directions
-    calibration: str = "off"  # or "target" (see the module)
 
     def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         # A style image's statistics: each projection's quantile function, QUANTILES values.
@@ -90,14 +89,13 @@ class SlicedStyleTerm(StatisticsTerm):
 
     def loss(self, image: Any, features: Mapping[str, Any], targets: LayerTensors,
              guide: Optional[Any] = None) -> Any:
-        weights = dict(zip(self.layers, self.layer_weights))
-        losses = []
-        for name, target in targets.items():
-            loss = sliced_layer_loss(features[name], target, self.seed)
-            if self.calibration == "target":
-                loss = calibrated(loss, ops.mean(ops.square(target)), REFERENCE_MOMENT_SCALE[name])
-            losses.append(weights[name] * loss)
-        return add_in_order(losses)
+        return self.weighted_layers(targets, lambda name, target: (
+            sliced_layer_loss(features[name], target, self.seed), None))
+
+    def layer_scale(self, calibration: str, name: str, loss: Any, target: Any, inputs: Any) -> Tuple[Any, float]:
+        if calibration == "target":
+            return ops.mean(ops.square(target)), REFERENCE_MOMENT_SCALE[name]
+        return super().layer_scale(calibration, name, loss, target, inputs)
 
 
 def sliced_style_term(config) -> SlicedStyleTerm:

@@ -19,9 +19,9 @@ from typing import Any, Mapping, Optional, Tuple
 
 from keras import ops
 
-from neural_style.objective.calibration import (REFERENCE_MOMENT_SCALE, REFERENCE_WASSERSTEIN_LOSS, calibrated,
-                                                moment_scale)
-from neural_style.objective.terms import LayerTensors, StatisticsTerm, add_in_order, at_least_float32, weighted_positions
+from neural_style.objective.calibration import REFERENCE_MOMENT_SCALE, REFERENCE_WASSERSTEIN_LOSS, moment_scale
+from neural_style.objective.layerwise_style import LayerwiseStyleTerm
+from neural_style.objective.terms import LayerTensors, at_least_float32, weighted_positions
 
 # Eigenvalues below this fraction of the largest count as this fraction: a covariance of features that never
 # fire is singular, and the square root's derivative there is infinite.
@@ -82,12 +82,8 @@ def wasserstein_layer_loss(sums: Any, count: Any, target: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class WassersteinStyleTerm(StatisticsTerm):
+class WassersteinStyleTerm(LayerwiseStyleTerm):
     """Gaussians fitted at the style layers, each layer weighted."""
-
-    name: str = "style"
-    layer_weights: Tuple[float, ...] = ()  # one per layer, in the order of `layers`
-    calibration: str = "off"  # "target" or "gradient" (calibration.py)
 
     def statistics(self, features: Any, guide: Optional[Any] = None) -> Any:
         return moment_sums(features, guide)
@@ -102,16 +98,15 @@ class WassersteinStyleTerm(StatisticsTerm):
 
     def from_statistics(self, statistics: Mapping[str, Any], counts: Mapping[str, Any], targets: LayerTensors
                         ) -> Any:
-        weights = dict(zip(self.layers, self.layer_weights))
-        losses = []
-        for name, target in targets.items():
-            loss = wasserstein_layer_loss(statistics[name], counts[name], target)
-            if self.calibration == "target":
-                loss = calibrated(loss, moment_scale(target), REFERENCE_MOMENT_SCALE[name])
-            elif self.calibration == "gradient":
-                loss = calibrated(loss, ops.sqrt(ops.maximum(loss, 1e-30)), REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5)
-            losses.append(weights[name] * loss)
-        return add_in_order(losses)
+        return self.weighted_layers(targets, lambda name, target: (
+            wasserstein_layer_loss(statistics[name], counts[name], target), None))
+
+    def layer_scale(self, calibration: str, name: str, loss: Any, target: Any, inputs: Any) -> Tuple[Any, float]:
+        if calibration == "target":
+            return moment_scale(target), REFERENCE_MOMENT_SCALE[name]
+        if calibration == "gradient":
+            return ops.sqrt(ops.maximum(loss, 1e-30)), REFERENCE_WASSERSTEIN_LOSS[name] ** 0.5
+        return super().layer_scale(calibration, name, loss, target, inputs)
 
 
 def wasserstein_style_term(config) -> WassersteinStyleTerm:
