@@ -181,3 +181,22 @@ def test_a_presets_settings_are_not_refused_as_the_users(small_images):
     content, style = small_images
     result = stylize(content, style, preset="reference", **dict(FAST, size=48, iterations=2))
     assert result.stop_reason == "done"
+
+
+def test_every_name_list_the_cli_api_studio_and_sheet_show_comes_from_one_definition():
+    """The names a user can choose (starts, methods, style losses, looks) and the sheet's defaults are defined once,
+    in config.py or sheet.py; the flags, the registrations and the studio read them from there."""
+    from neural_style import config, sheet
+    from neural_style.commands.stylize import build_parser
+    from neural_style.objective.build import STYLE_TERMS
+    from neural_style.run.starts import STARTS
+    from neural_style.studio import app
+
+    actions = {action.dest: action for action in build_parser()._actions}
+    assert tuple(actions["style_loss"].choices) == config.STYLE_LOSSES == tuple(STYLE_TERMS)
+    assert tuple(actions["method"].choices) == config.METHODS
+    assert tuple(actions["preset"].choices) == tuple(sorted(config.PRESETS))
+    assert tuple(STARTS) == config.NAMED_STARTS  # a painter for every named start, keyed by the names themselves
+    assert all(repr(name) in actions["init"].help for name in config.NAMED_STARTS)
+    assert app.SHEET_ITERATIONS is sheet.SHEET_ITERATIONS
+    assert app.SHEET_STRENGTHS == tuple(config.PRESETS[look]["style_strength"] for look in config.LOOKS)

@@ -13,6 +13,10 @@ from typing import Any, List, Tuple
 
 from neural_style.config import (
     BACKENDS,
+    CONTENT_START,
+    FEED_FORWARD_METHOD,
+    FEED_FORWARD_START,
+    RANDOM_START,
     DEFAULT_LOSS_WEIGHTS,
     METHODS,
     OPTIMIZERS,
@@ -145,9 +149,9 @@ def _add_optimiser_flags(group: Any) -> None:
                        f"iterate; L-BFGS is not affected) {_default('adam_average')}")
     group.add_argument("--lbfgs-history", type=int, metavar="N",
                        help=f"L-BFGS memory (pairs of past steps kept) {_default('lbfgs_history')}")
-    group.add_argument("--init", metavar="START", help="start from 'content', 'random' noise, 'adain' (the "
-                       "feed-forward picture of --method adain), or an image file (a snapshot resumes a run) "
-                       f"{_default('init')}")
+    group.add_argument("--init", metavar="START", help=f"start from {CONTENT_START!r}, {RANDOM_START!r} noise, "
+                       f"{FEED_FORWARD_START!r} (the feed-forward picture of --method {FEED_FORWARD_METHOD}), or an "
+                       f"image file (a snapshot resumes a run) {_default('init')}")
     group.add_argument("--method", choices=METHODS,
                        help="optimize: paint by optimising the losses (Gatys et al.); adain: one pass of AdaIN's "
                        "trained decoder (Huang & Belongie 2017), about a second, flatter; the optimiser's "
