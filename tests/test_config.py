@@ -185,7 +185,7 @@ def test_a_presets_settings_are_not_refused_as_the_users(small_images):
 
 def test_every_name_list_the_cli_api_studio_and_sheet_show_comes_from_one_definition():
     """The names a user can choose (starts, methods, style losses, looks) and the sheet's defaults are defined once,
-    in config.py or sheet.py; the flags, the registrations and the studio read them from there."""
+    in config/ or sheet.py; the flags, the registrations and the studio read them from there."""
     from neural_style import config, sheet
     from neural_style.commands.stylize import build_parser
     from neural_style.objective.build import STYLE_TERMS

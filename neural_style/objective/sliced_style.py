@@ -11,14 +11,14 @@ quantile functions averaged.
 The directions are drawn once per term from its seed and each layer's channel count (fixed per target, the same
 at every scale): a loss that changed at every evaluation would break L-BFGS's line search (measured in
 docs/style-losses.md). A sort over all positions is not a sum over positions, so the term cannot be tiled or
-weighted by masks: both are refused before any work (config.py).
+weighted by masks: both are refused before any work (config/checks.py).
 
 With `--style-calibration target` each layer's loss is measured against its painting's own scale: the mean square of
 its quantile functions, the second moment of the features along the directions, whose expectation over random unit
 directions is the features' mean second moment, the Wasserstein term's scale (calibration.moment_scale), so the
 sample painting's REFERENCE_MOMENT_SCALE gives the units (on it, the projected scale is 0.88-1.05 of the moment
 scale per layer with seed 0, 0.98-1.15 with seed 7: measured at 512 px, float32). `gradient` has no reference
-measured for this loss and is refused (config.py).
+measured for this loss and is refused (config/checks.py).
 """
 
 from __future__ import annotations
