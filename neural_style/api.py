@@ -18,7 +18,8 @@ from typing import Any, Callable, List, Optional, TextIO
 import numpy as np
 from PIL import Image
 
-from neural_style import images, pipeline
+from neural_style import images
+from neural_style.run import pipeline
 from neural_style.config import StyleConfig, WatchOptions
 from neural_style.errors import NeuralStyleError
 from neural_style.features.vgg19 import FeatureExtractor

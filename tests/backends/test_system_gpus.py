@@ -10,7 +10,7 @@ import types
 import pytest
 
 from neural_style.backends import system_gpus as gpus
-from tests.helpers import FAST, refused
+from tests.helpers import FAST, IMAGES, refused
 
 FAKE_SMI = """#!/bin/sh
 # nvidia-smi, as a machine with one Tesla T4 answers this project's query
@@ -112,6 +112,6 @@ def test_batch_workers_get_a_card_each_and_more_workers_than_cards_are_refused(m
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert local_pool.gpu_assignments(3) == ["0", "1", "2"]
     monkeypatch.setattr(run, "gpu_count", lambda: 2)
-    photo = os.path.join(os.path.dirname(__file__), os.pardir, "images", "chelsea.jpg")
+    photo = os.path.join(IMAGES, "chelsea.jpg")
     refused(capsys, ["batch", "-o", str(tmp_path / "out"), "--contents", photo, "--styles", photo, "--workers", "3"],
             "--workers 3 but this machine has 2 GPUs", folder=str(tmp_path))
