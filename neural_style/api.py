@@ -34,7 +34,7 @@ from neural_style.step import Step
 from neural_style.watch.live_page import open_live_view
 from neural_style.watch.live_run import LiveRun
 from neural_style.watch.events import EventWriter
-from neural_style.watch.record import Progress, Recorder
+from neural_style.watch.record import Progress, Recorder, start_line
 from neural_style.watch.timelapse import check_timelapse
 from neural_style.watch.watchers import Watchers
 
@@ -131,7 +131,7 @@ def stylize(
     plan = plan_run(config, request.hardware, sources.content.size, sources.style_sizes)
     if watch.web is not None:  # bound before any work, so a port in use is refused at once
         live = open_live_view(watch, *sources.at(plan.sizes), config.iterations, progress.message)
-    progress.message(plan.start_line(config))
+    progress.message(start_line(plan, config))
     _report_start(plan, config, progress)
     if plan.hardware.warning:
         progress.message(plan.hardware.warning)
@@ -220,7 +220,7 @@ def _report_start(plan: RunPlan, config: StyleConfig, progress: Progress) -> Non
                    scales=[{"index": scale.scale.index, "width": scale.sizes.content[0],
                             "height": scale.sizes.content[1], "iterations": scale.scale.iterations,
                             "tile": scale.memory.tile or None} for scale in plan.scales],
-                   start=plan.start, line=plan.start_line(config))
+                   start=plan.start, line=start_line(plan, config))
 
 
 def _report(result: StyleResult, progress: Progress) -> None:

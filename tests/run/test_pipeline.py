@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from neural_style.watch.record import start_line
 from neural_style import StyleConfig, stylize
 from neural_style.config import STYLE_FIELDS
 
@@ -114,7 +115,7 @@ def test_a_gpu_run_is_planned_against_the_cards_memory(monkeypatch):
     fake_card(monkeypatch, 40)
     whole = plan_run(config, gpu, (2048, 1365), [(2048, 1536)])
     assert [scale.memory.tile for scale in whole.scales] == [0] * len(whole.scales)
-    assert "40.0 GB free on the GPU (NVML)" in whole.start_line(config)
+    assert "40.0 GB free on the GPU (NVML)" in start_line(whole, config)
     fake_card(monkeypatch, 4)
     tiled = plan_run(config, gpu, (2048, 1365), [(2048, 1536)])
     assert tiled.scales[-1].memory.tile and tiled.scales[-1].memory.needed <= 4e9
@@ -134,7 +135,7 @@ def test_a_gpu_run_is_planned_against_the_cards_memory(monkeypatch):
     assert plan_run(config, cpu, (2048, 1365), [(2048, 1536)], available_memory=64e9).scales[-1].memory.tile == 0
     monkeypatch.setattr("neural_style.backends.system_gpus.system_gpus", lambda: [])
     unknown = plan_run(config, gpu, (2048, 1365), [(2048, 1536)])
-    assert all(scale.memory.tile == 0 for scale in unknown.scales) and "GPU memory unknown" in unknown.start_line(config)
+    assert all(scale.memory.tile == 0 for scale in unknown.scales) and "GPU memory unknown" in start_line(unknown, config)
 
 
 def test_a_memory_budget_plans_as_if_only_that_much_were_free(monkeypatch):
@@ -149,7 +150,7 @@ def test_a_memory_budget_plans_as_if_only_that_much_were_free(monkeypatch):
     assert plan_run(config, cpu, (2048, 1365), [(2048, 1536)]).scales[-1].memory.tile == 0
     budgeted = plan_run(config.with_options(memory_budget="6GB"), cpu, (2048, 1365), [(2048, 1536)])
     assert budgeted.scales[-1].memory.tile and budgeted.scales[-1].memory.needed <= 6e9
-    assert "memory budget 6.0 GB" in budgeted.start_line(config.with_options(memory_budget="6GB"))
+    assert "memory budget 6.0 GB" in start_line(budgeted, config.with_options(memory_budget="6GB"))
     with pytest.raises(NeuralStyleError, match="but 1.0 GB is available"):
         plan_run(config.with_options(memory_budget=1e9), cpu, (2048, 1365), [(2048, 1536)])
     fake_card(monkeypatch, 40)
