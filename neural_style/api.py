@@ -185,7 +185,7 @@ def _paint(config: StyleConfig, watch: WatchOptions, plan: RunPlan, sources: Sou
     outcome = ran.outcome
     progress.close()
     final = render(config, ran.pixels(), final_content, alpha=alpha)
-    written = write_output(config, ran.pixels(), final_content, progress.message, alpha) if (
+    written = write_output(config, ran.pixels(), final_content, progress.message, alpha, rendered=final) if (
         config.output and ran.has_picture) else None
     result = StyleResult(
         image=final, history=recorder.history, iterations=outcome.iterations,

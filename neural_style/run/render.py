@@ -74,13 +74,17 @@ def kept_alpha(path: Optional[str], alpha: Optional[Image.Image], notify: Callab
 
 
 def write_output(config: StyleConfig, pixels: np.ndarray, content_pixels: np.ndarray,
-                 notify: Callable[[str], None], alpha: Optional[Image.Image] = None) -> str:
+                 notify: Callable[[str], None], alpha: Optional[Image.Image] = None,
+                 rendered: Optional[np.ndarray] = None) -> str:
     """The final picture (float RGB `pixels` at the output's size, with the content's `alpha` where the format takes
-    it: kept_alpha) written to `config.output` at 8 or 16 bits (images.output_bits); returns where it was written."""
+    it: kept_alpha) written to `config.output` at 8 or 16 bits (images.output_bits); returns where it was written.
+    `rendered` is the 8-bit picture `render` already made of them, where the caller has it."""
     if images.output_bits(config.output, config.output_bits) == 16:
         return save_final_image(config.output, render(config, pixels, content_pixels, rounded=False, alpha=alpha),
                                 notify, images.save_image_16)
-    return save_final_image(config.output, render(config, pixels, content_pixels, alpha=alpha), notify)
+    if rendered is None:
+        rendered = render(config, pixels, content_pixels, alpha=alpha)
+    return save_final_image(config.output, rendered, notify)
 
 
 def check_output(config: StyleConfig, watch: Optional[WatchOptions] = None) -> None:
