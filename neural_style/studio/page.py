@@ -3,6 +3,7 @@ for has an elem_id."""
 
 
 import inspect
+import json
 import os
 import sys
 import tempfile
@@ -109,22 +110,7 @@ def build_page(studio: Studio) -> Any:
             return StudioForm(*values)
 
         def chose(*values: Any) -> Tuple[List[Tuple[str, str]], str]:
-            form = form_of(*values)
-            content, styles, mask_paths = form.sources()
-            shown, problems, content_size = [], [], None
-            for role, path in [("content", content)] + [("style", s) for s in styles] + [("mask", m) for m in mask_paths]:
-                if not path or (role == "mask" and content_size is None):
-                    continue
-                try:
-                    if role == "mask":
-                        images.load_mask(path, "mask", content_size)
-                    else:
-                        loaded = images.load_image(path, role)
-                        content_size = loaded.size if role == "content" else content_size
-                    shown.append((path, f"{role}: {os.path.basename(path)}"))
-                except NeuralStyleError as error:
-                    problems.append(f"**error:** {error}")
-            return shown, "\n\n".join(problems)
+            return chosen_images(form_of(*values))
 
         for component in (content_upload, content_sample, style_uploads, style_samples, masks):
             component.change(chose, form_inputs, [chosen, check], queue=False)
@@ -152,17 +138,42 @@ def build_page(studio: Studio) -> Any:
         stop.click(studio.stop, None, status, queue=False)
 
         def selected(event: gr.SelectData) -> Any:
-            entries = studio.gallery.entries()
-            if event.index is None or event.index >= len(entries):
-                return gr.update(), gr.update()
-            entry = entries[event.index]
-            import json
-
-            with open(entry.settings) as stream:
-                return [entry.picture, entry.settings], json.load(stream).get("command", "")
+            found = selected_entry(studio, event.index)
+            return found if found is not None else (gr.update(), gr.update())
 
         gallery.select(selected, None, [download, command], queue=False)
     return page
+
+
+def chosen_images(form: "StudioForm") -> Tuple[List[Tuple[str, str]], str]:
+    """The form's images as the page shows them before a run ((path, caption) each), and a line per image that cannot
+    be used (each read as the run would read it: a mask against the photo's size)."""
+    content, styles, mask_paths = form.sources()
+    shown, problems, content_size = [], [], None
+    for role, path in [("content", content)] + [("style", s) for s in styles] + [("mask", m) for m in mask_paths]:
+        if not path or (role == "mask" and content_size is None):
+            continue
+        try:
+            if role == "mask":
+                images.load_mask(path, "mask", content_size)
+            else:
+                loaded = images.load_image(path, role)
+                content_size = loaded.size if role == "content" else content_size
+            shown.append((path, f"{role}: {os.path.basename(path)}"))
+        except NeuralStyleError as error:
+            problems.append(f"**error:** {error}")
+    return shown, "\n\n".join(problems)
+
+
+def selected_entry(studio: Studio, index: Optional[int]) -> Optional[Tuple[List[str], str]]:
+    """The gallery entry at `index` as the page offers it (its picture and settings to download, and the command that
+    paints it), or None where there is none."""
+    entries = studio.gallery.entries()
+    if index is None or index >= len(entries):
+        return None
+    entry = entries[index]
+    with open(entry.settings) as stream:
+        return [entry.picture, entry.settings], json.load(stream).get("command", "")
 
 
 def _gallery_items(studio: Studio) -> List[Tuple[str, str]]:
