@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from neural_style import backends, images
-from neural_style.config import TILE_ALIGNMENT, StyleConfig
+from neural_style.config import FEED_FORWARD_START, TILE_ALIGNMENT, StyleConfig
 from neural_style.errors import NeuralStyleError
 from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import FeatureExtractor, build_feature_extractor
@@ -125,7 +125,7 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
                                 session.feed_forward(config, style_pixels, sources.masks_at(first)))
         if not plan.scales:  # painted in one pass: the start is the picture (a start given is not needed)
             return RunOutcome(Outcome(preprocess(picture).ravel(), 0, 0, "done"), width, height, painted=picture)
-        if listeners.on_start is not None and plan.start == "adain":
+        if listeners.on_start is not None and plan.start == FEED_FORWARD_START:
             listeners.on_start(picture)
         start = preprocess(picture)
     return _optimise(config, plan, session, sources, start, listeners, beside_terms, cold)
