@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from neural_style.errors import NeuralStyleError
 from neural_style.config.defaults import (DEFAULT_CONTENT_LAYERS, DEFAULT_LOSS_WEIGHTS, DEFAULT_STYLE_LAYERS,
-                                          DEFAULT_TILE_HALO, ImageSource, LossWeights, STYLE_LOSS_WEIGHTS,
+                                          DEFAULT_TILE_HALO, FEED_FORWARD_START, ImageSource, LossWeights, STYLE_LOSS_WEIGHTS,
                                           WEIGHT_SOURCES, check_int, check_number, memory_size)
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class StyleConfig:
     learning_rate: float = 10.0
     adam_average: float = 0.0  # Adam's picture: the moving average of its iterates with this decay (0: the last)
     lbfgs_history: int = 10
-    init: str = "adain"  # measured better at equal budget on 4 of 5 pairs (docs/performance.md, "The AdaIN start")
+    init: str = FEED_FORWARD_START  # measured better at equal budget on 4 of 5 pairs (docs/performance.md, "The AdaIN start")
     method: str = "optimize"
     adain_alpha: float = 1.0  # AdaIN's style strength: 0 the content's own features, 1 the style's statistics
     seed: Optional[int] = None
