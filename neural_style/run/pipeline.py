@@ -128,13 +128,25 @@ def run(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceIma
         if listeners.on_start is not None and plan.start == FEED_FORWARD_START:
             listeners.on_start(picture)
         start = preprocess(picture)
-    return _optimise(config, plan, session, sources, start, listeners, beside_terms, cold)
+    return _optimise(ThisRun(config, plan, session, sources, listeners), start, beside_terms, cold)
 
 
-def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: SourceImages, start: np.ndarray,
-              listeners: Listeners, beside_terms: Sequence[Any], cold: bool) -> RunOutcome:
+@dataclass(frozen=True)
+class ThisRun:
+    """What every scale of one run shares: its configuration (a video frame's own, which may differ from the one the
+    session was opened with), its plan, the process's session, its images and its listeners."""
+
+    config: StyleConfig
+    plan: RunPlan
+    session: Session
+    sources: SourceImages
+    listeners: Listeners
+
+
+def _optimise(run: ThisRun, start: np.ndarray, beside_terms: Sequence[Any], cold: bool) -> RunOutcome:
     """The optimiser at each scale in turn, from `start` (a network image at the first scale's size); `cold`: that
     start is not an earlier result (optim/lbfgs.py watches it for a stall)."""
+    config, plan, listeners = run.config, run.plan, run.listeners
     started = time.perf_counter()
     previous: Optional[np.ndarray] = None
     done_iterations = done_evaluations = left_over = 0
@@ -152,7 +164,7 @@ def _optimise(config: StyleConfig, plan: RunPlan, session: Session, sources: Sou
         last = scale.index == count
         x0 = start if previous is None else upsample(previous, height, width)
         outcome = _optimise_scale_in_memory(
-            config, plan, session, scale_plan, sources, x0, budget, listeners,
+            run, scale_plan, x0, budget,
             RunWideSteps(listeners.on_step, config.tolerance, done_iterations, done_evaluations,
                          time.perf_counter() - started), beside_terms if last else (), cold=previous is None and cold)
         done_iterations += outcome.iterations
@@ -207,17 +219,15 @@ def smaller_tile(scale_plan: ScalePlan) -> Optional[int]:
     return half if half >= SMALLEST_TILE_AFTER_OUT_OF_MEMORY else None
 
 
-def _optimise_scale_in_memory(config: StyleConfig, plan: RunPlan, session: Session, scale_plan: ScalePlan,
-                              sources: SourceImages, x0: np.ndarray, budget: int, listeners: Listeners,
-                              run_wide: RunWideSteps, beside_terms: Sequence[Any], cold: bool) -> Outcome:
+def _optimise_scale_in_memory(run: ThisRun, scale_plan: ScalePlan, x0: np.ndarray, budget: int, run_wide: RunWideSteps,
+                              beside_terms: Sequence[Any], cold: bool) -> Outcome:
     """One scale, surviving running out of memory (on a GPU or a CPU, as the backend says: backends.is_out_of_memory): the scale
     goes on in tiles of half the size from the last picture it reached, said in one line; where no smaller tile is
     left, it ends as failed, with that picture. The outcome counts every attempt's iterations."""
     done = evaluations = 0
     while True:
         try:
-            outcome = _optimise_scale(config, plan, session, scale_plan, sources, x0, budget - done, run_wide,
-                                      listeners.should_stop, beside_terms, cold)
+            outcome = _optimise_scale(run, scale_plan, x0, budget - done, run_wide, beside_terms, cold)
             return replace(outcome, iterations=outcome.iterations + done, evaluations=outcome.evaluations + evaluations)
         except Exception as error:
             if not backends.active().is_out_of_memory(error):
@@ -233,16 +243,16 @@ def _optimise_scale_in_memory(config: StyleConfig, plan: RunPlan, session: Sessi
                 return Outcome(np.asarray(x0, np.float64).ravel(), done, evaluations, "failed",
                                f"out of memory at {width}x{height} {where}, and no smaller tile is left: lower --size "
                                "or free some memory")
-            listeners.notify(f"out of memory at {width}x{height} {where}: going on in {tile} px tiles from "
+            run.listeners.notify(f"out of memory at {width}x{height} {where}: going on in {tile} px tiles from "
                              f"iteration {run_wide.offsets[0] + (last.iteration if last else 0)}")
             scale_plan = replace(scale_plan, memory=replace(scale_plan.memory, tile=tile))
             run_wide = run_wide.going_on()
 
 
-def _optimise_scale(config: StyleConfig, plan: RunPlan, session: Session, scale_plan: ScalePlan,
-                    sources: SourceImages, x0: np.ndarray, budget: int, on_step: Callable[[Step], None],
-                    should_stop: Optional[Callable[[], bool]], beside_terms: Sequence[Any], cold: bool) -> Outcome:
+def _optimise_scale(run: ThisRun, scale_plan: ScalePlan, x0: np.ndarray, budget: int, on_step: Callable[[Step], None],
+                    beside_terms: Sequence[Any], cold: bool) -> Outcome:
     """One scale: its objective (whole or tiled, traced once per process), then the optimiser from x0."""
+    config, plan, session, sources = run.config, run.plan, run.session, run.sources
     hardware = plan.hardware
     content_pixels, style_pixels = sources.at(scale_plan.sizes)
     masks: Optional[images.Masks] = sources.masks_at(scale_plan.sizes)
@@ -250,7 +260,7 @@ def _optimise_scale(config: StyleConfig, plan: RunPlan, session: Session, scale_
     with backends.device_scope(hardware.device):
         objective = session.objectives.objective(config, session.extractor, content_pixels, style_pixels,
                                                  scale_plan.memory.tile, hardware.xla, beside_terms, masks)
-    evaluator = Evaluator(objective, (1, height, width, 3), hardware.device, should_stop)
+    evaluator = Evaluator(objective, (1, height, width, 3), hardware.device, run.listeners.should_stop)
     # Every scale starts L-BFGS with its plain first step; where that step is too small to change
     # the loss (seen at 384 px in bfloat16), LbfgsRun restarts with a one-grey-level step. Scaling
     # every later scale's first step instead was measured worse at 512 px: loss 4.023 vs 3.952.
