@@ -3,6 +3,8 @@ the one painted in float32 with the same settings (80 iterations at 256 px: the 
 
 import os
 
+import pytest
+
 from neural_style.api import stylize
 from neural_style.benchmarks.measure import float32_loss_function
 from neural_style.features.network_input import preprocess
@@ -10,6 +12,10 @@ from tests.helpers import IMAGES
 
 
 def test_a_bfloat16_picture_scores_within_3_percent_of_a_float32_one():
+    from neural_style.backends.hardware import resolve_precision
+
+    if resolve_precision("auto", "/CPU:0")[0] != "bfloat16":  # emulated bfloat16 is minutes a run, and no default
+        pytest.skip("this CPU does not run bfloat16 natively (auto keeps float32): the drift is a native CPU's")
     content, style = os.path.join(IMAGES, "chelsea.jpg"), os.path.join(IMAGES, "swirls.jpg")
     loss_of, _ = float32_loss_function(content, style, 256)
     scores = {}
