@@ -9,7 +9,7 @@ One rule per device kind (`memory_model`), for stills, video frames and batch jo
   float32 vectors; scipy's L-BFGS history stays in the host's memory and is planned against it.
 
 What there is (`available_for`): the host's available memory (/proc/meminfo) plus what the process holds; a GPU's
-free memory through NVML or nvidia-smi (gpus.py), or unknown; `--memory-budget` caps either, so a run that shares
+free memory through NVML or nvidia-smi (backends/system_gpus.py), or unknown; `--memory-budget` caps either, so a run that shares
 the machine or the card plans as if only that much were free.
 """
 
