@@ -13,6 +13,7 @@ from keras import ops
 
 from neural_style import images
 from neural_style.config import StyleConfig
+from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor
 from neural_style.objective.build import build_objective
 from neural_style.samples import sample
@@ -55,6 +56,13 @@ def or_na(value: float, spec: str, unit: str = "") -> str:
     return "n/a" if value != value else f"{value:{spec}}{unit}"
 
 
+def noisy_network_image(content_pixels: np.ndarray, seed: Optional[int]) -> Any:
+    """The network image the speed measurements evaluate: the content with uniform noise of +-50 grey levels (seeded by
+    --seed, else 0), so no evaluation starts at a point the objective favours."""
+    noise = np.random.default_rng(seed or 0).uniform(-50, 50, (1,) + content_pixels.shape).astype(np.float32)
+    return ops.convert_to_tensor(preprocess(content_pixels) + noise)
+
+
 def sample_pairs() -> List[Tuple[str, str]]:
     """The shipped samples' pairs (more come from a measurement's --pairs)."""
     return [(sample("chelsea.jpg"), sample("swirls.jpg")), (sample("coffee.jpg"), sample("swirls.jpg"))]
@@ -92,5 +100,5 @@ def save_sheets(folder: str, prefix: str, rows: List[List[Tuple[str, np.ndarray]
         images.save_image(os.path.join(folder, f"{prefix}_{index + 1}.png"), images.to_array(images.side_by_side(row)))
 
 
-__all__ = ["check_fits", "float32_loss_function", "interleaved_seconds", "min_median", "or_na", "pairs_from", "sample_pairs",
+__all__ = ["check_fits", "float32_loss_function", "interleaved_seconds", "min_median", "noisy_network_image", "or_na", "pairs_from", "sample_pairs",
            "save_sheets"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-import numpy as np
-from keras import ops
 
 from neural_style import backends
 from neural_style.run.profile import profile_objective
@@ -15,9 +13,8 @@ from neural_style.run.profile import profile_objective
 
 def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """`neural-style benchmark --profile`: the profile of each --precisions at each --sizes (default 512)."""
-    from neural_style.benchmarks.measure import check_fits
+    from neural_style.benchmarks.measure import check_fits, noisy_network_image
     from neural_style.config import StyleConfig
-    from neural_style.features.network_input import preprocess
     from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
     from neural_style.backends.hardware import resolve_device
     from neural_style.objective.build import build_objective
@@ -38,8 +35,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                     return 0
                 config = base.with_options(content=args.content, styles=[args.style], size=size)
                 content, styles = prepare_images(config)
-                noise = np.random.default_rng(args.seed or 0).uniform(-50, 50, (1,) + content.shape)
-                image = ops.convert_to_tensor((preprocess(content) + noise).astype(np.float32))
+                image = noisy_network_image(content, args.seed)
                 profile = profile_objective(build_objective(config, extractor, content, styles), image, rounds)
                 print(f"\n{profile.summary()}\n{profile.table()}", flush=True)
     return 0

@@ -21,10 +21,9 @@ from keras import ops
 from neural_style import backends
 
 from neural_style.run.profile import measured_convolution_peak
-from neural_style.benchmarks.measure import (RUN_REPORTING_PEAK, check_fits, interleaved_seconds, min_median, or_na,
-                                             reported_peak)
+from neural_style.benchmarks.measure import (RUN_REPORTING_PEAK, check_fits, interleaved_seconds, min_median,
+                                             noisy_network_image, or_na, reported_peak)
 from neural_style.config import StyleConfig
-from neural_style.features.network_input import preprocess
 from neural_style.features.vgg19 import build_feature_extractor, build_vgg19
 from neural_style.backends.hardware import op_determinism, resolve_device
 from neural_style.objective.build import build_objective
@@ -114,8 +113,7 @@ def run(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
                     return 0
                 config = base.with_options(content=args.content, styles=[args.style], size=size)
                 content, styles = prepare_images(config)
-                noise = np.random.default_rng(args.seed or 0).uniform(-50, 50, (1,) + content.shape).astype(np.float32)
-                image = ops.convert_to_tensor(preprocess(content) + noise)
+                image = noisy_network_image(content, args.seed)
                 # TensorFlow has no deterministic XLA max-pool gradient: under determinism, plain only. JAX's plain
                 # and compiled are one (jax.jit): measured once.
                 modes = {plain: False} if args.deterministic or plain == compiled else {plain: False, compiled: True}
